@@ -1,0 +1,3 @@
+from glacier_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""A local Amazon S3 Glacier (vault API) server on aiohttp. No Textual imports."""
