@@ -104,7 +104,8 @@ def is_tree_hash_aligned(start: int, end: int, total: int) -> bool:
     if start < 0 or end < start or end >= total or start % MIB:
         return False
     block = MIB
-    while block <= max(total, MIB):
+    # Up to the first power of two >= total: the root may be a block cut short.
+    while block // 2 < total:
         if start % block == 0 and end + 1 == min(start + block, total):
             return True
         if start % (block * 2):
