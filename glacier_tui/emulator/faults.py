@@ -1,0 +1,117 @@
+"""Fault injection, deterministic by seed: throttling, 5xx, resets, latency, corrupt output."""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+PROBABILITY_KEYS = ("throttle", "error5xx", "reset", "corrupt")
+
+
+@dataclass
+class FaultSpec:
+    throttle: float = 0.0
+    error5xx: float = 0.0
+    reset: float = 0.0
+    corrupt: float = 0.0
+    latency: float = 0.0  # seconds added to every request
+    seed: int = 0
+
+    def active(self) -> bool:
+        return any(getattr(self, k) > 0 for k in (*PROBABILITY_KEYS, "latency"))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in (*PROBABILITY_KEYS, "latency", "seed")}
+
+
+def parse_latency(value: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value) / 1000.0  # bare numbers are milliseconds, like "20" in the spec
+    m = re.fullmatch(r"\s*([0-9.]+)\s*(ms|s)?\s*", str(value))
+    if not m:
+        raise ValueError(f"bad latency: {value!r} (use e.g. 20ms or 0.5s)")
+    n = float(m.group(1))
+    return n if m.group(2) == "s" else n / 1000.0
+
+
+def parse_spec(spec: str | dict[str, Any] | None) -> FaultSpec:
+    """'throttle=0.1,error5xx=0.05,reset=0.02,latency=20ms,corrupt=0.01,seed=7' or a dict."""
+    if not spec:
+        return FaultSpec()
+    items: dict[str, Any]
+    if isinstance(spec, dict):
+        items = spec
+    else:
+        items = {}
+        for part in spec.split(","):
+            if not part.strip():
+                continue
+            key, sep, value = part.partition("=")
+            if not sep:
+                raise ValueError(f"bad fault item {part!r}: expected key=value")
+            items[key.strip()] = value.strip()
+    out = FaultSpec()
+    for key, value in items.items():
+        if key in PROBABILITY_KEYS:
+            p = float(value)
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"fault probability {key}={value} must be between 0 and 1")
+            setattr(out, key, p)
+        elif key == "latency":
+            out.latency = parse_latency(value)
+        elif key == "seed":
+            out.seed = int(value)
+        else:
+            raise ValueError(
+                f"unknown fault key {key!r}; known: {', '.join(FaultSpec().as_dict())}"
+            )
+    return out
+
+
+@dataclass
+class Decision:
+    throttle: bool = False
+    error5xx: bool = False
+    reset: bool = False
+    corrupt: bool = False
+    latency: float = 0.0
+    names: list[str] = field(default_factory=list)
+
+
+class FaultInjector:
+    def __init__(self, spec: str | dict[str, Any] | None = None) -> None:
+        self._lock = threading.Lock()
+        self.set(spec)
+
+    def set(self, spec: str | dict[str, Any] | None) -> None:
+        parsed = parse_spec(spec)
+        with self._lock:
+            self.spec = parsed
+            self._rng = random.Random(parsed.seed)
+
+    def decide(self, streams_output: bool) -> Decision:
+        """One draw per fault kind per request, so a given seed gives a fixed sequence."""
+        with self._lock:
+            s = self.spec
+            d = Decision(latency=s.latency)
+            if not s.active():
+                return d
+            draws = {k: self._rng.random() for k in PROBABILITY_KEYS}
+        if draws["throttle"] < s.throttle:
+            d.throttle = True
+            d.names.append("throttle")
+        elif draws["error5xx"] < s.error5xx:
+            d.error5xx = True
+            d.names.append("error5xx")
+        elif draws["reset"] < s.reset:
+            d.reset = True
+            d.names.append("reset")
+        elif streams_output and draws["corrupt"] < s.corrupt:
+            d.corrupt = True
+            d.names.append("corrupt")
+        if d.latency:
+            d.names.append("latency")
+        return d

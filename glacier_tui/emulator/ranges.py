@@ -1,0 +1,68 @@
+"""Byte-range helpers (GLACIER.md §3.4)."""
+
+from __future__ import annotations
+
+import re
+
+MIB = 1 << 20
+
+
+def is_tree_hash_aligned(start: int, end: int, total: int) -> bool:
+    """[start, end] is a node of the tree of a total-byte payload.
+
+    Local copy: treehash.is_tree_hash_aligned stops its block loop at ``total``, so it
+    rejects the whole of e.g. a 3 MiB archive (a 4 MiB block cut short by the end).
+    """
+    if start < 0 or end < start or end >= total or start % MIB:
+        return False
+    block = MIB
+    while True:
+        if start % block:
+            return False
+        if end + 1 == min(start + block, total):
+            return True
+        if start + block >= total:
+            return False
+        block *= 2
+
+
+def is_mib_aligned(start: int, end: int, total: int) -> bool:
+    if start < 0 or end < start or end >= total:
+        return False
+    return start % MIB == 0 and ((end + 1) % MIB == 0 or end == total - 1)
+
+
+_RANGE = re.compile(r"^\s*(\d+)-(\d+)\s*$")
+_HTTP_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)-(\d*)\s*$")
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\*|\d+)\s*$")
+
+
+def parse_simple(text: str) -> tuple[int, int] | None:
+    m = _RANGE.match(text)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def parse_http_range(text: str, total: int) -> tuple[int, int] | None:
+    """'bytes=S-E', 'bytes=S-' or 'bytes=-N' -> inclusive (S, E) clipped to total; None if bad."""
+    m = _HTTP_RANGE.match(text)
+    if not m or (not m.group(1) and not m.group(2)):
+        return None
+    if not m.group(1):
+        n = int(m.group(2))
+        if n == 0:
+            return None
+        return max(0, total - n), total - 1
+    start = int(m.group(1))
+    end = int(m.group(2)) if m.group(2) else total - 1
+    end = min(end, total - 1)
+    if start > end:
+        return None
+    return start, end
+
+
+def parse_content_range(text: str) -> tuple[int, int] | None:
+    m = _CONTENT_RANGE.match(text)
+    if not m:
+        return None
+    start, end = int(m.group(1)), int(m.group(2))
+    return (start, end) if end >= start else None

@@ -1,0 +1,466 @@
+"""aiohttp server: auth check, model routing, streaming bodies, faults, admin endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from datetime import UTC
+from typing import Any, BinaryIO
+
+from aiohttp import ClientSession, ClientTimeout, web
+
+from glacier_tui.emulator.clock import VirtualClock, fmt_ms
+from glacier_tui.emulator.config import EmulatorConfig
+from glacier_tui.emulator.errors import GlacierError, ipv
+from glacier_tui.emulator.faults import Decision, FaultInjector
+from glacier_tui.emulator.ids import make_id
+from glacier_tui.emulator.model import Operation, load_model
+from glacier_tui.emulator.service import BlobRef, Notification, Service, StreamSink
+from glacier_tui.emulator.store import Store, remove
+from glacier_tui.glacier.treehash import TreeHasher
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+MAX_JSON_BODY = 1 << 20  # JSON bodies are small (policies are at most 20 KB)
+TICK_SECONDS = 0.2
+
+
+class Emulator:
+    """The emulator server; ``await start()`` then use ``url``; ``await stop()``."""
+
+    def __init__(self, cfg: EmulatorConfig) -> None:
+        self.cfg = cfg
+        self.model = load_model()
+        self.faults = FaultInjector(cfg.faults)
+        self._log: list[dict[str, Any]] = []
+        self._log_lock = threading.Lock()
+        self._request_counter = 0
+        self._runner: web.AppRunner | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._session: ClientSession | None = None
+        self.store: Store | None = None
+        self.service: Service | None = None
+        self.clock: VirtualClock | None = None
+        self.port = 0
+
+    # ------------------------------------------------------------------ life cycle
+    @property
+    def url(self) -> str:
+        return f"http://{self.cfg.host}:{self.port}"
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._open)
+        app = web.Application(client_max_size=MAX_JSON_BODY)
+        app.router.add_route("*", "/_emulator/{what}", self._admin)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.cfg.host, self.cfg.port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._ticker = asyncio.create_task(self._tick_loop())
+
+    def _open(self) -> None:
+        self.cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.cfg.data_dir)
+        saved = self.store.get_meta("clock")
+        if saved is not None:
+            base = float(saved)
+            if self.cfg.start_time is None and not self.cfg.frozen:
+                base = max(base, time.time())  # real-time mode: downtime counts, as on AWS
+        elif self.cfg.start_time is not None:
+            start = self.cfg.start_time
+            if start.tzinfo is None:
+                start = start.replace(tzinfo=UTC)
+            base = start.timestamp()
+        else:
+            base = time.time()
+        self.clock = VirtualClock(base, self.cfg.time_scale, self.cfg.frozen)
+        self.service = Service(self.cfg, self.store, self.clock)
+        if self.cfg.seed_demo and self.store.get_meta("demo") is None:
+            from glacier_tui.emulator.demo import build_demo
+
+            build_demo(self.service)
+        self.service.tick()
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self.store is not None:
+            store, self.store = self.store, None
+            if self.service is not None:
+                await asyncio.to_thread(self.service.tick)  # persist the clock
+            await asyncio.to_thread(store.close)
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            try:
+                if self.service is not None and not self.cfg.frozen:
+                    await asyncio.to_thread(self.service.tick)
+                await self._deliver()
+            except Exception:  # keep ticking whatever one round did
+                log.exception("emulator tick failed")
+
+    async def _deliver(self) -> None:
+        """POST recorded SNS messages to notify_url, if configured."""
+        svc = self.service
+        if svc is None or not svc.outbox:
+            return
+        with svc.store.lock:
+            batch: list[Notification] = list(svc.outbox)
+            svc.outbox.clear()
+        url = self.cfg.notify_url
+        if not url:
+            return
+        if self._session is None:
+            self._session = ClientSession(timeout=ClientTimeout(total=5))
+        for n in batch:
+            body = {
+                "Type": "Notification",
+                "TopicArn": n.topic,
+                "Subject": n.event,
+                "Message": json.dumps(n.message),
+                "Timestamp": fmt_ms(n.time),
+            }
+            try:
+                async with self._session.post(url, json=body) as resp:
+                    await resp.read()
+            except Exception as exc:  # a dead receiver must not stop the emulator
+                log.warning("notification POST to %s failed: %s", url, exc)
+
+    # ------------------------------------------------------------------ sync helpers
+    def advance(self, seconds: float) -> str:
+        assert self.clock is not None and self.service is not None
+        self.clock.advance(seconds)
+        self.service.tick()
+        return fmt_ms(self.clock.now())
+
+    def requests(self) -> list[dict[str, Any]]:
+        with self._log_lock:
+            return [dict(e) for e in self._log]
+
+    def clear_requests(self) -> None:
+        with self._log_lock:
+            self._log.clear()
+
+    def set_faults(self, spec: str | dict[str, Any] | None) -> None:
+        self.faults.set(spec)
+
+    def rebuild_inventory(self, vault: str | None = None) -> list[str]:
+        assert self.service is not None
+        return self.service.rebuild_inventory(vault)
+
+    def notifications(self) -> list[dict[str, Any]]:
+        assert self.service is not None
+        return self.service.notifications()
+
+    def set_config(self, **values: Any) -> dict[str, Any]:
+        self.cfg.update(values)
+        return self.cfg.switches()
+
+    # ------------------------------------------------------------------ admin
+    async def _admin(self, request: web.Request) -> web.StreamResponse:
+        what = request.match_info["what"]
+        body: Any = {}
+        if request.method in ("POST", "PUT") and request.can_read_body:
+            try:
+                body = await request.json()
+            except ValueError:
+                return web.json_response({"error": "body must be JSON"}, status=400)
+            if not isinstance(body, dict):
+                return web.json_response({"error": "body must be a JSON object"}, status=400)
+        try:
+            result = await self._admin_call(request.method, what, body)
+        except (ValueError, TypeError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        except GlacierError as exc:
+            return web.json_response(exc.body(), status=exc.status)
+        if result is None:
+            return web.json_response(
+                {"error": f"unknown admin call {request.method} {what}"}, status=404
+            )
+        return web.json_response(result)
+
+    async def _admin_call(self, method: str, what: str, body: dict[str, Any]) -> Any:
+        assert self.clock is not None
+        if what == "requests" and method == "GET":
+            return self.requests()
+        if what == "requests" and method == "DELETE":
+            self.clear_requests()
+            return {"cleared": True}
+        if what == "notifications" and method == "GET":
+            return await asyncio.to_thread(self.notifications)
+        if what == "notifications" and method == "DELETE":
+            assert self.service is not None
+            await asyncio.to_thread(self.service.clear_notifications)
+            return {"cleared": True}
+        if what == "faults" and method == "GET":
+            return self.faults.spec.as_dict()
+        if what == "faults" and method == "POST":
+            self.set_faults(body)
+            return self.faults.spec.as_dict()
+        if what == "clock" and method == "GET":
+            return {
+                "now": fmt_ms(self.clock.now()),
+                "epoch": self.clock.now(),
+                "time_scale": self.clock.time_scale,
+                "frozen": self.clock.frozen,
+            }
+        if what == "clock" and method == "POST":
+            seconds = float(body.get("advance_seconds", 0))
+            now = await asyncio.to_thread(self.advance, seconds)
+            await self._deliver()
+            return {"now": now}
+        if what == "inventory" and method == "POST":
+            vaults = await asyncio.to_thread(self.rebuild_inventory, body.get("vault"))
+            return {"rebuilt": vaults}
+        if what == "config" and method == "GET":
+            return self.cfg.switches()
+        if what == "config" and method == "POST":
+            return self.set_config(**body)
+        if what == "health" and method == "GET":
+            return {"ok": True, "url": self.url}
+        return None
+
+    # ------------------------------------------------------------------ API requests
+    def _request_id(self) -> str:
+        with self._log_lock:
+            self._request_counter += 1
+            n = self._request_counter
+        return make_id(self.cfg.seed, "request", n)
+
+    def _record(self, entry: dict[str, Any]) -> None:
+        with self._log_lock:
+            self._log.append({k: v for k, v in entry.items() if v is not None})
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        rid = self._request_id()
+        entry: dict[str, Any] = {
+            "operation": None,
+            "method": request.method,
+            "path": request.path,
+            "status": 0,
+            "bytes_in": 0,
+            "bytes_out": 0,
+            "range": request.headers.get("Range") or request.headers.get("Content-Range"),
+            "fault": None,
+        }
+        try:
+            resp = await self._dispatch(request, rid, entry)
+        except GlacierError as exc:
+            resp = self._error(exc, rid)
+        except ConnectionResetError:
+            entry["status"] = entry["status"] or 0
+            self._record(entry)
+            raise
+        except Exception as exc:  # a bug must still look like a service error to clients
+            log.exception("emulator handler crashed")
+            resp = self._error(
+                GlacierError("ServiceUnavailableException", f"Internal error: {exc}", 500), rid
+            )
+        entry["status"] = resp.status
+        if isinstance(resp, web.Response) and resp.body is not None:
+            entry["bytes_out"] = len(resp.body)  # type: ignore[arg-type]
+        self._record(entry)
+        return resp
+
+    def _error(self, exc: GlacierError, rid: str) -> web.Response:
+        return web.Response(
+            status=exc.status,
+            body=json.dumps(exc.body()).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "x-amzn-RequestId": rid,
+                "x-amzn-ErrorType": exc.code,
+            },
+        )
+
+    async def _dispatch(
+        self, request: web.Request, rid: str, entry: dict[str, Any]
+    ) -> web.StreamResponse:
+        assert self.service is not None
+        query = dict(request.query)
+        op, labels = self.model.route(request.method, request.raw_path, query)
+        entry["operation"] = op.name
+        self._check_auth(request, labels)
+        decision = self.faults.decide(op.streaming_output)
+        if decision.names:
+            entry["fault"] = ",".join(decision.names)
+        if decision.latency:
+            await asyncio.sleep(decision.latency)
+        if decision.throttle:
+            raise GlacierError("ThrottlingException", "Rate exceeded")
+        if decision.error5xx:
+            raise GlacierError(
+                "ServiceUnavailableException", "Service is unavailable. Try again later."
+            )
+        if self.cfg.no_longer_supported:
+            raise GlacierError(
+                "NoLongerSupportedException",
+                "Amazon Glacier is no longer accepting new customers; this account has no "
+                "Glacier storage.",
+            )
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        body: bytes | None = None
+        if not op.streaming_input and request.can_read_body:
+            body = await request.content.read(MAX_JSON_BODY + 1)
+            if len(body) > MAX_JSON_BODY:
+                raise GlacierError("BadRequest", "Request body too large")
+            entry["bytes_in"] = len(body)
+        params = self.model.parse(op, labels, query, headers, body)
+        if op.streaming_input:
+            result = await self._streaming_upload(request, op, params, decision, entry)
+        else:
+            result = await asyncio.to_thread(self.service.call, op.handler, params)
+        status, out_headers, payload = self.model.serialise(op, result)
+        out_headers["x-amzn-RequestId"] = rid
+        if isinstance(payload, BlobRef):
+            return await self._stream_output(request, status, out_headers, payload, decision, entry)
+        if decision.reset:  # drop the connection instead of answering
+            self._abort(request)
+        data = b"" if payload is None else json.dumps(payload).encode()
+        out_headers["Content-Type"] = "application/json"
+        return web.Response(status=status, body=data, headers=out_headers)
+
+    def _check_auth(self, request: web.Request, labels: dict[str, str]) -> None:
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("AWS4-HMAC-SHA256 ") and "X-Amz-Signature" not in request.query:
+            raise GlacierError(
+                "MissingAuthenticationTokenException", "Missing Authentication Token"
+            )
+        if self.cfg.require_version_header and "x-amz-glacier-version" not in request.headers:
+            raise GlacierError(
+                "MissingParameterValueException", "Required header missing: x-amz-glacier-version"
+            )
+        account = labels.get("accountId")
+        if account not in ("-", self.cfg.account_id):
+            raise GlacierError(
+                "AccessDeniedException",
+                f"Access denied: account {account} does not match the credentials' account",
+            )
+
+    @staticmethod
+    def _abort(request: web.Request) -> None:
+        if request.transport is not None:
+            request.transport.abort()
+        raise ConnectionResetError("fault injection: connection reset")
+
+    async def _streaming_upload(
+        self,
+        request: web.Request,
+        op: Operation,
+        params: dict[str, Any],
+        decision: Decision,
+        entry: dict[str, Any],
+    ) -> dict[str, Any]:
+        assert self.service is not None
+        svc = self.service
+        params["_content_length"] = request.content_length
+        params["_content_sha256"] = request.headers.get("x-amz-content-sha256")
+        sink: StreamSink = await asyncio.to_thread(svc.call, op.handler + "_begin", params)
+        tree, sha = TreeHasher(), hashlib.sha256()
+        fh: BinaryIO = await asyncio.to_thread(open, sink.tmp, "wb")
+        size = 0
+        try:
+            buf = bytearray()
+            limit = sink.expected_length
+            async for chunk in request.content.iter_chunked(256 * 1024):
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise ipv(f"Request body longer than Content-Length: {limit}")
+                buf += chunk
+                if decision.reset and size >= (limit or 0) // 2:
+                    self._abort(request)
+                if len(buf) >= CHUNK:
+                    data = bytes(buf)
+                    buf.clear()
+                    await asyncio.to_thread(_write_hash, fh, tree, sha, data)
+            await asyncio.to_thread(_write_hash, fh, tree, sha, bytes(buf), True)
+            fh = _closed(fh)
+            entry["bytes_in"] = size
+            if limit is not None and size < limit:
+                raise GlacierError(
+                    "RequestTimeoutException", "The request body was not received in time"
+                )
+            return await asyncio.to_thread(
+                svc.call, op.handler + "_end", params, sink, tree.hexdigest(), sha.hexdigest(), size
+            )
+        finally:
+            if not fh.closed:
+                await asyncio.to_thread(fh.close)
+            if sink.tmp.exists():
+                await asyncio.to_thread(remove, sink.tmp)
+
+    async def _stream_output(
+        self,
+        request: web.Request,
+        status: int,
+        headers: dict[str, str],
+        blob: BlobRef,
+        decision: Decision,
+        entry: dict[str, Any],
+    ) -> web.StreamResponse:
+        resp = web.StreamResponse(status=status, headers=headers)
+        resp.content_length = blob.length
+        await resp.prepare(request)
+        fd = await asyncio.to_thread(os.open, blob.path, os.O_RDONLY)
+        sent = 0
+        flip_at = blob.length // 2 if decision.corrupt else -1
+        try:
+            while sent < blob.length:
+                n = min(CHUNK, blob.length - sent)
+                data = await asyncio.to_thread(os.pread, fd, n, blob.offset + sent)
+                if not data:
+                    raise OSError("job output file is shorter than recorded")
+                if sent <= flip_at < sent + len(data):
+                    mutable = bytearray(data)
+                    mutable[flip_at - sent] ^= 0xFF
+                    data = bytes(mutable)
+                if decision.reset and sent + len(data) >= blob.length // 2 and blob.length > 1:
+                    half = blob.length // 2 - sent
+                    if half > 0:
+                        await resp.write(data[:half])
+                    entry["bytes_out"] = sent + max(half, 0)
+                    entry["status"] = status
+                    self._abort(request)
+                await resp.write(data)
+                sent += len(data)
+        finally:
+            await asyncio.to_thread(os.close, fd)
+        entry["bytes_out"] = sent
+        await resp.write_eof()
+        return resp
+
+
+def _write_hash(fh: BinaryIO, tree: TreeHasher, sha: Any, data: bytes, final: bool = False) -> None:
+    if data:
+        fh.write(data)
+        tree.update(data)
+        sha.update(data)
+    if final:
+        fh.flush()
+        os.fsync(fh.fileno())
+        fh.close()
+
+
+def _closed(fh: BinaryIO) -> BinaryIO:
+    return fh

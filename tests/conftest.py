@@ -1,0 +1,79 @@
+"""Shared pytest fixtures. Keep sections tidy: one block per area."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# --------------------------------------------------------------------------- AWS isolation
+# Tests must never reach real AWS or read ~/.aws.
+
+
+@pytest.fixture(autouse=True)
+def _aws_isolation(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    missing = tmp_path_factory.getbasetemp() / "no-such-aws-dir"
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(missing / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(missing / "credentials"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+# --------------------------------------------------------------------------- emulator
+EMULATOR_START = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
+
+
+def emulator_config(data_dir: Path, **overrides: Any) -> Any:
+    """EmulatorConfig for tests: frozen clock at EMULATOR_START, seed 0, time_scale 1."""
+    from glacier_tui.emulator import EmulatorConfig
+
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "host": "127.0.0.1",
+        "port": 0,
+        "time_scale": 1.0,
+        "seed": 0,
+        "start_time": EMULATOR_START,
+        "frozen": True,
+    }
+    values.update(overrides)
+    return EmulatorConfig(**values)
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[Any]:
+    """A running EmulatorThread on a fresh data dir (frozen clock; advance with .advance())."""
+    from glacier_tui.emulator import EmulatorThread
+
+    with EmulatorThread(emulator_config(tmp_path / "emulator-data")) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emulator_url(emulator: Any) -> str:
+    return str(emulator.url)
+
+
+@pytest.fixture
+def boto3_client(emulator_url: str) -> Any:
+    """A sync boto3 glacier client pointed at the emulator (dummy credentials)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "glacier",
+        endpoint_url=emulator_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"mode": "standard", "max_attempts": 1}),
+    )
