@@ -1,0 +1,485 @@
+"""Streaming import of Glacier inventory job output (GLACIER.md §5) into the local store.
+
+JSON is parsed incrementally with ijson's C backend (push interface, so we own
+the reads and know byte offsets); CSV with a small parser for AWS's non-RFC
+quoting. Rows are decoded (descriptions.py) and inserted in batches into a new
+snapshot that becomes current only when the whole file was read; memory stays
+flat in the number of archives.
+
+Validation policy (issue 7 §6):
+* truncated / malformed file -> :class:`InventoryFormatError` naming the byte
+  offset; the new snapshot is dropped and the previous inventory stays current;
+* VaultARN different from the expected one -> warning;
+* duplicate ArchiveId -> the first occurrence is kept, the rest counted as a warning;
+* missing/empty ArchiveId -> row skipped, counted as a warning;
+* size not an integer, negative or > 40 TiB (the multipart maximum) -> the
+  archive is kept (it exists and may need deleting) with ``size`` NULL
+  ("unknown"), counted as a warning;
+* descriptions are stored raw; only the derived path is sanitised.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any, Final, Literal
+
+import ijson
+
+from .descriptions import decode_fields
+from .store import ArchiveTuple, Store
+
+__all__ = [
+    "MAX_ARCHIVE_SIZE",
+    "ImportResult",
+    "InventoryFormat",
+    "InventoryFormatError",
+    "import_inventory",
+    "parse_csv_line",
+]
+
+InventoryFormat = Literal["json", "csv"]
+ProgressFn = Callable[[int, int | None], None]
+
+MAX_ARCHIVE_SIZE: Final = 10_000 * 4 * 1024**3  # 10,000 parts of 4 GiB (GLACIER.md §8)
+CHUNK: Final = 256 * 1024
+CSV_COLUMNS: Final = ("ArchiveId", "ArchiveDescription", "CreationDate", "Size", "SHA256TreeHash")
+_MAX_EXAMPLES: Final = 3
+
+
+class InventoryFormatError(ValueError):
+    """The inventory file is truncated or malformed. ``offset`` is the byte position."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(f"{message} (at byte {offset})")
+        self.offset = offset
+
+
+@dataclass
+class ImportResult:
+    vault_key: str
+    snapshot_id: int
+    format: InventoryFormat
+    archives: int  # rows stored (after removing duplicates and skipped rows)
+    folders: int
+    duplicates: int
+    skipped: int
+    invalid_sizes: int
+    vault_arn: str | None
+    inventory_date: str | None
+    bytes_read: int
+    elapsed: float
+    warnings: list[str] = field(default_factory=list)
+    sources: dict[str, int] = field(default_factory=dict)  # decode status -> count
+
+
+class _Stats:
+    """Counters shared by both parsers; examples are capped so memory stays flat."""
+
+    def __init__(self) -> None:
+        self.skipped = 0
+        self.invalid_sizes = 0
+        self.examples: dict[str, list[str]] = {}
+        self.sources: dict[str, int] = {}
+
+    def example(self, kind: str, text: str) -> None:
+        ex = self.examples.setdefault(kind, [])
+        if len(ex) < _MAX_EXAMPLES:
+            ex.append(text[:200])
+
+
+def _size(value: Any) -> int | None:
+    if type(value) is int:  # the hot path: JSON integers
+        v = value
+    elif isinstance(value, str):
+        if not value.strip().isdigit():
+            return None
+        v = int(value)
+    elif isinstance(value, Decimal | float):
+        try:
+            if value != int(value):
+                return None
+        except (ValueError, OverflowError, ArithmeticError):  # NaN, Infinity
+            return None
+        v = int(value)
+    else:
+        return None  # bool, None, strings of letters, objects...
+    return v if 0 <= v <= MAX_ARCHIVE_SIZE else None
+
+
+def _row(
+    stats: _Stats, aid: Any, desc: Any, created: Any, size: Any, tree_hash: Any
+) -> ArchiveTuple | None:
+    if not isinstance(aid, str) or not aid:
+        stats.skipped += 1
+        stats.example("skipped", repr(aid))
+        return None
+    if not isinstance(desc, str):
+        desc = "" if desc is None else str(desc)
+    folder, name, mtime, source = decode_fields(desc, aid)
+    stats.sources[source] = stats.sources.get(source, 0) + 1
+    sz = _size(size)
+    if sz is None:
+        stats.invalid_sizes += 1
+        stats.example("size", f"{aid[:16]}…: {size!r}")
+    return (
+        aid, folder, name, desc, sz,
+        created if isinstance(created, str) else None, mtime,
+        tree_hash if isinstance(tree_hash, str) else None, source,
+    )
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Chunked reads with a byte counter and progress callback."""
+
+    def __init__(self, f: IO[bytes], total: int | None, progress: ProgressFn | None) -> None:
+        self.f = f
+        self.total = total
+        self.progress = progress
+        self.offset = 0
+        self._pushback: bytes = b""
+
+    def peek(self) -> bytes:
+        if not self._pushback:
+            self._pushback = self.f.read(CHUNK)
+        return self._pushback
+
+    def chunks(self) -> Iterator[bytes]:
+        while True:
+            if self._pushback:
+                chunk, self._pushback = self._pushback, b""
+            else:
+                chunk = self.f.read(CHUNK)
+            if not chunk:
+                return
+            self.offset += len(chunk)
+            if self.progress is not None:
+                self.progress(self.offset, self.total)
+            yield chunk
+
+
+def _error_offset(err: Exception, chunk: bytes, chunk_start: int) -> int:
+    """Best effort: locate yajl's "(right here) ---^" context snippet inside the chunk."""
+    lines = str(err).split("\n")
+    if len(lines) >= 3 and "^" in lines[2]:
+        snippet = lines[1].lstrip(" ")
+        lead = len(lines[1]) - len(snippet)
+        pos = chunk.find(snippet.encode("utf-8", "replace"))
+        if snippet and pos >= 0:
+            return chunk_start + pos + max(0, lines[2].index("^") - lead)
+    return chunk_start + len(chunk)
+
+
+_TAIL_RE: Final = re.compile(rb'(?<!\\)"(VaultARN|InventoryDate)"\s*:\s*"([^"\\]*)"')
+
+
+def _iter_json(
+    reader: _Reader, stats: _Stats, header: dict[str, str]
+) -> Iterator[ArchiveTuple]:
+    items = ijson.sendable_list()
+    coro = ijson.items_coro(items, "ArchiveList.item")
+    head_events = ijson.sendable_list()
+    head = ijson.parse_coro(head_events)
+    head_done = False
+    seen_list = False
+    tail = b""
+    chunk_start = 0
+    chunk = b""
+    closing = False
+    try:
+        for chunk in reader.chunks():
+            chunk_start = reader.offset - len(chunk)
+            if not head_done:
+                # Header keys (VaultARN, InventoryDate) normally precede ArchiveList; parse
+                # events in Python only until the list starts.
+                head.send(chunk)
+                for i, (prefix, event, value) in enumerate(head_events):
+                    if i == 0 and event != "start_map":
+                        raise InventoryFormatError("inventory JSON is not an object", chunk_start)
+                    if prefix in ("VaultARN", "InventoryDate") and event == "string":
+                        header[prefix] = value
+                    elif prefix == "ArchiveList" and event != "map_key":
+                        if event != "start_array":
+                            raise InventoryFormatError(
+                                "ArchiveList is not an array", chunk_start
+                            )
+                        head_done = seen_list = True
+                        break
+                del head_events[:]
+            coro.send(chunk)
+            for it in items:
+                if not isinstance(it, dict):
+                    stats.skipped += 1
+                    continue
+                row = _row(
+                    stats, it.get("ArchiveId"), it.get("ArchiveDescription"),
+                    it.get("CreationDate"), it.get("Size"), it.get("SHA256TreeHash"),
+                )
+                if row is not None:
+                    yield row
+            del items[:]
+            tail = (tail + chunk)[-65536:]
+        closing = True
+        coro.close()
+        if not head_done:
+            head.close()
+    except ijson.JSONError as e:
+        if closing:
+            raise InventoryFormatError(
+                "inventory JSON is truncated (unexpected end of file)", reader.offset
+            ) from None
+        where = _error_offset(e, chunk, chunk_start)
+        first = str(e).split("\n", 1)[0]
+        raise InventoryFormatError(f"malformed inventory JSON: {first}", where) from None
+    if not seen_list:
+        raise InventoryFormatError("inventory JSON has no ArchiveList", reader.offset)
+    # Header keys written after the list: recover them from the tail of the document.
+    for m in _TAIL_RE.finditer(tail):
+        header.setdefault(m.group(1).decode(), m.group(2).decode("utf-8", "replace"))
+
+
+def parse_csv_line(line: str) -> list[str]:
+    """Split one inventory CSV line (GLACIER.md §5.3).
+
+    Commas split fields outside quotes; inside quotes ``\\"`` is ``"`` and every
+    other backslash is kept. A quoted field whose text ends in a backslash is
+    written ``"...\\"``: when the line would otherwise end inside quotes, that
+    final ``\\"`` closes the field.
+    """
+    fields: list[str] = []
+    i, n = 0, len(line)
+    while True:
+        if i < n and line[i] == '"':
+            j = i + 1
+            parts: list[str] = []
+            while True:
+                k = line.find('"', j)
+                if k < 0:
+                    raise ValueError("unterminated quoted field")
+                if k > j and line[k - 1] == "\\":
+                    nxt = line.find('"', k + 1)
+                    if nxt < 0 and (k + 1 == n or line[k + 1] == ","):
+                        parts.append(line[j:k])  # backslash at end of field, quote closes
+                        i = k + 1
+                        break
+                    parts.append(line[j : k - 1] + '"')
+                    j = k + 1
+                    continue
+                parts.append(line[j:k])
+                i = k + 1
+                break
+            fields.append("".join(parts))
+            if i < n and line[i] != ",":
+                raise ValueError("text after closing quote")
+        else:
+            k = line.find(",", i)
+            k = n if k < 0 else k
+            fields.append(line[i:k])
+            i = k
+        if i >= n:
+            return fields
+        i += 1  # skip the comma
+        if i == n:
+            fields.append("")
+            return fields
+
+
+def _unquote(f: str) -> str:
+    if len(f) >= 2 and f[0] == '"' and f[-1] == '"':
+        return f[1:-1].replace('\\"', '"')
+    return f
+
+
+def _split_row(line: str) -> list[str]:
+    """Fast split for the standard column order.
+
+    Only ArchiveDescription can contain commas or quotes (ids, dates, sizes and
+    hashes cannot), so the id is everything up to the first comma and the last
+    three fields come from the right; this sidesteps the quoting ambiguity.
+    """
+    if '"' not in line:
+        return line.split(",")
+    aid, _, rest = line.partition(",")
+    right = rest.rsplit(",", 3)
+    if len(right) != 4:
+        raise ValueError("too few fields")
+    return [_unquote(aid), _unquote(right[0]), *(_unquote(x) for x in right[1:])]
+
+
+def _iter_csv(reader: _Reader, stats: _Stats) -> Iterator[ArchiveTuple]:
+    leftover = b""
+    line_start = 0  # byte offset of the next line
+    colmap: list[int] | None = None
+    fast = False
+    for chunk in reader.chunks():
+        lines = (leftover + chunk).split(b"\n")
+        leftover = lines.pop()
+        for raw in lines:
+            offset = line_start
+            line_start += len(raw) + 1
+            text = raw.decode("utf-8", "replace")
+            if text.endswith("\r"):
+                text = text[:-1]
+            if colmap is None:
+                colmap, fast = _header(text.lstrip("\ufeff"), offset)
+                continue
+            if not text:
+                continue
+            try:
+                if fast:
+                    f = _split_row(text)
+                else:
+                    allf = parse_csv_line(text)
+                    f = [allf[i] for i in colmap]
+            except (ValueError, IndexError) as e:
+                raise InventoryFormatError(f"malformed inventory CSV line: {e}", offset) from None
+            if len(f) != 5:
+                raise InventoryFormatError(
+                    f"inventory CSV line has {len(f)} fields, expected 5", offset
+                )
+            row = _row(stats, f[0], f[1], f[2], f[3], f[4])
+            if row is not None:
+                yield row
+    if leftover.strip():
+        # A last line without newline is fine if complete; a cut-off line is not.
+        text = leftover.decode("utf-8", "replace").rstrip("\r")
+        if colmap is None:
+            raise InventoryFormatError("inventory CSV has no data lines", line_start)
+        try:
+            f = _split_row(text) if fast else [parse_csv_line(text)[i] for i in colmap]
+        except (ValueError, IndexError):
+            f = []
+        tree_hash = f[4] if len(f) == 5 else ""
+        if len(f) != 5 or not re.fullmatch(r"[0-9a-fA-F]{64}", tree_hash):
+            raise InventoryFormatError("inventory CSV is truncated (partial last line)", line_start)
+        row = _row(stats, f[0], f[1], f[2], f[3], f[4])
+        if row is not None:
+            yield row
+    elif colmap is None:
+        raise InventoryFormatError("inventory CSV is empty (no header line)", 0)
+
+
+def _header(text: str, offset: int) -> tuple[list[int], bool]:
+    try:
+        names = [h.strip() for h in parse_csv_line(text)]
+    except ValueError:
+        names = []
+    lower = [h.lower() for h in names]
+    try:
+        colmap = [lower.index(c.lower()) for c in CSV_COLUMNS]
+    except ValueError:
+        raise InventoryFormatError(
+            f"inventory CSV header must name {', '.join(CSV_COLUMNS)}; got {text[:120]!r}", offset
+        ) from None
+    return colmap, colmap == [0, 1, 2, 3, 4] and len(names) == 5
+
+
+# -- import ------------------------------------------------------------------------------------
+
+
+def _open(source: IO[bytes] | str | os.PathLike[str]) -> tuple[IO[bytes], bool, int | None]:
+    if isinstance(source, str | os.PathLike):
+        p = Path(source)
+        return p.open("rb"), True, p.stat().st_size
+    total: int | None = None
+    try:
+        total = os.fstat(source.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        try:
+            pos = source.tell()
+            total = source.seek(0, os.SEEK_END) - pos
+            source.seek(pos)
+        except (AttributeError, OSError, ValueError):
+            total = None
+    return source, False, total
+
+
+def import_inventory(
+    store: Store,
+    vault_key: str,
+    source: IO[bytes] | str | os.PathLike[str],
+    *,
+    fmt: InventoryFormat | None = None,
+    expected_vault_arn: str | None = None,
+    progress: ProgressFn | None = None,
+    batch_size: int = 10_000,
+) -> ImportResult:
+    """Import an inventory (path or binary file object) as the vault's new current snapshot.
+
+    ``fmt`` is detected from the first byte when None (``{`` -> json). The vault ARN in a
+    JSON document is checked against ``expected_vault_arn`` (default: ``vault_key`` when it
+    is an ARN). ``progress(bytes_read, total_or_None)`` is called after every chunk.
+    Raises :class:`InventoryFormatError` (previous inventory kept) on a bad file.
+    Synchronous and long-running: call it from a worker thread.
+    """
+    t0 = time.perf_counter()
+    f, owned, total = _open(source)
+    try:
+        reader = _Reader(f, total, progress)
+        if fmt is None:
+            head = reader.peek().lstrip(b"\xef\xbb\xbf \t\r\n")
+            fmt = "json" if head.startswith((b"{", b"[")) else "csv"
+        stats = _Stats()
+        header: dict[str, str] = {}
+        rows = _iter_json(reader, stats, header) if fmt == "json" else _iter_csv(reader, stats)
+        snap = store.begin_snapshot(vault_key, fmt)
+        try:
+            batch: list[ArchiveTuple] = []
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= batch_size:
+                    store.insert_archives(snap, batch)
+                    batch = []
+            if batch:
+                store.insert_archives(snap, batch)
+            warnings = _warnings(stats, header, vault_key, expected_vault_arn, fmt)
+            count, dups, folders = store.finish_snapshot(
+                snap,
+                vault_arn=header.get("VaultARN"),
+                inventory_date=header.get("InventoryDate"),
+                warnings=warnings,
+            )
+        except BaseException:
+            store.abort_snapshot(snap)
+            raise
+    finally:
+        if owned:
+            f.close()
+    return ImportResult(
+        vault_key=vault_key, snapshot_id=snap, format=fmt, archives=count, folders=folders,
+        duplicates=dups, skipped=stats.skipped, invalid_sizes=stats.invalid_sizes,
+        vault_arn=header.get("VaultARN"), inventory_date=header.get("InventoryDate"),
+        bytes_read=reader.offset, elapsed=time.perf_counter() - t0, warnings=warnings,
+        sources=dict(stats.sources),
+    )
+
+
+def _warnings(
+    stats: _Stats, header: dict[str, str], vault_key: str, expected: str | None, fmt: str
+) -> list[str]:
+    out: list[str] = []
+    if expected is None and vault_key.startswith("arn:"):
+        expected = vault_key
+    arn = header.get("VaultARN")
+    if expected is not None and arn is not None and arn != expected:
+        out.append(f"inventory is for vault {arn!r}, expected {expected!r}")
+    if fmt == "json" and arn is None:
+        out.append("inventory JSON has no VaultARN")
+    if stats.skipped:
+        ex = ", ".join(stats.examples.get("skipped", []))
+        out.append(f"{stats.skipped} entr(y/ies) without a usable ArchiveId skipped (e.g. {ex})")
+    if stats.invalid_sizes:
+        ex = "; ".join(stats.examples.get("size", []))
+        out.append(
+            f"{stats.invalid_sizes} archive(s) with an invalid size (not an integer in"
+            f" 0..40 TiB) stored with unknown size (e.g. {ex})"
+        )
+    return out
