@@ -21,6 +21,12 @@ class VirtualClock:
                 return self._base
             return self._base + (time.monotonic() - self._mono) * self.time_scale
 
+    def set(self, t: float) -> None:
+        """Jump to service time t (demo building only; ordinary callers only advance)."""
+        with self._lock:
+            self._base = t
+            self._mono = time.monotonic()
+
     def advance(self, seconds: float) -> float:
         """Move the clock forward by service-seconds (unscaled)."""
         if seconds < 0:
