@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]|\x1b\[[0-?]*[ -/]*[@-~]")
+# ANSI sequences first, so the escape is not removed alone and leaves "[31m" behind.
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _clean(text: str) -> str:
@@ -57,7 +58,8 @@ class GlacierError(Exception):
 
 
 class ResourceNotFound(GlacierError):
-    codes = ("ResourceNotFoundException",)
+    # moto answers a missing vault with 400 "VaultNotFound"; accept it too.
+    codes = ("ResourceNotFoundException", "VaultNotFound")
     summary = "Not found."
     default_hint = (
         "Check the vault name, job id or upload id; jobs and their output vanish about "
