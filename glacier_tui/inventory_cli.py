@@ -1,0 +1,183 @@
+"""``glacier-tui inventory import|export|ls`` — the local inventory store from the shell.
+
+Exit codes: 0 ok, 1 failure (e.g. malformed file), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from glacier_tui.glacier.descriptions import safe_text
+from glacier_tui.glacier.inventory import InventoryFormatError, import_inventory
+from glacier_tui.glacier.store import ArchiveRow, Store
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``import`` / ``export`` / ``ls`` sub-subcommands to ``parser``."""
+    sub = parser.add_subparsers(dest="inventory_command", metavar="{import,export,ls}")
+    sub.required = True
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--vault", required=True, help="vault key (name or ARN)")
+        p.add_argument("--db", type=Path, default=None, help="store path (default: data dir)")
+
+    p = sub.add_parser("import", help="import an inventory job output (JSON or CSV)")
+    p.add_argument("file", type=Path)
+    common(p)
+    p.add_argument("--format", choices=("json", "csv"), default=None, help="default: detect")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("export", help="write the decoded inventory")
+    common(p)
+    p.add_argument("--format", choices=("json", "csv"), default="csv")
+    p.add_argument("-o", "--output", type=Path, default=None, help="default: stdout")
+
+    p = sub.add_parser("ls", help="list a folder of the decoded inventory")
+    common(p)
+    p.add_argument("path", nargs="?", default="", help="folder (default: root)")
+    p.add_argument("--limit", type=int, default=1000)
+
+
+def run(args: argparse.Namespace) -> int:
+    cmd = getattr(args, "inventory_command", None)
+    err = Console(stderr=True, highlight=False)
+    try:
+        store = Store(args.db)
+    except Exception as e:  # unreadable path, not a database, ...
+        err.print(f"[red]cannot open store:[/] {escape(str(e))}")
+        return 1
+    try:
+        if cmd == "import":
+            return _import(store, args, err)
+        if cmd == "export":
+            return _export(store, args, err)
+        if cmd == "ls":
+            return _ls(store, args, err)
+        err.print("usage: inventory {import,export,ls} ...")
+        return 2
+    finally:
+        store.close()
+
+
+def _import(store: Store, args: argparse.Namespace, err: Console) -> int:
+    path: Path = args.file
+    if not path.is_file():
+        err.print(f"[red]no such file:[/] {escape(str(path))}")
+        return 2
+    progress = Progress(
+        TextColumn("importing"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        TimeRemainingColumn(), console=err, disable=bool(args.quiet), transient=True,
+    )
+    with progress:
+        task = progress.add_task("import", total=path.stat().st_size)
+        try:
+            res = import_inventory(
+                store, args.vault, path, fmt=args.format,
+                progress=lambda done, _total: progress.update(task, completed=done),
+            )
+        except InventoryFormatError as e:
+            err.print(f"[red]bad inventory:[/] {escape(str(e))} — previous inventory kept")
+            return 1
+        except OSError as e:
+            err.print(f"[red]cannot read:[/] {escape(str(e))}")
+            return 1
+    out = Console(highlight=False)
+    out.print(
+        f"imported {res.archives:,} archives in {res.folders:,} folders"
+        f" ({res.bytes_read:,} bytes, {res.format}) in {res.elapsed:.2f} s",
+        markup=False,
+    )
+    decoded = ", ".join(f"{k} {v:,}" for k, v in sorted(res.sources.items()))
+    out.print(f"descriptions: {decoded}", markup=False)
+    for w in res.warnings:
+        err.print(f"warning: {safe_text(w)}", markup=False)
+    return 0
+
+
+def _export(store: Store, args: argparse.Namespace, err: Console) -> int:
+    if store.current_snapshot_id(args.vault) is None:
+        err.print(f"no inventory stored for vault {safe_text(args.vault)!r}", markup=False)
+        return 1
+    f: IO[str] = (
+        args.output.open("w", encoding="utf-8", newline="") if args.output else sys.stdout
+    )
+    try:
+        rows = store.iter_archives(args.vault)
+        if args.format == "csv":
+            w = csv.writer(f)
+            w.writerow(["ArchiveId", "Path", "Size", "CreationDate", "FileModified",
+                        "SHA256TreeHash", "DecodedFrom", "ArchiveDescription"])
+            for r in rows:
+                w.writerow([r.archive_id, r.path, "" if r.size is None else r.size, r.created or "",
+                            r.mtime or "", r.tree_hash or "", r.source, r.description])
+        else:
+            info = store.snapshot_info(args.vault)
+            f.write(json.dumps({
+                "VaultKey": args.vault,
+                "VaultARN": info.vault_arn if info else None,
+                "InventoryDate": info.inventory_date if info else None,
+            })[:-1] + ',"ArchiveList":[')
+            for i, r in enumerate(rows):  # streamed: never the whole list in memory
+                f.write(("," if i else "") + "\n" + json.dumps(_as_json(r)))
+            f.write("\n]}\n")
+    finally:
+        if args.output:
+            f.close()
+        else:
+            f.flush()
+    return 0
+
+
+def _as_json(r: ArchiveRow) -> dict[str, Any]:
+    return {
+        "ArchiveId": r.archive_id, "Path": r.path, "Size": r.size, "CreationDate": r.created,
+        "FileModified": r.mtime, "SHA256TreeHash": r.tree_hash, "DecodedFrom": r.source,
+        "ArchiveDescription": r.description,
+    }
+
+
+def _human(n: int | None) -> str:
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(n)
+
+
+def _ls(store: Store, args: argparse.Namespace, err: Console) -> int:
+    if store.current_snapshot_id(args.vault) is None:
+        err.print(f"no inventory stored for vault {safe_text(args.vault)!r}", markup=False)
+        return 1
+    path = str(args.path).strip("/")
+    info = store.folder(args.vault, path)
+    if info is None:
+        err.print(f"no such folder: {safe_text(path)!r}", markup=False)
+        return 1
+    out = sys.stdout
+    for sub in store.subfolders(args.vault, path, limit=args.limit):
+        out.write(f"{safe_text(sub.name)}/\t{sub.count}\t{_human(sub.bytes)}\n")
+    for a in store.archives(args.vault, path, limit=args.limit):
+        out.write(f"{safe_text(a.name)}\t{_human(a.size)}\t{a.created or ''}\n")
+    out.write(f"-- {info.count:,} archives, {_human(info.bytes)} in {path or '/'}\n")
+    return 0
