@@ -1,0 +1,40 @@
+"""`python -m bench [--quick] [--only NAME ...]`: print one table of ratios from one run."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import traceback
+
+SUITES = ("treehash_bench", "transfer_bench", "inventory_bench", "ui_bench")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="smaller inputs, for a smoke run")
+    parser.add_argument("--only", nargs="*", choices=SUITES, help="run only these suites")
+    args = parser.parse_args()
+    failed = False
+    rows: list[tuple[str, str]] = []
+    for suite in args.only or SUITES:
+        try:
+            module = importlib.import_module(f"bench.{suite}")
+        except ImportError as exc:
+            rows.append((suite, f"not available: {exc}"))
+            continue
+        try:
+            rows.extend(module.run(quick=args.quick))
+        except Exception:
+            failed = True
+            rows.append((suite, "FAILED"))
+            traceback.print_exc()
+        width = max(len(name) for name, _ in rows)
+        print(f"\n== {suite}")
+        for name, value in rows:
+            print(f"{name:{width}}  {value}")
+        rows = []
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
