@@ -1,0 +1,214 @@
+"""Streaming inventory import: JSON and CSV, bad input, atomic replacement, CLI."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from glacier_tui.glacier.inventory import (
+    InventoryFormatError,
+    import_inventory,
+    parse_csv_line,
+)
+from glacier_tui.glacier.store import Store
+from glacier_tui.inventory_cli import add_arguments, run
+
+ARN = "arn:aws:glacier:us-east-1:123456789012:vaults/photos"
+H = "ac7de61d6dcf6a17e53981fc934b2ff0637a05326a4107471c6d86757f5ee55a"
+
+
+def aid(i: int) -> str:
+    return f"{i:04d}" + "A" * 134
+
+
+def mt2(path: str) -> str:
+    doc = json.dumps({"filename": path, "mtime": "20140730T153415Z"}).encode()
+    return "mt2 " + base64.urlsafe_b64encode(doc).rstrip(b"=").decode()
+
+
+def archive(i: int, desc: str, size: Any = 217, h: str = H) -> dict[str, Any]:
+    return {"ArchiveId": aid(i), "ArchiveDescription": desc,
+            "CreationDate": f"2014-07-{10 + i % 20}T15:34:15Z", "Size": size, "SHA256TreeHash": h}
+
+
+def doc(archives: list[dict[str, Any]], arn: str = ARN) -> bytes:
+    return json.dumps({"VaultARN": arn, "InventoryDate": "2014-08-01T14:30:07Z",
+                       "ArchiveList": archives}).encode()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "s.sqlite3")
+    yield s  # type: ignore[misc]
+    s.close()
+
+
+def test_json_import_basic(store: Store) -> None:
+    data = doc([archive(0, mt2("a/b/one.txt"), 10), archive(1, "a/two.txt", 20),
+                archive(2, "", 30), archive(3, "top.txt", 40)])
+    seen: list[int] = []
+    r = import_inventory(store, ARN, io.BytesIO(data), progress=lambda n, t: seen.append(n))
+    assert (r.archives, r.format, r.vault_arn, r.inventory_date) == (
+        4, "json", ARN, "2014-08-01T14:30:07Z")
+    assert r.warnings == [] and seen[-1] == len(data) == r.bytes_read
+    assert r.sources == {"mt2": 1, "plain": 2, "empty": 1}
+    root = store.folder(ARN, "")
+    assert root is not None and (root.count, root.bytes, root.direct_count) == (4, 100, 1)
+    a = store.folder(ARN, "a")
+    assert a is not None and (a.count, a.bytes, a.direct_count) == (2, 30, 1)
+    assert [f.path for f in store.subfolders(ARN, "")] == ["00undefined", "a"]
+    assert [x.name for x in store.archives(ARN, "a/b")] == ["one.txt"]
+    assert store.archives(ARN, "a/b")[0].mtime == "2014-07-30T15:34:15Z"
+
+
+def test_header_after_list_and_arn_warning(store: Store) -> None:
+    body = json.dumps({"ArchiveList": [archive(0, "x")], "VaultARN": "arn:other",
+                       "InventoryDate": "2020-01-01T00:00:00Z"}).encode()
+    r = import_inventory(store, ARN, io.BytesIO(body))
+    assert r.vault_arn == "arn:other" and r.inventory_date == "2020-01-01T00:00:00Z"
+    assert any("arn:other" in w for w in r.warnings)
+
+
+def test_duplicates_sizes_and_skips(store: Store) -> None:
+    items = [archive(0, "first"), archive(0, "second"), archive(1, "neg", -5),
+             archive(2, "huge", 50 * 1024**4), archive(3, "float", 1.5), archive(4, "str", "x"),
+             {"ArchiveDescription": "no id", "Size": 1}, archive(5, "ok", 7)]
+    r = import_inventory(store, "v", io.BytesIO(doc(items)))
+    assert r.archives == 6 and r.duplicates == 1 and r.skipped == 1 and r.invalid_sizes == 4
+    assert len(r.warnings) == 3  # skipped, sizes, duplicates (no ARN check: key is no ARN)
+    got = store.get_archive("v", aid(0))
+    assert got is not None and got.name == "first"
+    assert store.get_archive("v", aid(1)) is not None
+    assert store.get_archive("v", aid(1)).size is None  # type: ignore[union-attr]
+    info = store.snapshot_info("v")
+    assert info is not None and info.warnings == r.warnings
+
+
+def test_hostile_descriptions_stored_raw(store: Store) -> None:
+    evil = "../../[bold]x\x00\x1b[31m.txt"
+    import_inventory(store, "v", io.BytesIO(doc([archive(0, evil)])))
+    row = store.archives("v", "")[0]
+    assert row.description == evil and row.name == "[bold]x.txt"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        doc([archive(0, "a"), archive(1, "b")])[:-30],  # truncated
+        b'{"VaultARN":"x","ArchiveList":[{"ArchiveId":"a",]}',  # malformed
+        b'{"VaultARN":"x"}',  # no list
+        b'{"ArchiveList":{"a":1}}',  # not an array
+        b"[1,2]",  # not an object
+    ],
+)
+def test_bad_json_keeps_previous(store: Store, body: bytes) -> None:
+    import_inventory(store, "v", io.BytesIO(doc([archive(9, "keep/me")])))
+    before = store.current_snapshot_id("v")
+    with pytest.raises(InventoryFormatError) as ei:
+        import_inventory(store, "v", io.BytesIO(body))
+    assert "byte" in str(ei.value) and 0 <= ei.value.offset <= len(body)
+    assert store.current_snapshot_id("v") == before
+    assert [a.name for a in store.archives("v", "keep")] == ["me"]
+    # The failed snapshot's rows are gone.
+    n = store.conn.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0]
+    assert n == 1
+
+
+def test_malformed_offset_points_at_error(store: Store) -> None:
+    body = b'{"ArchiveList":[{"ArchiveId":"a","Size":1},{"ArchiveId":"b",]}'
+    with pytest.raises(InventoryFormatError) as ei:
+        import_inventory(store, "v", io.BytesIO(body))
+    assert 40 <= ei.value.offset <= len(body)
+
+
+def test_reimport_replaces_and_drops_old(store: Store) -> None:
+    import_inventory(store, "v", io.BytesIO(doc([archive(0, "old.txt")])))
+    first = store.current_snapshot_id("v")
+    import_inventory(store, "v", io.BytesIO(doc([archive(1, "new.txt")])))
+    assert store.current_snapshot_id("v") != first
+    assert [a.name for a in store.archives("v")] == ["new.txt"]
+    tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master")}
+    assert f"archives_{first}" not in tables
+
+
+def test_parse_csv_line_rules() -> None:
+    assert parse_csv_line("a,b,,c") == ["a", "b", "", "c"]
+    assert parse_csv_line('x,"my archive,1\\"2",y') == ["x", 'my archive,1"2', "y"]
+    assert parse_csv_line('x,"a\\\\"b",y') == ["x", 'a\\"b', "y"]  # backslash kept
+    assert parse_csv_line('x,"ends\\",y') == ["x", "ends\\", "y"]
+    assert parse_csv_line("x,") == ["x", ""]
+    with pytest.raises(ValueError):
+        parse_csv_line('x,"open')
+
+
+def test_csv_import(store: Store, tmp_path: Path) -> None:
+    lines = [
+        "ArchiveId,ArchiveDescription,CreationDate,Size,SHA256TreeHash",
+        f'{aid(0)},"backup,2024",2014-07-30T15:34:15Z,217,{H}',
+        f'{aid(1)},"say \\"hi\\"/file",2014-07-30T15:34:15Z,1,{H}',
+        f'"{aid(2)}","dir\\sub\\f.txt",2014-07-30T15:34:15Z,"5",{H}',
+        f'{aid(3)},"trailing\\",2014-07-30T15:34:15Z,5,{H}',
+        f"{aid(4)},{mt2('m/t.txt')},2014-07-30T15:34:15Z,2,{H}",
+        f"{aid(5)},,2014-07-30T15:34:15Z,3,{H}",
+    ]
+    for nl in ("\n", "\r\n"):
+        p = tmp_path / f"inv{len(nl)}.csv"
+        p.write_bytes((nl.join(lines) + nl).encode())
+        r = import_inventory(store, "c", p)
+        assert r.format == "csv" and r.archives == 6 and r.warnings == []
+        paths = sorted(a.path for a in store.iter_archives("c"))
+        assert paths == sorted(["backup,2024", 'say "hi"/file', "dir/sub/f.txt", "trailing",
+                                "m/t.txt", f"00undefined/{aid(5)}"])
+
+
+def test_csv_bad(store: Store) -> None:
+    header = b"ArchiveId,ArchiveDescription,CreationDate,Size,SHA256TreeHash\n"
+    with pytest.raises(InventoryFormatError):
+        import_inventory(store, "c", io.BytesIO(b"nope,nope\n1,2\n"), fmt="csv")
+    with pytest.raises(InventoryFormatError) as ei:  # truncated last line
+        import_inventory(store, "c", io.BytesIO(header + f"{aid(0)},x,2014".encode()), fmt="csv")
+    assert ei.value.offset == len(header)
+    with pytest.raises(InventoryFormatError):
+        import_inventory(store, "c", io.BytesIO(header + b"a,b\n"), fmt="csv")
+    # A complete last line without a newline is fine.
+    r = import_inventory(store, "c", io.BytesIO(header + f"{aid(0)},x,2014,1,{H}".encode()))
+    assert r.archives == 1
+
+
+def cli(*argv: str) -> int:
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    return run(p.parse_args(list(argv)))
+
+
+def test_cli_import_ls_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "cli.db")
+    f = tmp_path / "inv.json"
+    f.write_bytes(doc([archive(0, "a/one.txt", 10), archive(1, "two.txt", 2048)]))
+    assert cli("import", str(f), "--vault", "v", "--db", db, "--quiet") == 0
+    assert "imported 2 archives" in capsys.readouterr().out
+    assert cli("ls", "--vault", "v", "--db", db) == 0
+    out = capsys.readouterr().out
+    assert "a/\t1" in out and "two.txt\t2.0 KiB" in out
+    assert cli("ls", "--vault", "v", "--db", db, "a") == 0
+    assert "one.txt" in capsys.readouterr().out
+    assert cli("export", "--vault", "v", "--db", db, "--format", "json") == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert sorted(a["Path"] for a in exported["ArchiveList"]) == ["a/one.txt", "two.txt"]
+    out_csv = tmp_path / "out.csv"
+    assert cli("export", "--vault", "v", "--db", db, "--format", "csv", "-o", str(out_csv)) == 0
+    assert out_csv.read_text().count("\n") == 3
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b'{"ArchiveList":[{"ArchiveId":"x"')
+    assert cli("import", str(bad), "--vault", "v", "--db", db, "--quiet") == 1
+    assert cli("ls", "--vault", "nope", "--db", db) == 1
+    assert cli("import", str(tmp_path / "missing.json"), "--vault", "v", "--db", db) == 2
+    with pytest.raises(SystemExit) as ei:
+        cli("import")
+    assert ei.value.code == 2
