@@ -1,0 +1,124 @@
+"""Inventory at scale: import time vs json.load, peak RSS, time to first listing, filter.
+
+Usage: python bench/inventory_bench.py [--quick] [--n N]
+Targets (1M archives): import <= 1.5x json.load, RSS <= 250 MB, root listing <= 1 s
+after import, filter first page <= 200 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+_CHILD = r"""
+import json, resource, sys, time
+mode, src, db = sys.argv[1], sys.argv[2], sys.argv[3]
+t = time.perf_counter()
+if mode == "json":
+    with open(src, "rb") as f:
+        data = json.load(f)
+    n = len(data["ArchiveList"])
+else:
+    from glacier_tui.glacier.inventory import import_inventory
+    from glacier_tui.glacier.store import Store
+    s = Store(db)
+    n = import_inventory(s, "bench", src).archives
+    s.close()
+el = time.perf_counter() - t
+print(json.dumps({"n": n, "s": el, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def _child(mode: str, src: Path, db: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, mode, str(src), str(db)],
+        check=True, capture_output=True, text=True, cwd=ROOT,
+    ).stdout
+    res: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return res
+
+
+def run(quick: bool, n: int | None = None) -> list[tuple[str, str]]:
+    from bench.gen_inventory import generate
+    from glacier_tui.glacier.store import Store
+
+    n = n or (100_000 if quick else 1_000_000)
+    rows: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        src = generate(n, Path(tmp) / "inv.json")
+        db = Path(tmp) / "store.sqlite3"
+        mb = src.stat().st_size / 1e6
+        rows.append(("inventory archives / file size", f"{n:,} / {mb:.0f} MB"))
+        base = _child("json", src, db)
+        imp = _child("import", src, db)
+        rows.append(("json.load time / peak RSS",
+                     f"{base['s']:.2f} s / {base['rss'] / 1024:.0f} MB"))
+        rows.append(("import time / peak RSS", f"{imp['s']:.2f} s / {imp['rss'] / 1024:.0f} MB"))
+        rows.append(("import / json.load (target <= 1.5x)", f"{imp['s'] / base['s']:.2f}x"))
+
+        t = time.perf_counter()
+        s = Store(db)
+        root = s.folder("bench", "")
+        subs = s.subfolders("bench", "", limit=200)
+        files = s.archives("bench", "", limit=200)
+        el = time.perf_counter() - t
+        assert root is not None
+        rows.append(("open + root listing (target <= 1 s)",
+                     f"{el * 1000:.0f} ms ({len(subs)} folders, {len(files)} files)"))
+
+        biggest = max(subs, key=lambda f: f.direct_count)
+        t = time.perf_counter()
+        s.archives("bench", biggest.path, offset=biggest.direct_count // 2, limit=100)
+        rows.append(("page in the middle of the largest folder",
+                     f"{(time.perf_counter() - t) * 1000:.0f} ms ({biggest.direct_count:,} rows)"))
+
+        for text in ("file-00123", "7.mkv", "zzzz-none"):
+            t = time.perf_counter()
+            hits = s.search("bench", text, limit=100)
+            rows.append((f"filter {text!r}, first page, LIKE scan (target <= 200 ms)",
+                         f"{(time.perf_counter() - t) * 1000:.0f} ms ({len(hits)} hits)"))
+        t = time.perf_counter()
+        built = s.ensure_search_index("bench")
+        rows.append(("build FTS5 trigram index (once, lazily)",
+                     f"{time.perf_counter() - t:.1f} s" if built else "unavailable"))
+        if built:
+            for text in ("file-00123", "zzzz-none"):
+                t = time.perf_counter()
+                hits = s.search("bench", text, limit=100)
+                rows.append((f"filter {text!r}, first page, FTS5",
+                             f"{(time.perf_counter() - t) * 1000:.0f} ms ({len(hits)} hits)"))
+        t = time.perf_counter()
+        s.archives("bench", biggest.path, sort="size", limit=100)
+        rows.append(("first sort by size (builds index lazily)",
+                     f"{(time.perf_counter() - t) * 1000:.0f} ms"))
+        t = time.perf_counter()
+        groups = s.duplicates("bench", limit=10)
+        rows.append(("duplicate groups (first call builds hash index)",
+                     f"{(time.perf_counter() - t) * 1000:.0f} ms ({len(groups)} groups)"))
+        s.close()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="100k archives instead of 1M")
+    ap.add_argument("--n", type=int, default=None)
+    a = ap.parse_args(argv)
+    rows = run(a.quick, a.n)
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
