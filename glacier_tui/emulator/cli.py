@@ -8,6 +8,7 @@ import contextlib
 import signal
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from glacier_tui.emulator.config import EmulatorConfig
 from glacier_tui.emulator.faults import parse_spec
@@ -115,9 +116,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry: python -m glacier_tui.emulator.cli ..."""
-    parser = argparse.ArgumentParser(prog="glacier-tui emulator")
+    parser = _OneLineParser(prog="glacier-tui emulator")
     add_arguments(parser)
     return run(parser.parse_args(argv))
 
