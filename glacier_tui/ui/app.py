@@ -1,0 +1,220 @@
+"""GlacierApp: the Textual application. ``run_app(settings, demo)`` is the CLI's entry.
+
+Start-up stays fast: nothing here imports aioboto3/botocore; the first service
+call happens in a worker after the first frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.worker import Worker, WorkerState
+
+from glacier_tui.config import Settings
+from glacier_tui.ui.commands import GlacierCommands
+
+if TYPE_CHECKING:
+    from glacier_tui.glacier.client import GlacierClient
+    from glacier_tui.glacier.store import Store
+
+log = logging.getLogger("glacier_tui.ui")
+
+
+class GlacierApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "glacier-tui"
+    COMMANDS = App.COMMANDS | {GlacierCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+p", "command_palette", "Palette", id="command_palette", show=False),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        demo: bool = False,
+        clock: Callable[[], datetime] | None = None,
+        store: Store | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.demo = demo
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self._store = store
+        self.client: GlacierClient | None = None
+        self.demo_backend: Any = None
+        self.archive_names: dict[str, str] = {}  # archive id -> path, for restores started here
+        if settings.theme in self.available_themes:
+            self.theme = settings.theme
+        if settings.keymap:
+            self.set_keymap(dict(settings.keymap))
+
+    # -- services ------------------------------------------------------------------------
+
+    @property
+    def poll_interval(self) -> float:
+        return self.settings.effective_poll_interval(self.demo)
+
+    @property
+    def store(self) -> Store:
+        """The local store (opened on first use; callers use it from worker threads)."""
+        if self._store is None:
+            from glacier_tui.glacier.store import Store
+
+            self._store = Store(self.settings.resolved_store_path())
+        return self._store
+
+    def client_options(self) -> Any:
+        opts = self.settings.client_options()
+        backend = self.demo_backend
+        if backend is not None:
+            opts = replace(opts, endpoint_url=backend.url, region=backend.region,
+                           access_key=backend.access_key, secret_key=backend.secret_key,
+                           profile=None)
+        return opts
+
+    async def open_client(self) -> GlacierClient:
+        """(Re)open the shared client; only called from workers (imports aioboto3)."""
+        from glacier_tui.glacier.client import GlacierClient
+
+        await self.close_client()
+        client = GlacierClient(self.client_options())
+        await client.__aenter__()
+        self.client = client
+        return client
+
+    async def close_client(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            try:
+                await client.__aexit__(None, None, None)
+            except Exception:  # closing must never fail the app
+                log.debug("closing the client failed", exc_info=True)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def get_default_screen(self) -> Any:
+        from glacier_tui.ui.screens.main import MainScreen
+
+        return MainScreen()
+
+    async def on_unmount(self) -> None:
+        await self.close_client()
+        backend, self.demo_backend = self.demo_backend, None
+        if backend is not None:
+            try:
+                backend.stop()
+            except Exception:
+                log.debug("stopping the demo failed", exc_info=True)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Unexpected worker errors become a message on screen, never a crash."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        log.error("worker %s failed", event.worker.name, exc_info=error)
+        from glacier_tui.glacier.errors import GlacierError
+        from glacier_tui.ui.formatting import clean
+
+        text = error.user_message() if isinstance(error, GlacierError) else \
+            clean(f"{type(error).__name__}: {error}")
+        self.notify(text, title="Error", severity="error", timeout=10, markup=False)
+
+    # -- quit / help ---------------------------------------------------------------------
+
+    def running_transfers(self) -> int:
+        from glacier_tui.ui.widgets.transfers_panel import TransfersPanel
+
+        try:
+            return len(self.query_one(TransfersPanel).running())
+        except Exception:
+            return 0
+
+    def action_confirm_quit(self) -> None:
+        n = self.running_transfers()
+        if n == 0:
+            self.exit()
+            return
+        from glacier_tui.ui.screens.confirm import ConfirmScreen
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.exit()
+
+        self.push_screen(
+            ConfirmScreen("Quit glacier-tui?",
+                          [f"{n} transfer(s) are running. They stop now and resume next time."],
+                          confirm_label="Quit"),
+            done,
+        )
+
+    def help_sections(self) -> list[tuple[str, list[tuple[str, str, str]]]]:
+        from glacier_tui.ui.screens.main import MainScreen
+        from glacier_tui.ui.widgets.filter_bar import FilterBar
+        from glacier_tui.ui.widgets.transfers_panel import TransfersPanel
+        from glacier_tui.ui.widgets.vault_tree import VaultTree
+
+        keymap = self._keymap
+
+        def rows(bindings: Any) -> list[tuple[str, str, str]]:
+            out: list[tuple[str, str, str]] = []
+            for b in bindings:
+                if not isinstance(b, Binding):
+                    continue
+                keys = keymap[b.id] if b.id and b.id in keymap else b.key
+                if self.settings.readonly and b.id in {"restore", "inventory", "create_vault",
+                                                        "upload", "delete", "delete_vault"}:
+                    continue
+                out.append((keys, b.description or b.action, b.id or ""))
+            return out
+
+        return [
+            ("Main screen", rows(MainScreen.BINDINGS)),
+            ("Vault tree", [("up,down,j,k", "Move", ""), ("enter", "Expand / open", ""),
+                            *rows(VaultTree.BINDINGS)[2:]]),
+            ("Job table", [("up,down,j,k", "Move", ""), ("d", "Download succeeded job", "")]),
+            ("Transfers", rows(TransfersPanel.BINDINGS)),
+            ("Filter", [*rows(FilterBar.BINDINGS), ("enter", "Keep the filter", "")]),
+            ("Everywhere", [("ctrl+p", "Command palette", "command_palette"),
+                            ("tab,shift+tab", "Next / previous pane", "")]),
+        ]
+
+
+def setup_logging() -> Path | None:
+    """Log to <state dir>/glacier-tui.log (mode 0600). Never credentials: we never log them."""
+    try:
+        import platformdirs
+
+        directory = Path(platformdirs.user_state_dir("glacier-tui"))
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "glacier-tui.log"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.close(fd)
+        os.chmod(path, 0o600)
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        root = logging.getLogger("glacier_tui")
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        # botocore at DEBUG logs signed headers: keep it quiet.
+        logging.getLogger("botocore").setLevel(logging.WARNING)
+        return path
+    except OSError:
+        return None
+
+
+def run_app(settings: Settings, demo: bool = False) -> int:
+    setup_logging()
+    log.info("starting (demo=%s, readonly=%s, region=%s)", demo, settings.readonly,
+             settings.region)
+    app = GlacierApp(settings, demo=demo)
+    app.run()
+    return int(app.return_code or 0)

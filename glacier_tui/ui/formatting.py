@@ -1,0 +1,129 @@
+"""Pure formatting helpers for the UI: sizes, ages, short ids, status colours, safe text.
+
+No Textual imports here, so these are cheap to test. Every relative time takes an
+explicit ``now`` (the app's injected clock) so snapshots are deterministic.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from rich.text import Text
+
+# C0/C1 control characters and ANSI/VT escape sequences: wire text is untrusted.
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b."
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+STATUS_STYLES: dict[str, str] = {
+    "InProgress": "bold yellow",
+    "Succeeded": "bold green",
+    "Failed": "bold red",
+}
+
+
+def clean(text: object) -> str:
+    """Strip ANSI escapes and control characters (newlines and tabs become spaces)."""
+    s = "" if text is None else str(text)
+    s = s.replace("\n", " ").replace("\t", " ").replace("\r", " ")
+    return _CONTROL.sub("", s)
+
+
+def plain(text: object, style: str = "") -> Text:
+    """Wire text as a Rich Text: never parsed as markup."""
+    return Text(clean(text), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def human_size(n: int | None) -> str:
+    """1536 -> '1.5 KiB'. None -> '—'."""
+    if n is None:
+        return "—"
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        value /= 1024.0
+        if value < 1024 or unit == "PiB":
+            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
+    return f"{n} B"  # pragma: no cover
+
+
+def human_rate(bps: float | None) -> str:
+    if not bps:
+        return "—"
+    return f"{human_size(int(bps))}/s"
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def human_duration(seconds: float) -> str:
+    """Compact duration: 45s, 12m, 3h 5m, 2d 4h."""
+    s = int(max(0, seconds))
+    if s < 60:
+        return f"{s}s"
+    m = s // 60
+    if m < 60:
+        return f"{m}m"
+    h, m = divmod(m, 60)
+    if h < 48:
+        return f"{h}h {m:02d}m" if m else f"{h}h"
+    d, h = divmod(h, 24)
+    return f"{d}d {h}h" if h else f"{d}d"
+
+
+def age(dt: datetime | None, now: datetime) -> str:
+    """'5m ago' relative to ``now``; '—' when unknown."""
+    if dt is None:
+        return "—"
+    delta = (_aware(now) - _aware(dt)).total_seconds()
+    if delta < 0:
+        return "just now"
+    return f"{human_duration(delta)} ago"
+
+
+def expires_in(dt: datetime | None, now: datetime) -> str:
+    if dt is None:
+        return "—"
+    delta = (_aware(dt) - _aware(now)).total_seconds()
+    if delta <= 0:
+        return "expired"
+    return human_duration(delta)
+
+
+def timestamp(dt: datetime | None) -> str:
+    """Short absolute UTC time: '2024-05-01 12:30'."""
+    if dt is None:
+        return "—"
+    return _aware(dt).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def short_id(job_id: str, n: int = 8) -> str:
+    return job_id[:n] if len(job_id) > n else job_id
+
+
+def status_text(status: str) -> Text:
+    return Text(clean(status) or "?", style=STATUS_STYLES.get(status, ""))
+
+
+ACTION_LABELS: dict[str, str] = {
+    "ArchiveRetrieval": "restore",
+    "InventoryRetrieval": "inventory",
+    "Select": "select",
+}
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, clean(action))
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

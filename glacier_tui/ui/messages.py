@@ -1,0 +1,130 @@
+"""Messages posted by workers. Workers never touch widgets; handlers render (Harlequin style)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from textual.message import Message
+
+if TYPE_CHECKING:
+    from glacier_tui.glacier.models import Job, Vault
+
+
+class Connected(Message):
+    def __init__(self, endpoint: str, region: str) -> None:
+        super().__init__()
+        self.endpoint = endpoint
+        self.region = region
+
+
+class ConnectFailed(Message):
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+
+class VaultsLoaded(Message):
+    def __init__(self, vaults: list[Vault]) -> None:
+        super().__init__()
+        self.vaults = vaults
+
+
+class JobsLoaded(Message):
+    """Jobs of some vaults; ``complete`` means each listed vault's listing is whole."""
+
+    def __init__(
+        self, jobs: list[Job], vaults: list[str], names: dict[str, str], *, complete: bool
+    ) -> None:
+        super().__init__()
+        self.jobs = jobs
+        self.vaults = vaults
+        self.names = names
+        self.complete = complete
+
+
+class JobStarted(Message):
+    """A job initiated from this app (restore or inventory)."""
+
+    def __init__(self, job: Job, name: str, *, auto: bool) -> None:
+        super().__init__()
+        self.job = job
+        self.name = name
+        self.auto = auto
+
+
+class OperationError(Message):
+    """A failure to show on screen (never a crash)."""
+
+    def __init__(self, text: str, *, title: str = "Error", severity: str = "error") -> None:
+        super().__init__()
+        self.text = text
+        self.title = title
+        self.severity = severity
+
+
+class Info(Message):
+    def __init__(self, text: str, *, title: str = "") -> None:
+        super().__init__()
+        self.text = text
+        self.title = title
+
+
+class PollDone(Message):
+    def __init__(self, next_delay: float) -> None:
+        super().__init__()
+        self.next_delay = next_delay
+
+
+@dataclass
+class TransferState:
+    """What the Transfers panel shows for one transfer (engine-agnostic)."""
+
+    id: str
+    kind: str
+    name: str
+    total: int | None = None
+    done: int = 0
+    rate_bps: float | None = None
+    eta_s: float | None = None
+    state: str = "running"  # running | done | failed | cancelled
+    message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class TransferUpdate(Message):
+    def __init__(self, state: TransferState) -> None:
+        super().__init__()
+        self.state = state
+
+
+class InventoryImported(Message):
+    def __init__(self, vault: str, count: int) -> None:
+        super().__init__()
+        self.vault = vault
+        self.count = count
+
+
+class VaultSettingsLoaded(Message):
+    def __init__(self, vault: str, summary: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.vault = vault
+        self.summary = summary
+
+
+class VaultsChanged(Message):
+    """A vault was created or deleted: reload the vault list."""
+
+
+class InventoryFlags(Message):
+    """Which vaults have a cached inventory (read from the store in a thread)."""
+
+    def __init__(self, flags: dict[str, bool]) -> None:
+        super().__init__()
+        self.flags = flags
+
+
+class InventoryPending(Message):
+    def __init__(self, vault: str) -> None:
+        super().__init__()
+        self.vault = vault

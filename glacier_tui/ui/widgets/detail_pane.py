@@ -1,0 +1,121 @@
+"""Detail pane: Details (human readable), JSON (wire document) and Vault settings tabs."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static, TabbedContent, TabPane
+
+from glacier_tui.ui.formatting import (
+    action_label,
+    age,
+    clean,
+    expires_in,
+    human_size,
+    status_text,
+    timestamp,
+)
+
+if TYPE_CHECKING:
+    from glacier_tui.glacier.models import Job, Vault
+
+
+def _kv(rows: list[tuple[str, str | Text]]) -> Table:
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="bold dim", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in rows:
+        table.add_row(key, value if isinstance(value, Text) else Text(clean(value)))
+    return table
+
+
+def _json_renderable(doc: dict[str, Any]) -> RenderableType:
+    # Syntax escapes nothing as markup: the document is shown verbatim, highlighted.
+    from rich.syntax import Syntax
+
+    text = json.dumps(doc, indent=2, sort_keys=True, default=str, ensure_ascii=True)
+    return Syntax(text, "json", theme="ansi_dark", word_wrap=True, background_color="default")
+
+
+class DetailPane(TabbedContent):
+    DEFAULT_CSS = """
+    DetailPane { height: 1fr; border: round $primary 40%; }
+    DetailPane:focus-within { border: round $primary; }
+    DetailPane TabPane { padding: 0 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id="detail")
+        self.now = datetime.now().astimezone()
+
+    def compose(self) -> ComposeResult:
+        with TabPane("Details", id="tab-details"), VerticalScroll():
+            yield Static(Text("Select a vault or a job.", style="dim italic"), id="details")
+        with TabPane("JSON", id="tab-json"), VerticalScroll():
+            yield Static(Text(""), id="json")
+        with TabPane("Vault settings", id="tab-settings"), VerticalScroll():
+            yield Static(Text("Select a vault.", style="dim italic"), id="settings")
+
+    def _set(self, widget_id: str, renderable: RenderableType) -> None:
+        self.query_one(f"#{widget_id}", Static).update(renderable)
+
+    def show_job(self, job: Job, name: str | None) -> None:
+        rows: list[tuple[str, str | Text]] = [
+            ("Job", job.job_id),
+            ("Vault", job.vault_name),
+            ("Action", action_label(job.action)),
+        ]
+        if job.is_archive_retrieval:
+            rows.append(("Archive", name or "(unknown name)"))
+            rows.append(("Archive id", job.archive_id or "—"))
+            if job.retrieval_byte_range:
+                rows.append(("Range", job.retrieval_byte_range))
+        rows += [
+            ("Tier", job.tier or "—"),
+            ("Status", status_text(job.status_code)),
+            ("Message", job.status_message or "—"),
+            ("Created", f"{timestamp(job.creation_date)} ({age(job.creation_date, self.now)})"),
+            ("Completed", timestamp(job.completion_date)),
+            ("Output size", human_size(job.output_size)),
+            ("Output expires", expires_in(job.output_expires, self.now)),
+            ("Description", job.description or "—"),
+            ("SNS topic", job.sns_topic or "—"),
+        ]
+        if job.succeeded:
+            rows.append(("", Text("press d to download", style="italic green")))
+        self._set("details", _kv(rows))
+        self._set("json", _json_renderable(job.raw))
+
+    def show_vault(self, vault: Vault, inventory: list[tuple[str, str]]) -> None:
+        rows: list[tuple[str, str | Text]] = [
+            ("Vault", vault.name),
+            ("ARN", vault.arn),
+            ("Created", timestamp(vault.creation_date)),
+            ("Archives", str(vault.number_of_archives if vault.number_of_archives is not None
+                             else "?")),
+            ("Size", human_size(vault.size_in_bytes)),
+            ("Last inventory", f"{timestamp(vault.last_inventory_date)} "
+                               f"({age(vault.last_inventory_date, self.now)})"),
+        ]
+        rows += [(k, v) for k, v in inventory]
+        self._set("details", _kv(rows))
+        self._set("json", _json_renderable(vault.raw))
+
+    def show_archive(self, rows: list[tuple[str, str]]) -> None:
+        self._set("details", _kv([(k, v) for k, v in rows]))
+        self._set("json", _json_renderable(dict(rows)))
+
+    def show_settings(self, vault: str, summary: list[tuple[str, str]]) -> None:
+        rows: list[tuple[str, str | Text]] = [("Vault", vault)]
+        rows += [(k, v) for k, v in summary]
+        self._set("settings", _kv(rows))
+
+    def settings_loading(self, vault: str) -> None:
+        self._set("settings", Text(f"Loading settings of {clean(vault)}…", style="dim italic"))

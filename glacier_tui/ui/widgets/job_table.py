@@ -1,0 +1,199 @@
+"""The job table: one keyed row per job, updated in place so the cursor never jumps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowDoesNotExist
+
+from glacier_tui.ui.formatting import (
+    action_label,
+    clean,
+    expires_in,
+    human_size,
+    short_id,
+    status_text,
+    timestamp,
+)
+
+if TYPE_CHECKING:
+    from glacier_tui.glacier.models import Job
+
+COLUMNS: list[tuple[str, str]] = [
+    ("id", "Job"),
+    ("vault", "Vault"),
+    ("action", "Action"),
+    ("archive", "Archive"),
+    ("tier", "Tier"),
+    ("status", "Status"),
+    ("created", "Created"),
+    ("completed", "Completed"),
+    ("size", "Size"),
+    ("expires", "Expires in"),
+]
+
+Cells = tuple[str | Text, ...]
+
+
+def _text_of(cell: str | Text) -> str:
+    return cell.plain if isinstance(cell, Text) else cell
+
+
+class JobTable(DataTable[str | Text]):
+    DEFAULT_CSS = """
+    JobTable { border: round $primary 40%; height: 1fr; }
+    JobTable:focus { border: round $primary; }
+    """
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="jobs", cursor_type="row", zebra_stripes=True)
+        self.border_title = "Jobs"
+        self.jobs: dict[str, Job] = {}
+        self.names: dict[str, str] = {}
+        self._cells: dict[str, Cells] = {}
+        self.filter_text = ""
+        self.now = datetime.now().astimezone()
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    def cells_for(self, job: Job) -> Cells:
+        if job.is_inventory_retrieval:
+            name: str | Text = Text("inventory", style="italic")
+        else:
+            name = clean(self.names.get(job.job_id) or job.description or
+                         short_id(job.archive_id or "", 12))
+        return (
+            short_id(job.job_id),
+            clean(job.vault_name),
+            action_label(job.action),
+            name,
+            clean(job.tier or "—"),
+            status_text(job.status_code),
+            timestamp(job.creation_date),
+            timestamp(job.completion_date),
+            human_size(job.output_size),
+            expires_in(job.output_expires, self.now),
+        )
+
+    def _matches(self, cells: Cells) -> bool:
+        if not self.filter_text:
+            return True
+        needle = self.filter_text.lower()
+        return any(needle in _text_of(c).lower() for c in cells)
+
+    def upsert(self, jobs: list[Job], names: dict[str, str]) -> list[tuple[Job | None, Job]]:
+        """Add or update jobs; returns (old, new) pairs for jobs whose status changed."""
+        self.names.update(names)
+        changes: list[tuple[Job | None, Job]] = []
+        added = False
+        for job in jobs:
+            old = self.jobs.get(job.job_id)
+            self.jobs[job.job_id] = job
+            if old is None or old.status_code != job.status_code:
+                changes.append((old, job))
+            added |= self._render_row(job.job_id)
+        if added:
+            self._resort()
+        return changes
+
+    def remove_missing(self, vault: str, present: set[str], keep: set[str]) -> None:
+        """Drop rows of ``vault`` absent from a complete listing (expired jobs)."""
+        for job_id, job in list(self.jobs.items()):
+            if job.vault_name == vault and job_id not in present and job_id not in keep:
+                del self.jobs[job_id]
+                if job_id in self._cells:
+                    del self._cells[job_id]
+                    self.remove_row(job_id)
+
+    def _render_row(self, job_id: str) -> bool:
+        """Render one job; update only changed cells. True when a row was added."""
+        cells = self.cells_for(self.jobs[job_id])
+        old = self._cells.get(job_id)
+        visible = self._matches(cells)
+        if old is None:
+            if not visible:
+                return False
+            self._cells[job_id] = cells
+            self.add_row(*cells, key=job_id)
+            return True
+        if not visible:
+            del self._cells[job_id]
+            self.remove_row(job_id)
+            return False
+        for (col, _), before, after in zip(COLUMNS, old, cells, strict=True):
+            if _text_of(before) != _text_of(after) or (
+                isinstance(before, Text) and isinstance(after, Text) and before.style != after.style
+            ):
+                self.update_cell(job_id, col, after)
+        self._cells[job_id] = cells
+        return False
+
+    def _resort(self) -> None:
+        """Newest first, keeping the cursor on the same job."""
+        current = self.current_job_id()
+        self.sort(
+            "created", "id",
+            key=lambda row: (_text_of(row[0]), _text_of(row[1])),
+            reverse=True,
+        )
+        if current is not None:
+            self.select_job(current)
+
+    def refresh_times(self, now: datetime) -> None:
+        self.now = now
+        for job_id in list(self._cells):
+            self._render_row(job_id)
+
+    def set_filter(self, text: str) -> None:
+        if text == self.filter_text:
+            return
+        self.filter_text = text
+        current = self.current_job_id()
+        self.clear()
+        self._cells.clear()
+        for job_id in self.jobs:
+            cells = self.cells_for(self.jobs[job_id])
+            if self._matches(cells):
+                self._cells[job_id] = cells
+                self.add_row(*cells, key=job_id)
+        self._resort()
+        if current is not None:
+            self.select_job(current)
+
+    def current_job_id(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return None if key.value is None else str(key.value)
+
+    def current_job(self) -> Job | None:
+        job_id = self.current_job_id()
+        return self.jobs.get(job_id) if job_id else None
+
+    def select_job(self, job_id: str) -> bool:
+        try:
+            index = self.get_row_index(job_id)
+        except RowDoesNotExist:
+            return False
+        self.move_cursor(row=index, animate=False)
+        return True
+
+    def find_prefix(self, prefix: str) -> str | None:
+        prefix = prefix.strip()
+        for job_id in self.jobs:
+            if job_id.startswith(prefix):
+                return job_id
+        return None

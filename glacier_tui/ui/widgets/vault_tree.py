@@ -1,0 +1,332 @@
+"""The vault tree: vaults with totals, lazily expanding into folders and archives.
+
+Children come from the local store (the cached inventory) in a thread worker; the
+tree shows "Loading…" until the worker's message arrives. Marks (space) select
+archives or whole folders for restore/delete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from glacier_tui.ui.formatting import age, clean, human_size, parse_iso
+
+if TYPE_CHECKING:
+    from glacier_tui.glacier.models import Vault
+
+NodeKind = Literal["vault", "folder", "archive", "more", "hint", "loading"]
+PAGE = 200  # archives added to a folder per page ("more…" loads the next)
+
+
+def vault_key(vault: Vault) -> str:
+    """The store's key for a vault: its ARN (unique across accounts/regions)."""
+    return vault.arn or vault.name
+
+
+@dataclass
+class NodeData:
+    kind: NodeKind
+    vault: str  # vault name
+    path: str = ""  # folder path, or archive path
+    archive_id: str = ""
+    size: int | None = None
+    count: int = 0
+    offset: int = 0  # for "more" nodes: next archive offset
+    loaded: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FolderEntry:
+    path: str
+    name: str
+    count: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class ArchiveEntry:
+    archive_id: str
+    path: str
+    name: str
+    size: int | None
+
+
+class VaultTree(Tree[NodeData]):
+    DEFAULT_CSS = """
+    VaultTree { border: round $primary 40%; }
+    VaultTree:focus { border: round $primary; }
+    """
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("space", "toggle_mark", "Mark", id="mark"),
+    ]
+
+    class LoadChildren(Message):
+        """Ask the screen to read a folder's children from the store."""
+
+        def __init__(self, node: TreeNode[NodeData], offset: int) -> None:
+            super().__init__()
+            self.node = node
+            self.offset = offset
+
+    class MarksChanged(Message):
+        pass
+
+    def __init__(self) -> None:
+        super().__init__("Vaults", id="vaults")
+        self.show_root = False
+        self.guide_depth = 2
+        self.border_title = "Vaults"
+        self.vaults: dict[str, Vault] = {}
+        self.has_inventory: dict[str, bool] = {}
+        self.pending_inventory: dict[str, datetime | None] = {}
+        self.marks: dict[tuple[str, str, str], NodeData] = {}
+        self.filter_text = ""
+        self.now = datetime.now().astimezone()
+        self._vault_nodes: dict[str, TreeNode[NodeData]] = {}
+        self.status_line = "Connecting…"
+
+    def on_mount(self) -> None:
+        self.root.add_leaf(Text(self.status_line, style="dim italic"), NodeData("hint", ""))
+
+    # -- vaults -------------------------------------------------------------
+
+    def set_status(self, text: str) -> None:
+        self.status_line = text
+        if not self.vaults:
+            self.root.remove_children()
+            self.root.add_leaf(Text(clean(text), style="dim italic"), NodeData("hint", ""))
+
+    def vault_label(self, vault: Vault) -> Text:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if any(k[0] == vault.name for k in self.marks):
+            t.append("● ", style="bold magenta")
+        t.append(clean(vault.name), style="bold")
+        count = vault.number_of_archives
+        t.append(f"  {count if count is not None else '?'} · {human_size(vault.size_in_bytes)}",
+                 style="dim")
+        t.append(f" · inv {age(vault.last_inventory_date, self.now)}", style="dim")
+        return t
+
+    def set_vaults(self, vaults: list[Vault], has_inventory: dict[str, bool]) -> None:
+        """Replace the vault list; keeps expanded vaults' children when the vault remains."""
+        self.vaults = {v.name: v for v in vaults}
+        self.has_inventory = dict(has_inventory)
+        self._rebuild()
+
+    def _visible(self, name: str) -> bool:
+        return not self.filter_text or self.filter_text.lower() in name.lower()
+
+    def _rebuild(self) -> None:
+        wanted = [n for n in sorted(self.vaults) if self._visible(n)]
+        current = list(self._vault_nodes)
+        if current == wanted:
+            for name in wanted:
+                self._vault_nodes[name].set_label(self.vault_label(self.vaults[name]))
+            return
+        # Remember the highlighted vault so a rebuild does not move the user.
+        highlighted = self.cursor_node.data.vault if self.cursor_node and self.cursor_node.data \
+            else None
+        self.root.remove_children()
+        self._vault_nodes.clear()
+        if not wanted:
+            msg = "No vault matches the filter." if self.vaults else \
+                "No vaults in this region. Press n to create one."
+            self.root.add_leaf(Text(msg, style="dim italic"), NodeData("hint", ""))
+            return
+        for name in wanted:
+            vault = self.vaults[name]
+            node = self.root.add(self.vault_label(vault), NodeData("vault", name),
+                                 allow_expand=True)
+            self._vault_nodes[name] = node
+        if highlighted in self._vault_nodes:
+            self.move_cursor(self._vault_nodes[highlighted])
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self._rebuild()
+
+    def refresh_labels(self, now: datetime) -> None:
+        self.now = now
+        for name, node in self._vault_nodes.items():
+            node.set_label(self.vault_label(self.vaults[name]))
+
+    def vault_node(self, name: str) -> TreeNode[NodeData] | None:
+        return self._vault_nodes.get(name)
+
+    def select_vault(self, name: str) -> bool:
+        node = self._vault_nodes.get(name)
+        if node is None:
+            return False
+        self.move_cursor(node)
+        self.scroll_to_node(node)
+        return True
+
+    def reset_vault(self, name: str) -> None:
+        """Forget a vault's loaded children (e.g. after a new inventory was imported)."""
+        node = self._vault_nodes.get(name)
+        if node is None or node.data is None:
+            return
+        node.data.loaded = False
+        was_expanded = node.is_expanded
+        node.remove_children()
+        if was_expanded:
+            self._load(node)
+
+    # -- children -------------------------------------------------------------
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeData]) -> None:
+        node = event.node
+        data = node.data
+        if data is None or data.loaded or data.kind not in ("vault", "folder"):
+            return
+        self._load(node)
+
+    def _load(self, node: TreeNode[NodeData]) -> None:
+        data = node.data
+        assert data is not None
+        data.loaded = True
+        node.remove_children()
+        if data.kind == "vault" and not self.has_inventory.get(data.vault):
+            if data.vault in self.pending_inventory:
+                node.add_leaf(Text("Inventory requested — waiting for Glacier…",
+                                   style="italic yellow"), NodeData("hint", data.vault))
+            else:
+                node.add_leaf(Text("No cached inventory: press i to request one",
+                                   style="italic"), NodeData("hint", data.vault))
+            return
+        node.add_leaf(Text("Loading…", style="dim italic"), NodeData("loading", data.vault))
+        self.post_message(self.LoadChildren(node, 0))
+
+    def fill(
+        self,
+        node: TreeNode[NodeData],
+        folders: list[FolderEntry],
+        archives: list[ArchiveEntry],
+        offset: int,
+        total_archives: int,
+    ) -> None:
+        """Add children read by the worker (first page, or a "more…" page)."""
+        data = node.data
+        if data is None:
+            return
+        for child in list(node.children):
+            if child.data is not None and child.data.kind in ("loading", "more"):
+                child.remove()
+        vault = data.vault
+        for f in folders:
+            nd = NodeData("folder", vault, path=f.path, size=f.bytes, count=f.count)
+            node.add(self._folder_label(nd, f.name), nd, allow_expand=f.count > 0)
+        for a in archives:
+            nd = NodeData("archive", vault, path=a.path, archive_id=a.archive_id, size=a.size)
+            node.add_leaf(self._archive_label(nd, a.name), nd)
+        shown = offset + len(archives)
+        if shown < total_archives:
+            node.add_leaf(
+                Text(f"… {total_archives - shown} more (Enter to load)", style="dim italic"),
+                NodeData("more", vault, path=data.path, offset=shown),
+            )
+        if not folders and not archives and offset == 0:
+            node.add_leaf(Text("(empty)", style="dim italic"), NodeData("hint", vault))
+
+    def _folder_label(self, nd: NodeData, name: str) -> Text:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if (nd.vault, "folder", nd.path) in self.marks:
+            t.append("● ", style="bold magenta")
+        t.append(f"{clean(name)}/", style="bold cyan")
+        t.append(f"  {nd.count} · {human_size(nd.size)}", style="dim")
+        return t
+
+    def _archive_label(self, nd: NodeData, name: str) -> Text:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if (nd.vault, "archive", nd.archive_id) in self.marks:
+            t.append("● ", style="bold magenta")
+        t.append(clean(name))
+        t.append(f"  {human_size(nd.size)}", style="dim")
+        return t
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[NodeData]) -> None:
+        data = event.node.data
+        if data is not None and data.kind == "more" and event.node.parent is not None:
+            self.post_message(self.LoadChildren(event.node.parent, data.offset))
+
+    # -- marks --------------------------------------------------------------------
+
+    def _mark_key(self, data: NodeData) -> tuple[str, str, str] | None:
+        if data.kind == "archive":
+            return (data.vault, "archive", data.archive_id)
+        if data.kind == "folder":
+            return (data.vault, "folder", data.path)
+        if data.kind == "vault" and self.has_inventory.get(data.vault):
+            return (data.vault, "folder", "")
+        return None
+
+    def action_toggle_mark(self) -> None:
+        node = self.cursor_node
+        if node is None or node.data is None:
+            return
+        key = self._mark_key(node.data)
+        if key is None:
+            return
+        if key in self.marks:
+            del self.marks[key]
+        else:
+            self.marks[key] = node.data
+        self._relabel(node)
+        self.post_message(self.MarksChanged())
+        self.action_cursor_down()
+
+    def clear_marks(self) -> None:
+        self.marks.clear()
+        self._relabel_all(self.root)
+        self.post_message(self.MarksChanged())
+
+    def _relabel(self, node: TreeNode[NodeData]) -> None:
+        data = node.data
+        if data is None:
+            return
+        if data.kind == "vault" and data.vault in self.vaults:
+            node.set_label(self.vault_label(self.vaults[data.vault]))
+        elif data.kind == "folder":
+            node.set_label(self._folder_label(data, data.path.rpartition("/")[2]))
+        elif data.kind == "archive":
+            node.set_label(self._archive_label(data, data.path.rpartition("/")[2]))
+
+    def _relabel_all(self, node: TreeNode[NodeData]) -> None:
+        for child in node.children:
+            self._relabel(child)
+            self._relabel_all(child)
+
+    def selection(self) -> list[NodeData]:
+        """Marked items, or the item under the cursor when nothing is marked."""
+        if self.marks:
+            return list(self.marks.values())
+        node = self.cursor_node
+        if node is None or node.data is None:
+            return []
+        data = node.data
+        if data.kind in ("archive", "folder"):
+            return [data]
+        if data.kind == "vault" and self.has_inventory.get(data.vault):
+            return [NodeData("folder", data.vault, path="")]
+        return []
+
+    def current_vault(self) -> str | None:
+        node = self.cursor_node
+        if node is None or node.data is None or not node.data.vault:
+            return None
+        return node.data.vault
+
+
+def parse_inventory_date(value: str | None) -> datetime | None:
+    return parse_iso(value)
