@@ -80,11 +80,13 @@ def test_search_like_and_fts(store: Store) -> None:
     assert [r.name for r in store.search("v", "TXT")] == ["b.txt", "a.txt", "c.txt"]
     assert [r.name for r in store.search("v", "_100%")] == ["Readme_100%.md"]  # literal
     assert store.search("v", "a%") == []
+    assert store.search_count("v", "txt") == 3 and store.search_count("v", "txt", cap=2) == 2
     assert store.ensure_search_index("v") in (True, False)
     if store.has_search_index("v"):
         assert [r.name for r in store.search("v", "summ")] == ["summer.jpg"]
         assert [r.name for r in store.search("v", '00%"')] == []
         assert len(store.search("v", ".txt", limit=2)) == 2
+        assert store.search_count("v", ".txt") == 3
 
 
 def test_duplicates(store: Store) -> None:

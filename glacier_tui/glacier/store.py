@@ -644,6 +644,18 @@ class Store:
             )
         return [ArchiveRow(*r) for r in self.conn.execute(q, (pattern, limit, offset))]
 
+    def search_count(self, vault_key: str, text: str, *, cap: int = 100_000) -> int:
+        """Number of :meth:`search` matches, counting at most ``cap`` (bounded cost)."""
+        n = self._snap(vault_key)
+        if len(text) >= 3 and self.has_search_index(vault_key):
+            q = f"SELECT rowid FROM fts_{n} WHERE fts_{n} MATCH ?"
+            arg = '"' + text.replace('"', '""') + '"'
+        else:
+            q = f"SELECT rowid FROM archives_{n} WHERE name LIKE ? ESCAPE '\\'"
+            arg = f"%{_like_escape(text)}%"
+        r = self.conn.execute(f"SELECT COUNT(*) FROM ({q} LIMIT ?)", (arg, cap)).fetchone()
+        return int(r[0])
+
     def duplicates(
         self, vault_key: str, *, offset: int = 0, limit: int = 100
     ) -> list[DuplicateGroup]:

@@ -73,7 +73,7 @@ class StoreSearchSource:
         self.store, self.vault_key, self.text, self.cap = store, vault_key, text, cap
 
     def count(self) -> int:
-        return len(self.store.search(self.vault_key, self.text, limit=self.cap))
+        return int(self.store.search_count(self.vault_key, self.text, cap=self.cap))
 
     def rows(self, offset: int, limit: int) -> Sequence[Row]:
         rows: Sequence[Row] = self.store.search(
