@@ -315,3 +315,53 @@ def test_aws_cli_smoke(emulator_url: str, tmp_path: Path) -> None:
         timeout=60,
     )
     assert r.returncode == 0 and '"cli"' in r.stdout
+
+
+def test_time_scale_and_notify_url(tmp_path: Path) -> None:
+    import json as _json
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    got: list[dict[str, Any]] = []
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append(_json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = HTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    cfg = emulator_config(
+        tmp_path / "d",
+        frozen=False,
+        time_scale=1e6,
+        notify_url=f"http://127.0.0.1:{httpd.server_port}/sns",
+    )
+    try:
+        with EmulatorThread(cfg) as emu:
+            c = client(emu.url)
+            c.create_vault(vaultName="v")
+            a = c.upload_archive(vaultName="v", body=b"fast")["archiveId"]
+            j = c.initiate_job(
+                vaultName="v",
+                jobParameters={
+                    "Type": "archive-retrieval",
+                    "ArchiveId": a,
+                    "Tier": "Bulk",
+                    "SNSTopic": "arn:aws:sns:us-east-1:123456789012:t",
+                },
+            )["jobId"]
+            deadline = time.monotonic() + 10
+            while not got and time.monotonic() < deadline:
+                time.sleep(0.05)  # 12 service-hours are ~0.04 wall seconds at 1e6
+            # (the output's 24 h have likely passed too, so read the SNS message, not the job)
+            assert got and got[0]["TopicArn"] == "arn:aws:sns:us-east-1:123456789012:t"
+            message = _json.loads(got[0]["Message"])
+            assert message["JobId"] == j and message["StatusCode"] == "Succeeded"
+    finally:
+        httpd.shutdown()
