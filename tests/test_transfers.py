@@ -21,7 +21,6 @@ from glacier_tui.glacier.client import ClientOptions, GlacierClient
 from glacier_tui.glacier.descriptions import decode_description
 from glacier_tui.glacier.models import Job
 from glacier_tui.glacier.transfers import (
-    MIB,
     DiskFull,
     TargetExists,
     TransferProgress,
@@ -30,7 +29,7 @@ from glacier_tui.glacier.transfers import (
     download_job_output,
     upload_file,
 )
-from glacier_tui.glacier.treehash import tree_hash
+from glacier_tui.glacier.treehash import MIB, tree_hash
 
 SEG = MIB
 DATA_SIZE = 8 * MIB + 12345  # 9 segments of 1 MiB, the last one short

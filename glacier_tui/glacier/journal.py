@@ -145,10 +145,7 @@ class UploadJournal:
 
 
 def default_journal_dir() -> Path:
-    """``<user state dir>/uploads``; GLACIER_TUI_STATE_DIR overrides the state dir."""
-    override = os.environ.get("GLACIER_TUI_STATE_DIR")
-    if override:
-        return Path(override) / "uploads"
+    """``<user state dir>/uploads`` (callers override it with ``journal_dir=``)."""
     import platformdirs
 
     return Path(platformdirs.user_state_dir("glacier-tui")) / "uploads"

@@ -815,8 +815,15 @@ async def fetch_archive_description(client: GlacierClient, vault: str, job: Job)
     """The archive description of an archive-retrieval job, read from a one-byte request."""
     if not job.is_archive_retrieval or not job.succeeded:
         return None
-    async with client.job_output(vault, job.job_id, byte_range=(0, 0)) as stream:
-        return stream.info.archive_description
+
+    async def probe() -> str | None:
+        async with client.job_output(vault, job.job_id, byte_range=(0, 0)) as stream:
+            return stream.info.archive_description
+
+    try:
+        return await _retrying(probe, max_retries=5, base_delay=0.5)
+    except errors.GlacierError as exc:
+        raise _expired(exc, job) from None
 
 
 def default_output_name(job: Job, vault: str, description: str | None) -> str:

@@ -1,0 +1,298 @@
+"""``glacier-tui download`` / ``glacier-tui upload``: verified, resumable transfers from a shell.
+
+Usable over SSH and in scripts: a rich progress bar only when stderr is a
+terminal, results on stdout (the file path; ``<archive id>\\t<name>`` per
+upload), errors as one line on stderr. Exit codes: 0 ok, 1 a transfer failed
+or was cancelled, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from glacier_tui.glacier import errors
+from glacier_tui.glacier.client import ClientOptions, GlacierClient
+from glacier_tui.glacier.transfers import (
+    MAX_CONCURRENCY,
+    TransferProgress,
+    TransferState,
+    default_output_name,
+    download_job_output,
+    fetch_archive_description,
+    safe_download_path,
+    upload_file,
+)
+from glacier_tui.glacier.treehash import MIB
+
+__all__ = ["add_download_arguments", "add_upload_arguments", "run_download", "run_upload"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+T = TypeVar("T")
+
+
+class UsageError(Exception):
+    """Bad arguments: reported as one line, exit status 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_download_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--vault", required=True, help="vault name")
+    p.add_argument("--job", required=True, metavar="JOB_ID", help="a Succeeded job's id")
+    p.add_argument("-o", "--output", default=None, metavar="DIR_OR_FILE",
+                   help="target file, or a folder for the name from the archive description "
+                   "(default: the download_dir setting)")
+    p.add_argument("--concurrency", type=_positive_int, default=None, metavar="N",
+                   help=f"parallel segment requests, 1-{MAX_CONCURRENCY} (default: settings)")
+    p.add_argument("--segment-size", type=_positive_int, default=None, metavar="MiB",
+                   help="segment size in MiB, a power of two (default: settings, 32)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_upload_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--vault", required=True, help="vault name")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                   help="files or folders (folders recurse; paths relative to each folder "
+                   "go into the archive description)")
+    p.add_argument("--concurrency", type=_positive_int, default=None, metavar="N",
+                   help=f"parallel part uploads, 1-{MAX_CONCURRENCY} (default: settings)")
+    p.add_argument("--part-size", type=_positive_int, default=None, metavar="MiB",
+                   help="minimum multipart part size in MiB, a power of two; raised "
+                   "automatically to stay within 10,000 parts (default: settings)")
+    p.add_argument("--threshold", type=_positive_int, default=None, metavar="MiB",
+                   help="files at least this big use multipart (default: settings, 64)")
+    p.add_argument("--abort-on-cancel", action="store_true",
+                   help="on Ctrl-C abort the multipart upload instead of keeping it to resume")
+    p.add_argument("--journal-dir", type=Path, default=None, metavar="DIR",
+                   help="where unfinished multipart uploads are recorded "
+                   "(default: the state dir)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+# -- shared ------------------------------------------------------------------------------
+
+
+def _setting(settings: Any, name: str, default: Any) -> Any:
+    value = getattr(settings, name, None)
+    return default if value is None else value
+
+
+def _client_options(settings: Any) -> ClientOptions:
+    factory = getattr(settings, "client_options", None)
+    if callable(factory):
+        options = factory()
+        if isinstance(options, ClientOptions):
+            return options
+    return ClientOptions(
+        profile=getattr(settings, "profile", None),
+        region=getattr(settings, "region", None),
+        endpoint_url=getattr(settings, "endpoint_url", None),
+        retry_mode=_setting(settings, "retry_mode", "standard"),
+        max_attempts=_setting(settings, "max_attempts", 5),
+    )
+
+
+def _pow2_mib(value: int, flag: str) -> int:
+    if value & (value - 1):
+        raise UsageError(f"{flag} must be a power of two (1, 2, 4, ... 4096), got {value}")
+    if value > 4096:
+        raise UsageError(f"{flag} must be at most 4096 MiB, got {value}")
+    return value * MIB
+
+
+def _concurrency(args: argparse.Namespace, settings: Any) -> int:
+    value = int(args.concurrency or _setting(settings, "transfer_concurrency", 4))
+    if not 1 <= value <= MAX_CONCURRENCY:
+        raise UsageError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}, got {value}")
+    return value
+
+
+def _fail(command: str, message: str) -> None:
+    # One line, no traceback; server text is already cleaned of control characters.
+    print(f"glacier-tui {command}: error: {' '.join(message.split())}", file=sys.stderr)
+
+
+def _run(command: str, main: Callable[[], Awaitable[int]]) -> int:
+    try:
+        return asyncio.run(_call(main))
+    except UsageError as exc:
+        _fail(command, f"{exc} (see --help)")
+        return EXIT_USAGE
+    except errors.GlacierError as exc:
+        _fail(command, exc.user_message())
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _fail(command, "cancelled; run the same command again to resume")
+        return EXIT_FAILED
+    except Exception as exc:  # never a traceback in a script's log
+        _fail(command, f"{type(exc).__name__}: {exc}")
+        return EXIT_FAILED
+
+
+async def _call(main: Callable[[], Awaitable[int]]) -> int:
+    return await main()
+
+
+class _Bars:
+    """A rich progress display on stderr, only when it is a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            DownloadColumn(binary_units=True),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[state]}", markup=False),
+            console=Console(stderr=True),
+            transient=False,
+        )
+
+    def __enter__(self) -> _Bars:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def update(self, p: TransferProgress) -> None:
+        if self._progress is None:
+            return
+        task = self._tasks.get(p.transfer_id)
+        label = p.name if len(p.name) <= 40 else "…" + p.name[-39:]
+        if task is None:
+            task = self._progress.add_task(label, total=p.total or None, state=p.state.value)
+            self._tasks[p.transfer_id] = task
+        state = p.state.value if p.state != TransferState.RUNNING else ""
+        self._progress.update(task, total=p.total or None, completed=p.done, state=state)
+
+
+def _show_bars(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr.isatty()
+
+
+# -- download ----------------------------------------------------------------------------
+
+
+def run_download(args: argparse.Namespace, settings: Any) -> int:
+    try:
+        concurrency = _concurrency(args, settings)
+        segment = _pow2_mib(
+            int(args.segment_size or _setting(settings, "segment_size_mib", 32)), "--segment-size"
+        )
+    except UsageError as exc:
+        _fail("download", f"{exc} (see --help)")
+        return EXIT_USAGE
+    # "-o DIR", "-o DIR/" (even if missing) or no -o: name from the description, in DIR.
+    raw: str | None = args.output
+    file_target: Path | None = None
+    directory = Path(_setting(settings, "download_dir", ".")).expanduser()
+    if raw is not None:
+        out = Path(raw).expanduser()
+        if out.is_dir() or raw.endswith(("/", os.sep)):
+            directory = out
+        else:
+            file_target = out.absolute()
+    return _run("download", lambda: _download(args, settings, concurrency, segment,
+                                               file_target, directory))
+
+
+async def _download(args: argparse.Namespace, settings: Any, concurrency: int, segment: int,
+                    file_target: Path | None, directory: Path) -> int:
+    async with GlacierClient(_client_options(settings)) as glacier:
+        job = await glacier.describe_job(args.vault, args.job)
+        if file_target is not None:
+            dest = file_target
+        else:
+            description = await fetch_archive_description(glacier, args.vault, job)
+            name = default_output_name(job, args.vault, description)
+            dest = await asyncio.to_thread(safe_download_path, directory, name)
+        with _Bars(_show_bars(args)) as bars:
+            result = await download_job_output(
+                glacier, args.vault, job, dest, segment_size=segment, concurrency=concurrency,
+                overwrite=bool(args.force), on_progress=bars.update,
+            )
+    print(result.path)
+    return EXIT_OK
+
+
+# -- upload ------------------------------------------------------------------------------
+
+
+def _files(root: Path) -> Iterator[tuple[Path, str]]:
+    """(file, name for the description) under ``root``, sorted, symlinks not followed."""
+    if not root.is_dir():
+        yield root, root.name
+        return
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(folder) / name
+            if path.is_file() and not path.is_symlink():
+                yield path, path.relative_to(root).as_posix()
+
+
+def run_upload(args: argparse.Namespace, settings: Any) -> int:
+    return _run("upload", lambda: _upload(args, settings))
+
+
+async def _upload(args: argparse.Namespace, settings: Any) -> int:
+    if getattr(settings, "readonly", False):
+        raise UsageError("uploads are refused in read-only mode (--readonly / readonly = true)")
+    concurrency = _concurrency(args, settings)
+    min_part = _pow2_mib(int(args.part_size or _setting(settings, "part_size_mib", 16)),
+                         "--part-size")
+    threshold = int(args.threshold or _setting(settings, "upload_threshold_mib", 64)) * MIB
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    files = [item for root in args.paths for item in _files(root)]
+    if not files:
+        raise UsageError("nothing to upload: the folders are empty")
+    failed = 0
+    async with GlacierClient(_client_options(settings)) as glacier:
+        with _Bars(_show_bars(args)) as bars:
+            for path, name in files:
+                try:
+                    result = await upload_file(
+                        glacier, args.vault, path, relative_name=name, min_part_size=min_part,
+                        threshold=threshold, concurrency=concurrency, on_progress=bars.update,
+                        journal_dir=args.journal_dir, abort_on_cancel=bool(args.abort_on_cancel),
+                    )
+                except errors.GlacierError as exc:
+                    failed += 1
+                    _fail("upload", f"{name}: {exc.user_message()}")
+                    continue
+                print(f"{result.archive_id}\t{name}", flush=True)
+    return EXIT_FAILED if failed else EXIT_OK
