@@ -4,32 +4,16 @@ from __future__ import annotations
 
 import re
 
-MIB = 1 << 20
+from glacier_tui.glacier.treehash import MIB, is_mib_aligned, is_tree_hash_aligned
 
-
-def is_tree_hash_aligned(start: int, end: int, total: int) -> bool:
-    """[start, end] is a node of the tree of a total-byte payload.
-
-    Local copy: treehash.is_tree_hash_aligned stops its block loop at ``total``, so it
-    rejects the whole of e.g. a 3 MiB archive (a 4 MiB block cut short by the end).
-    """
-    if start < 0 or end < start or end >= total or start % MIB:
-        return False
-    block = MIB
-    while True:
-        if start % block:
-            return False
-        if end + 1 == min(start + block, total):
-            return True
-        if start + block >= total:
-            return False
-        block *= 2
-
-
-def is_mib_aligned(start: int, end: int, total: int) -> bool:
-    if start < 0 or end < start or end >= total:
-        return False
-    return start % MIB == 0 and ((end + 1) % MIB == 0 or end == total - 1)
+__all__ = [
+    "MIB",
+    "is_mib_aligned",
+    "is_tree_hash_aligned",
+    "parse_content_range",
+    "parse_http_range",
+    "parse_simple",
+]
 
 
 _RANGE = re.compile(r"^\s*(\d+)-(\d+)\s*$")

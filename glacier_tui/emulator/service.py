@@ -1007,7 +1007,7 @@ class Service:
         archive = j["action"] == "ArchiveRetrieval"
         text = p.get("range")
         out: dict[str, Any] = {"acceptRanges": "bytes", "contentType": j["content_type"]}
-        if archive:
+        if archive and j["archive_description"]:
             out["archiveDescription"] = j["archive_description"]
         if text:
             rng = parse_http_range(text, total)
