@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -69,17 +68,22 @@ class GlacierApp(App[None]):
         if self._store is None:
             from glacier_tui.glacier.store import Store
 
-            self._store = Store(self.settings.resolved_store_path())
+            backend = self.demo_backend
+            path = backend.store_path if backend is not None else \
+                self.settings.resolved_store_path()
+            self._store = Store(path)
         return self._store
 
+    @property
+    def download_dir(self) -> Path:
+        backend = self.demo_backend
+        return Path(backend.download_dir) if backend is not None else self.settings.download_dir
+
     def client_options(self) -> Any:
-        opts = self.settings.client_options()
         backend = self.demo_backend
         if backend is not None:
-            opts = replace(opts, endpoint_url=backend.url, region=backend.region,
-                           access_key=backend.access_key, secret_key=backend.secret_key,
-                           profile=None)
-        return opts
+            return backend.client_options(self.settings)
+        return self.settings.client_options()
 
     async def open_client(self) -> GlacierClient:
         """(Re)open the shared client; only called from workers (imports aioboto3)."""

@@ -77,14 +77,14 @@ class MainScreen(Screen[None]):
         Binding("d", "download", "Download", id="download"),
         Binding("i", "inventory", "Inventory", id="inventory"),
         Binding("R", "refresh", "Refresh", id="refresh"),
-        Binding("u", "upload", "Upload", id="upload"),
-        Binding("n", "create_vault", "New vault", id="create_vault"),
-        Binding("delete", "delete", "Delete", id="delete"),
+        Binding("u", "upload", "Upload", id="upload", show=False),
+        Binding("n", "create_vault", "New vault", id="create_vault", show=False),
+        Binding("delete", "delete", "Delete", id="delete", show=False),
         Binding("D", "delete_vault", "Delete vault", id="delete_vault", show=False),
         Binding("s", "vault_settings", "Settings", id="vault_settings"),
         Binding("x", "cancel_transfer", "Cancel", id="cancel_transfer"),
         Binding("slash", "filter", "Filter", id="filter"),
-        Binding("colon", "jump", "Jump", id="jump"),
+        Binding("colon", "jump", "Jump", id="jump", show=False),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("escape", "back", "Back", id="back", show=False),
         Binding("q", "quit", "Quit", id="quit"),
@@ -451,7 +451,8 @@ class MainScreen(Screen[None]):
 
     @on(DataTable.RowHighlighted, "#jobs")
     def _job_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._show_job_detail()
+        if isinstance(self.focused, JobTable):
+            self._show_job_detail()
         self.refresh_bindings()
 
     def on_descendant_focus(self) -> None:
@@ -532,7 +533,7 @@ class MainScreen(Screen[None]):
         if action in MUTATING and self.gapp.settings.readonly:
             return False  # hidden from the footer, refused when pressed
         if action == "cancel_transfer":
-            return bool(self.query_one(TransfersPanel).running()) or None
+            return bool(self.query_one(TransfersPanel).running())
         if action in NEEDS_CLIENT and action != "refresh" and not self.connected:
             return None  # shown disabled until connected
         if action == "download":
@@ -647,7 +648,7 @@ class MainScreen(Screen[None]):
                     desc = await transfers.fetch_archive_description(client, vault, job)
                     known = transfers.default_output_name(job, vault, desc)
                 name = known
-                dest = safe_download_path(settings.download_dir, known)
+                dest = safe_download_path(gapp.download_dir, known)
             dest.parent.mkdir(parents=True, exist_ok=True)
             self.post_message(TransferUpdate(TransferState(tid, "download", name,
                                                            total=job.output_size)))

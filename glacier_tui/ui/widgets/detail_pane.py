@@ -10,7 +10,7 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
 from glacier_tui.ui.formatting import (
@@ -44,7 +44,7 @@ def _json_renderable(doc: dict[str, Any]) -> RenderableType:
     return Syntax(text, "json", theme="ansi_dark", word_wrap=True, background_color="default")
 
 
-class DetailPane(TabbedContent):
+class DetailPane(Vertical):
     DEFAULT_CSS = """
     DetailPane { height: 1fr; border: round $primary 40%; }
     DetailPane:focus-within { border: round $primary; }
@@ -55,13 +55,22 @@ class DetailPane(TabbedContent):
         super().__init__(id="detail")
         self.now = datetime.now().astimezone()
 
+    @property
+    def active(self) -> str:
+        return self.query_one(TabbedContent).active
+
+    @active.setter
+    def active(self, tab_id: str) -> None:
+        self.query_one(TabbedContent).active = tab_id
+
     def compose(self) -> ComposeResult:
-        with TabPane("Details", id="tab-details"), VerticalScroll():
-            yield Static(Text("Select a vault or a job.", style="dim italic"), id="details")
-        with TabPane("JSON", id="tab-json"), VerticalScroll():
-            yield Static(Text(""), id="json")
-        with TabPane("Vault settings", id="tab-settings"), VerticalScroll():
-            yield Static(Text("Select a vault.", style="dim italic"), id="settings")
+        with TabbedContent(id="detail-tabs"):
+            with TabPane("Details", id="tab-details"), VerticalScroll():
+                yield Static(Text("Select a vault or a job.", style="dim italic"), id="details")
+            with TabPane("JSON", id="tab-json"), VerticalScroll():
+                yield Static(Text(""), id="json")
+            with TabPane("Vault settings", id="tab-settings"), VerticalScroll():
+                yield Static(Text("Select a vault.", style="dim italic"), id="settings")
 
     def _set(self, widget_id: str, renderable: RenderableType) -> None:
         self.query_one(f"#{widget_id}", Static).update(renderable)

@@ -38,6 +38,8 @@ class TransferItem(Horizontal, can_focus=True):
 
     def update_state(self, state: TransferState) -> None:
         self.state = state
+        if not self.query(".name"):  # not composed yet: on_mount renders the latest state
+            return
         name = Text(no_wrap=True, overflow="ellipsis")
         name.append("↓ " if state.kind == "download" else "↑ ", style="bold")
         name.append(clean(state.name))

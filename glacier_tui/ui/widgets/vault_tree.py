@@ -151,6 +151,8 @@ class VaultTree(Tree[NodeData]):
             self._vault_nodes[name] = node
         if highlighted in self._vault_nodes:
             self.move_cursor(self._vault_nodes[highlighted])
+        else:
+            self.move_cursor(self._vault_nodes[wanted[0]])
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
