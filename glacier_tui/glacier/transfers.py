@@ -101,6 +101,8 @@ MAX_BACKOFF = 20.0
 # Bytes handed to a writer thread at once: a multiple of the 1 MiB leaf so each
 # block hashes into whole leaves (segments start on MiB boundaries).
 WRITE_BLOCK = 4 * MIB
+# Upload parts up to this size are read into memory once and sent from there.
+IN_MEMORY_PART = 16 * MIB
 
 
 # -- errors -------------------------------------------------------------------
@@ -402,6 +404,17 @@ def _file_hashes(fd: int, offset: int, length: int) -> tuple[str, str]:
     return fold(leaves).hex(), whole.hexdigest()
 
 
+def _read_and_hash(fd: int, offset: int, length: int) -> tuple[bytes, str, str]:
+    """Read one range of a file into memory; return it with its tree hash and SHA-256."""
+    data = os.pread(fd, length, offset)
+    if len(data) != length:
+        raise TransferError(f"the file shrank while reading it (at byte {offset + len(data):,})",
+                            hint="Do not modify files while they upload.")
+    view = memoryview(data)
+    leaves = [hashlib.sha256(view[i : i + CHUNK]).digest() for i in range(0, length, CHUNK)]
+    return data, fold(leaves).hex(), hashlib.sha256(view).hexdigest()
+
+
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -692,6 +705,7 @@ async def _download(
                 counted = 0
                 leaves: list[bytes] = []
                 async with client.job_output(vault, job.job_id, byte_range=(start, end)) as stream:
+                    stream.widen_read_buffer(2 * WRITE_BLOCK)
                     info = stream.info
                     if info.content_length is not None and info.content_length != length:
                         raise _Mismatch(f"Content-Length {info.content_length} != {length}")
@@ -1108,7 +1122,15 @@ async def _upload_multipart(
     async def send_part(index: int) -> str:
         start = index * part_size
         length = min(part_size, size - start)
-        tree, sha = await loop.run_in_executor(hash_pool, _file_hashes, fd, start, length)
+        # Small parts are read once into memory (bounded: concurrency × part size) and
+        # sent in one write; big ones stream from the file through a window.
+        in_memory = length <= IN_MEMORY_PART
+        data: bytes | None = None
+        if in_memory:
+            data, tree, sha = await loop.run_in_executor(hash_pool, _read_and_hash, fd, start,
+                                                         length)
+        else:
+            tree, sha = await loop.run_in_executor(hash_pool, _file_hashes, fd, start, length)
         sent = 0
 
         def count(n: int) -> None:
@@ -1123,9 +1145,14 @@ async def _upload_multipart(
             nonlocal sent
             tracker.add(-sent)
             sent = 0
-            body = cast("IO[bytes]", _FileSlice(fd, start, length, on_read))
+            body: bytes | IO[bytes] = (
+                data if data is not None
+                else cast("IO[bytes]", _FileSlice(fd, start, length, on_read))
+            )
             echoed = await client.upload_part(vault, upload_id, body, start=start, length=length,
                                               checksum=tree, content_sha256=sha)
+            if data is not None:
+                count(length)
             if echoed and echoed.lower() != tree:
                 raise _Mismatch(f"part {index}: the service computed {echoed}, expected {tree}")
             return tree
