@@ -45,7 +45,7 @@ class HelpScreen(ModalScreen[None]):
                 table.add_row(key_label(keys), Text(description), binding_id)
             table.add_row("", "", "")
         with VerticalScroll() as vs:
-            vs.border_title = "Keys (remap by id in config: [keymap])"
+            vs.border_title = "Keys — remap by id in the config file (keymap table)"
             yield Static(table, id="help-table")
 
     def action_close(self) -> None:

@@ -124,7 +124,7 @@ class MainScreen(Screen[None]):
                 yield DetailPane()
         yield TransfersPanel()
         yield FilterBar()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         header = self.query_one(GlacierHeader)

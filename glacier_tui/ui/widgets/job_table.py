@@ -23,17 +23,18 @@ from glacier_tui.ui.formatting import (
 if TYPE_CHECKING:
     from glacier_tui.glacier.models import Job
 
-COLUMNS: list[tuple[str, str]] = [
-    ("id", "Job"),
-    ("vault", "Vault"),
-    ("action", "Action"),
-    ("archive", "Archive"),
-    ("tier", "Tier"),
-    ("status", "Status"),
-    ("created", "Created"),
-    ("completed", "Completed"),
-    ("size", "Size"),
-    ("expires", "Expires in"),
+# Fixed widths: live updates never make the columns jump around.
+COLUMNS: list[tuple[str, str, int]] = [
+    ("id", "Job", 8),
+    ("vault", "Vault", 14),
+    ("action", "Action", 9),
+    ("archive", "Archive", 24),
+    ("tier", "Tier", 9),
+    ("status", "Status", 10),
+    ("created", "Created", 16),
+    ("completed", "Completed", 16),
+    ("size", "Size", 9),
+    ("expires", "Expires in", 10),
 ]
 
 Cells = tuple[str | Text, ...]
@@ -63,8 +64,8 @@ class JobTable(DataTable[str | Text]):
         self.now = datetime.now().astimezone()
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
 
     def cells_for(self, job: Job) -> Cells:
         if job.is_inventory_retrieval:
@@ -130,7 +131,7 @@ class JobTable(DataTable[str | Text]):
             del self._cells[job_id]
             self.remove_row(job_id)
             return False
-        for (col, _), before, after in zip(COLUMNS, old, cells, strict=True):
+        for (col, _, _), before, after in zip(COLUMNS, old, cells, strict=True):
             if _text_of(before) != _text_of(after) or (
                 isinstance(before, Text) and isinstance(after, Text) and before.style != after.style
             ):
