@@ -261,3 +261,44 @@ def test_import_does_not_load_botocore() -> None:
                          check=True)
     assert out.stdout.strip() == "False"
 
+
+
+async def test_folder_restore_and_create_vault(demo_emulator: Any, tmp_path: Path) -> None:
+    app = make_app(demo_emulator.url, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: bool(main_screen(app).vaults) and bool(jobs(app).jobs))
+        screen = main_screen(app)
+        # Load the inventory an earlier (seeded) job produced: `d` on a succeeded inventory job.
+        table = jobs(app)
+        inv = next(j for j in table.jobs.values()
+                   if j.is_inventory_retrieval and j.succeeded and j.vault_name == "family-photos")
+        table.focus()
+        assert table.select_job(inv.job_id)
+        await pilot.pause()
+        await pilot.press("d")
+        await wait_for(pilot, lambda: tree(app).has_inventory.get("family-photos", False),
+                       steps=300)
+        node = tree(app).vault_node("family-photos")
+        assert node is not None
+        await wait_for(pilot, lambda: any(
+            c.data is not None and c.data.kind == "folder" for c in node.children))
+        folder = next(c for c in node.children if c.data is not None and c.data.kind == "folder")
+        t = tree(app)
+        t.focus()
+        t.move_cursor(folder)
+        await pilot.press("space")
+        before = len(table.jobs)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "RestoreScreen")
+        await pilot.click("#confirm")
+        assert folder.data is not None
+        await wait_for(pilot, lambda: len(table.jobs) == before + folder.data.count, steps=400)
+        started = [table.names[j] for j in screen.started_here if j in table.names]
+        assert all(name.startswith(folder.data.path + "/") for name in started)
+
+        # Create a vault through UI-B's dialog; the tree reloads.
+        t.focus()
+        await pilot.press("n")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CreateVaultScreen")
+        await pilot.press(*"new-vault", "enter")
+        await wait_for(pilot, lambda: "new-vault" in screen.vaults, steps=300)

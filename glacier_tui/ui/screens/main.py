@@ -8,7 +8,6 @@ handlers below render. Every worker catches ``GlacierError`` and posts an
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -812,12 +811,9 @@ class MainScreen(Screen[None]):
 
     @work(group="dialog", exclusive=True, exit_on_error=False)
     async def _create_vault(self) -> None:
-        try:
-            from glacier_tui.ui.screens.create_vault import CreateVaultScreen
-        except ImportError:
-            self.notify("The create-vault dialog is not available yet.", severity="warning")
-            return
-        name = await self.app.push_screen_wait(CreateVaultScreen())
+        from glacier_tui.ui.screens.create_vault import CreateVaultScreen
+
+        name = await self.app.push_screen_wait(CreateVaultScreen(set(self.vaults)))
         if not name or self.gapp.client is None or self.gapp.settings.readonly:
             return
         try:
@@ -839,11 +835,8 @@ class MainScreen(Screen[None]):
 
     @work(group="dialog", exclusive=True, exit_on_error=False)
     async def _upload(self, vault: str) -> None:
-        try:
-            from glacier_tui.ui.screens.upload import UploadScreen
-        except ImportError:
-            self.notify("The upload dialog is not available yet.", severity="warning")
-            return
+        from glacier_tui.ui.screens.upload import UploadScreen
+
         paths = await self.app.push_screen_wait(UploadScreen())
         if not paths:
             return
@@ -932,18 +925,22 @@ class MainScreen(Screen[None]):
 
     @work(group="dialog", exclusive=True, exit_on_error=False)
     async def _delete_vault(self, vault: str) -> None:
-        try:
-            dv = importlib.import_module("glacier_tui.ui.screens.delete_vault")
-        except ImportError:
-            self.notify("The delete-vault dialog is not available yet.", severity="warning")
-            return
+        from glacier_tui.ui.screens.delete_vault import DeleteVaultChoice, DeleteVaultScreen
+
         v = self.vaults.get(vault)
-        screen = _build_screen(dv, "DeleteVaultScreen", vault=vault, vault_info=v)
-        if screen is None:
+        if v is None:
             return
-        ok = await self.app.push_screen_wait(screen)
+        info = await asyncio.to_thread(self._snapshot_info, v)
+        choice = await self.app.push_screen_wait(
+            DeleteVaultScreen(v, info[0] if info else None, v.last_inventory_date))
         client = self.gapp.client
-        if not ok or client is None or self.gapp.settings.readonly:
+        if choice is None or client is None or self.gapp.settings.readonly:
+            return
+        if choice == DeleteVaultChoice.DELETE_ALL_ARCHIVES:
+            # Deleting every archive goes through the normal, named confirmation.
+            self.notify("Expand the vault, mark its archives (space) and press Delete; "
+                        "delete the vault once Glacier reports it empty (after the next "
+                        "inventory).", title="Empty the vault first", timeout=12)
             return
         try:
             await client.delete_vault(vault)
@@ -953,20 +950,24 @@ class MainScreen(Screen[None]):
         self.notify(f"Vault {vault} deleted.", markup=False)
         self.post_message(VaultsChanged())
 
+    def _snapshot_info(self, vault: Vault) -> tuple[int] | None:
+        info = self.gapp.store.snapshot_info(vault_key(vault))
+        return None if info is None else (info.archive_count or 0,)
+
     def action_vault_settings(self) -> None:
         vault = self.query_one(VaultTree).current_vault()
-        if vault is None:
+        client = self.gapp.client
+        if vault is None or client is None:
             self.notify("Select a vault first.", severity="warning")
             return
-        try:
-            vs = importlib.import_module("glacier_tui.ui.screens.vault_settings")
-        except ImportError:
-            self.query_one(DetailPane).active = "tab-settings"
-            return
-        screen = _build_screen(vs, "VaultSettingsScreen", vault=vault,
-                               client=self.gapp.client, readonly=self.gapp.settings.readonly)
-        if screen is not None:
-            self.app.push_screen(screen)
+        from glacier_tui.ui.screens.vault_settings import VaultSettingsScreen
+
+        def reload(_: object) -> None:
+            self._settings_vault = ""  # settings may have changed: read them again
+            self._show_current_detail()
+
+        self.app.push_screen(
+            VaultSettingsScreen(client, vault, readonly=self.gapp.settings.readonly), reload)
 
     # -- navigation ----------------------------------------------------------------------------
 
@@ -1060,22 +1061,3 @@ def _user_message(exc: BaseException) -> str:
     if isinstance(exc, GlacierError):
         return exc.user_message()
     return clean(f"{type(exc).__name__}: {exc}")
-
-
-def _build_screen(module: Any, class_name: str, **candidates: Any) -> Any:
-    """Build another engineer's screen, passing only the arguments it accepts."""
-    import inspect
-
-    cls = getattr(module, class_name, None)
-    if cls is None:
-        return None
-    params = inspect.signature(cls.__init__).parameters
-    kwargs = {k: v for k, v in candidates.items() if k in params}
-    positional = [p for p in params.values()
-                  if p.name != "self" and p.default is inspect.Parameter.empty
-                  and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if positional and positional[0].name not in kwargs:
-        first = candidates.get("vault")
-        return cls(first, **{k: v for k, v in kwargs.items() if k != positional[0].name})
-    return cls(**kwargs)
-
