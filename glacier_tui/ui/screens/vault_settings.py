@@ -144,6 +144,13 @@ class VaultSettingsScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     VaultSettingsScreen {
         background: $background;
+        overflow: hidden;
+    }
+    VaultSettingsScreen #tabs {
+        height: 1fr;
+    }
+    VaultSettingsScreen #tabs > ContentSwitcher {
+        height: 1fr;
     }
     VaultSettingsScreen #header {
         height: 1;
@@ -152,6 +159,7 @@ class VaultSettingsScreen(ModalScreen[None]):
     }
     VaultSettingsScreen TabPane {
         padding: 0 1;
+        height: 1fr;
     }
     VaultSettingsScreen .status {
         height: auto;
