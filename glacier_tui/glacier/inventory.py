@@ -50,6 +50,7 @@ MAX_ARCHIVE_SIZE: Final = 10_000 * 4 * 1024**3  # 10,000 parts of 4 GiB (GLACIER
 CHUNK: Final = 256 * 1024
 CSV_COLUMNS: Final = ("ArchiveId", "ArchiveDescription", "CreationDate", "Size", "SHA256TreeHash")
 _MAX_EXAMPLES: Final = 3
+_MAX_FOLDER_TOTALS: Final = 200_000  # beyond this, folders are summed in SQL (flat memory)
 
 
 class InventoryFormatError(ValueError):
@@ -432,20 +433,26 @@ def import_inventory(
         rows = _iter_json(reader, stats, header) if fmt == "json" else _iter_csv(reader, stats)
         snap = store.begin_snapshot(vault_key, fmt)
         try:
+            # Direct totals per folder, so finish_snapshot needs no GROUP BY over the table;
+            # dropped (SQL fallback) if a pathological inventory has too many folders.
+            totals: dict[str, list[int]] | None = {}
             batch: list[ArchiveTuple] = []
             for row in rows:
                 batch.append(row)
                 if len(batch) >= batch_size:
                     store.insert_archives(snap, batch)
+                    totals = _add_totals(totals, batch)
                     batch = []
             if batch:
                 store.insert_archives(snap, batch)
+                totals = _add_totals(totals, batch)
             warnings = _warnings(stats, header, vault_key, expected_vault_arn, fmt)
             count, dups, folders = store.finish_snapshot(
                 snap,
                 vault_arn=header.get("VaultARN"),
                 inventory_date=header.get("InventoryDate"),
                 warnings=warnings,
+                folder_totals=totals,
             )
         except BaseException:
             store.abort_snapshot(snap)
@@ -460,6 +467,22 @@ def import_inventory(
         bytes_read=reader.offset, elapsed=time.perf_counter() - t0, warnings=warnings,
         sources=dict(stats.sources),
     )
+
+
+def _add_totals(
+    totals: dict[str, list[int]] | None, batch: list[ArchiveTuple]
+) -> dict[str, list[int]] | None:
+    if totals is None:
+        return None
+    for row in batch:
+        t = totals.get(row[1])
+        if t is None:
+            t = totals[row[1]] = [0, 0]
+        t[0] += 1
+        sz = row[4]
+        if sz is not None:
+            t[1] += sz
+    return totals if len(totals) <= _MAX_FOLDER_TOTALS else None
 
 
 def _warnings(
