@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -183,6 +184,7 @@ class GlacierClient:
         if self._client is None:
             raise errors.GlacierError("the client is not open", operation=method)
         kwargs.setdefault("accountId", self.options.account_id)
+        _check_names(kwargs)
         try:
             result: dict[str, Any] = await getattr(self._client, method)(**kwargs)
         except Exception as exc:
@@ -559,3 +561,28 @@ def _require_json_policy(policy: str) -> None:
             "the policy must be a JSON object", code="LocalValidation",
             hint="Fix the JSON and try again; nothing was sent.",
         )
+
+
+# Vault names: 1-255 of a-z, A-Z, 0-9, '_', '-', '.'. Ids (job, archive, upload, lock) are
+# opaque but URL-safe; anything with '/', '..', spaces or controls would change the path.
+_VAULT_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,255}")
+_OPAQUE_ID = re.compile(r"[A-Za-z0-9_\-]{1,1024}")
+_ID_PARAMS = {"jobId": "job id", "archiveId": "archive id", "uploadId": "upload id",
+              "lockId": "lock id"}
+
+
+def _check_names(kwargs: dict[str, Any]) -> None:
+    """Refuse a malformed vault name or id before anything is sent (it would go in the URL)."""
+    vault = kwargs.get("vaultName")
+    if vault is not None and not _VAULT_NAME.fullmatch(str(vault)):
+        raise errors.InvalidParameterValue(
+            f"invalid vault name {str(vault)[:80]!r}: use 1-255 letters, digits, '_', '-' or '.'",
+            code="LocalValidation", hint="Nothing was sent.",
+        )
+    for key, label in _ID_PARAMS.items():
+        value = kwargs.get(key)
+        if value is not None and not _OPAQUE_ID.fullmatch(str(value)):
+            raise errors.InvalidParameterValue(
+                f"invalid {label} {str(value)[:80]!r}: expected letters, digits, '_' or '-'",
+                code="LocalValidation", hint="Nothing was sent.",
+            )
