@@ -54,6 +54,7 @@ class DetailPane(Vertical):
     def __init__(self) -> None:
         super().__init__(id="detail")
         self.now = datetime.now().astimezone()
+        self._shown: object = None  # what is on screen, to skip identical re-renders
 
     @property
     def active(self) -> str:
@@ -76,6 +77,10 @@ class DetailPane(Vertical):
         self.query_one(f"#{widget_id}", Static).update(renderable)
 
     def show_job(self, job: Job, name: str | None) -> None:
+        key = (job.job_id, job.raw, name, self.now)
+        if key == self._shown:
+            return
+        self._shown = key
         rows: list[tuple[str, str | Text]] = [
             ("Job", job.job_id),
             ("Vault", job.vault_name),
@@ -103,6 +108,10 @@ class DetailPane(Vertical):
         self._set("json", _json_renderable(job.raw))
 
     def show_vault(self, vault: Vault, inventory: list[tuple[str, str]]) -> None:
+        key = (vault.raw, inventory, self.now)
+        if key == self._shown:
+            return
+        self._shown = key
         rows: list[tuple[str, str | Text]] = [
             ("Vault", vault.name),
             ("ARN", vault.arn),
@@ -118,6 +127,7 @@ class DetailPane(Vertical):
         self._set("json", _json_renderable(vault.raw))
 
     def show_archive(self, rows: list[tuple[str, str]]) -> None:
+        self._shown = None
         self._set("details", _kv([(k, v) for k, v in rows]))
         self._set("json", _json_renderable(dict(rows)))
 

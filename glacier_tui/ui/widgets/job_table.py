@@ -102,6 +102,8 @@ class JobTable(DataTable[str | Text]):
             self.jobs[job.job_id] = job
             if old is None or old.status_code != job.status_code:
                 changes.append((old, job))
+            elif old.raw == job.raw and job.job_id not in names:
+                continue  # unchanged: nothing to render (time cells: refresh_times)
             added |= self._render_row(job.job_id)
         if added:
             self._resort()
@@ -151,9 +153,13 @@ class JobTable(DataTable[str | Text]):
             self.select_job(current)
 
     def refresh_times(self, now: datetime) -> None:
+        """Re-render the time-relative cells; only succeeded jobs have an expiry."""
+        if now == self.now:
+            return
         self.now = now
         for job_id in list(self._cells):
-            self._render_row(job_id)
+            if self.jobs[job_id].output_expires is not None:
+                self._render_row(job_id)
 
     def set_filter(self, text: str) -> None:
         if text == self.filter_text:

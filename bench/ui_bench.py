@@ -1,0 +1,151 @@
+"""UI benchmarks: start-up (first frame, filled vault list) vs Textual hello world, and
+key-press latency in a 1,000-job table while the poller runs.
+
+``python bench/ui_bench.py [--quick]``; ``run(quick)`` returns (name, value) rows.
+Each start-up figure comes from a fresh interpreter (imports included), headless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_HELLO = r"""
+import time, asyncio, json
+t0 = time.perf_counter()
+from textual.app import App
+from textual.widgets import Static
+marks = {}
+class Hello(App):
+    def compose(self):
+        yield Static("Hello, world")
+    def on_mount(self):
+        self.call_after_refresh(lambda: marks.setdefault("first", time.perf_counter() - t0))
+async def main():
+    app = Hello()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        print(json.dumps({"first_frame": marks["first"]}))
+asyncio.run(main())
+"""
+
+_GLACIER = r"""
+import time, asyncio, json
+t0 = time.perf_counter()
+from glacier_tui.config import Settings
+from glacier_tui.ui.app import GlacierApp
+from glacier_tui.ui.screens.main import MainScreen
+marks = {}
+_start = MainScreen.start_connect
+def start_connect(self):
+    # Called via call_after_refresh: the first frame has been rendered.
+    marks.setdefault("first", time.perf_counter() - t0)
+    _start(self)
+MainScreen.start_connect = start_connect
+async def main():
+    app = GlacierApp(Settings(poll_interval=3600), demo=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        first = marks["first"]
+        main = app.screen_stack[0]
+        for _ in range(2000):
+            if main.vaults:
+                break
+            await pilot.pause(0.01)
+        filled = time.perf_counter() - t0
+        print(json.dumps({"first_frame": first, "filled": filled}))
+asyncio.run(main())
+"""
+
+
+def _child(code: str) -> dict[str, float]:
+    env = dict(os.environ, AWS_EC2_METADATA_DISABLED="true", PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, cwd=ROOT, timeout=120, check=True)
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+async def _latency(n_jobs: int, presses: int) -> tuple[float, float, int]:
+    import boto3
+    from botocore.config import Config
+
+    from glacier_tui.config import Settings
+    from glacier_tui.emulator import EmulatorConfig, EmulatorThread
+    from glacier_tui.glacier.store import Store
+    from glacier_tui.ui.app import GlacierApp
+    from glacier_tui.ui.widgets.job_table import JobTable
+
+    tmp = Path(tempfile.mkdtemp(prefix="ui-bench-"))
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    with EmulatorThread(EmulatorConfig(data_dir=tmp / "emu", port=0, seed=0,
+                                       seed_demo=True, frozen=True)) as emu:
+        glacier = boto3.client("glacier", endpoint_url=emu.url, region_name="us-east-1",
+                               aws_access_key_id="bench", aws_secret_access_key="bench",
+                               config=Config(retries={"max_attempts": 1}))
+        body = b"x" * 1024
+        archive = glacier.upload_archive(vaultName="scratch", body=body)["archiveId"]
+        # Bulk jobs stay InProgress on the frozen clock: the poller lists them every cycle.
+        for _ in range(n_jobs):
+            glacier.initiate_job(vaultName="scratch", jobParameters={
+                "Type": "archive-retrieval", "ArchiveId": archive, "Tier": "Bulk"})
+        app = GlacierApp(Settings(endpoint_url=emu.url, region="us-east-1", poll_interval=1.0,
+                                  download_dir=tmp / "dl"), store=Store(tmp / "s.db"))
+        async with app.run_test(size=(120, 40)) as pilot:
+            main = app.screen_stack[0]
+            table = main.query_one(JobTable)
+            for _ in range(3000):
+                if len(table.jobs) >= n_jobs:
+                    break
+                await pilot.pause(0.02)
+            table.focus()
+            samples: list[float] = []
+            for i in range(presses):
+                t = time.perf_counter()
+                await pilot.press("down" if (i // 100) % 2 == 0 else "up")
+                samples.append(time.perf_counter() - t)
+            cycles = main.poll_cycles
+    samples.sort()
+    p50 = statistics.median(samples)
+    p95 = samples[int(len(samples) * 0.95) - 1]
+    return p50, p95, cycles
+
+
+def run(quick: bool) -> list[tuple[str, str]]:
+    rounds = 1 if quick else 3
+    hello = min(_child(_HELLO)["first_frame"] for _ in range(rounds))
+    runs = [_child(_GLACIER) for _ in range(rounds)]
+    first = min(r["first_frame"] for r in runs)
+    filled = min(r["filled"] for r in runs)
+    p50, p95, cycles = asyncio.run(_latency(1000, 100 if quick else 400))
+    return [
+        ("textual hello world: first frame", f"{hello * 1000:.0f} ms"),
+        ("glacier-tui --demo: first frame", f"{first * 1000:.0f} ms"),
+        ("glacier-tui --demo: vault list filled", f"{filled * 1000:.0f} ms"),
+        ("first frame / hello world", f"{first / hello:.2f}x"),
+        ("key latency, 1,000 live jobs: p50", f"{p50 * 1000:.1f} ms"),
+        ("key latency, 1,000 live jobs: p95", f"{p95 * 1000:.1f} ms"),
+        ("poll cycles during the key test", str(cycles)),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    for name, value in run("--quick" in args):
+        print(f"{name:42} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
