@@ -212,3 +212,50 @@ def test_cli_import_ls_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     with pytest.raises(SystemExit) as ei:
         cli("import")
     assert ei.value.code == 2
+
+
+def test_helper_process_matches_serial(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large files go through the two-process pipeline; same rows, order and totals."""
+    import glacier_tui.glacier.inventory as inv
+
+    arch = [archive(i, mt2(f"d{i % 7}/f{i}.txt") if i % 3 else f"p/{i}", i) for i in range(50)]
+    arch.append(archive(3, "dup/first-kept"))  # duplicate id: the first occurrence wins
+    data = doc(arch)
+    serial = Store(tmp_path / "serial.sqlite3")
+    a = import_inventory(serial, "v", io.BytesIO(data))
+    monkeypatch.setattr(inv, "_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(inv, "_HELPER_BATCH", 7)
+    b = import_inventory(store, "v", io.BytesIO(data), batch_size=7)
+    assert (b.archives, b.duplicates, b.folders, b.sources) == (
+        a.archives, a.duplicates, a.folders, a.sources)
+    assert b.duplicates == 1 and len(b.warnings) == len(a.warnings) == 1
+
+    def rows(s: Store, n: int) -> list[Any]:
+        return s.conn.execute(f"SELECT rowid, * FROM archives_{n} ORDER BY rowid").fetchall()
+
+    def folders(s: Store, n: int) -> list[Any]:
+        return s.conn.execute(f"SELECT * FROM folders_{n} ORDER BY path").fetchall()
+
+    assert rows(store, b.snapshot_id) == rows(serial, a.snapshot_id)
+    assert folders(store, b.snapshot_id) == folders(serial, a.snapshot_id)
+    serial.close()
+
+
+def test_helper_process_bad_input_keeps_previous(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import glacier_tui.glacier.inventory as inv
+
+    import_inventory(store, "v", io.BytesIO(doc([archive(9, "keep/me")])))
+    before = store.current_snapshot_id("v")
+    monkeypatch.setattr(inv, "_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(inv, "_HELPER_BATCH", 5)
+    body = doc([archive(i, f"x/{i}") for i in range(40)])[:-300]
+    with pytest.raises(InventoryFormatError) as ei:
+        import_inventory(store, "v", io.BytesIO(body), batch_size=5)
+    assert 0 <= ei.value.offset <= len(body)
+    assert store.current_snapshot_id("v") == before
+    assert [a.name for a in store.archives("v", "keep")] == ["me"]
+    assert store.conn.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] == 1

@@ -21,7 +21,12 @@ Validation policy (issue 7 §6):
 from __future__ import annotations
 
 import os
+import pickle
 import re
+import select
+import struct
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -51,6 +56,9 @@ CHUNK: Final = 256 * 1024
 CSV_COLUMNS: Final = ("ArchiveId", "ArchiveDescription", "CreationDate", "Size", "SHA256TreeHash")
 _MAX_EXAMPLES: Final = 3
 _MAX_FOLDER_TOTALS: Final = 200_000  # beyond this, folders are summed in SQL (flat memory)
+_PARALLEL_MIN_BYTES = 24 * 1024 * 1024  # smaller files: a helper process is not worth starting
+_HELPER_BATCH: Final = 20_000
+_MAX_IN_FLIGHT: Final = 3  # batches queued for the helper (bounded memory)
 
 
 class InventoryFormatError(ValueError):
@@ -113,26 +121,37 @@ def _size(value: Any) -> int | None:
     return v if 0 <= v <= MAX_ARCHIVE_SIZE else None
 
 
-def _row(
+RawRow = tuple[str, str, str | None, int | None, str | None]  # validated, not yet decoded
+
+
+def _check(
     stats: _Stats, aid: Any, desc: Any, created: Any, size: Any, tree_hash: Any
-) -> ArchiveTuple | None:
+) -> RawRow | None:
+    """Validate one entry (skip / size rules); the description is decoded later."""
     if not isinstance(aid, str) or not aid:
         stats.skipped += 1
         stats.example("skipped", repr(aid))
         return None
     if not isinstance(desc, str):
         desc = "" if desc is None else str(desc)
-    folder, name, mtime, source = decode_fields(desc, aid)
-    stats.sources[source] = stats.sources.get(source, 0) + 1
     sz = _size(size)
     if sz is None:
         stats.invalid_sizes += 1
         stats.example("size", f"{aid[:16]}…: {size!r}")
     return (
-        aid, folder, name, desc, sz,
-        created if isinstance(created, str) else None, mtime,
-        tree_hash if isinstance(tree_hash, str) else None, source,
+        aid, desc, created if isinstance(created, str) else None, sz,
+        tree_hash if isinstance(tree_hash, str) else None,
     )
+
+
+def _decode_rows(rows: list[RawRow], sources: dict[str, int]) -> list[ArchiveTuple]:
+    out: list[ArchiveTuple] = []
+    append = out.append
+    for aid, desc, created, sz, tree_hash in rows:
+        folder, name, mtime, source = decode_fields(desc, aid)
+        sources[source] = sources.get(source, 0) + 1
+        append((aid, folder, name, desc, sz, created, mtime, tree_hash, source))
+    return out
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -184,7 +203,7 @@ _TAIL_RE: Final = re.compile(rb'(?<!\\)"(VaultARN|InventoryDate)"\s*:\s*"([^"\\]
 
 def _iter_json(
     reader: _Reader, stats: _Stats, header: dict[str, str]
-) -> Iterator[ArchiveTuple]:
+) -> Iterator[RawRow]:
     items = ijson.sendable_list()
     coro = ijson.items_coro(items, "ArchiveList.item")
     head_events = ijson.sendable_list()
@@ -220,7 +239,7 @@ def _iter_json(
                 if not isinstance(it, dict):
                     stats.skipped += 1
                     continue
-                row = _row(
+                row = _check(
                     stats, it.get("ArchiveId"), it.get("ArchiveDescription"),
                     it.get("CreationDate"), it.get("Size"), it.get("SHA256TreeHash"),
                 )
@@ -315,7 +334,7 @@ def _split_row(line: str) -> list[str]:
     return [_unquote(aid), _unquote(right[0]), *(_unquote(x) for x in right[1:])]
 
 
-def _iter_csv(reader: _Reader, stats: _Stats) -> Iterator[ArchiveTuple]:
+def _iter_csv(reader: _Reader, stats: _Stats) -> Iterator[RawRow]:
     leftover = b""
     line_start = 0  # byte offset of the next line
     colmap: list[int] | None = None
@@ -346,7 +365,7 @@ def _iter_csv(reader: _Reader, stats: _Stats) -> Iterator[ArchiveTuple]:
                 raise InventoryFormatError(
                     f"inventory CSV line has {len(f)} fields, expected 5", offset
                 )
-            row = _row(stats, f[0], f[1], f[2], f[3], f[4])
+            row = _check(stats, f[0], f[1], f[2], f[3], f[4])
             if row is not None:
                 yield row
     if leftover.strip():
@@ -361,7 +380,7 @@ def _iter_csv(reader: _Reader, stats: _Stats) -> Iterator[ArchiveTuple]:
         tree_hash = f[4] if len(f) == 5 else ""
         if len(f) != 5 or not re.fullmatch(r"[0-9a-fA-F]{64}", tree_hash):
             raise InventoryFormatError("inventory CSV is truncated (partial last line)", line_start)
-        row = _row(stats, f[0], f[1], f[2], f[3], f[4])
+        row = _check(stats, f[0], f[1], f[2], f[3], f[4])
         if row is not None:
             yield row
     elif colmap is None:
@@ -433,19 +452,15 @@ def import_inventory(
         rows = _iter_json(reader, stats, header) if fmt == "json" else _iter_csv(reader, stats)
         snap = store.begin_snapshot(vault_key, fmt)
         try:
-            # Direct totals per folder, so finish_snapshot needs no GROUP BY over the table;
-            # dropped (SQL fallback) if a pathological inventory has too many folders.
-            totals: dict[str, list[int]] | None = {}
-            batch: list[ArchiveTuple] = []
-            for row in rows:
-                batch.append(row)
-                if len(batch) >= batch_size:
-                    store.insert_archives(snap, batch)
-                    totals = _add_totals(totals, batch)
-                    batch = []
-            if batch:
-                store.insert_archives(snap, batch)
-                totals = _add_totals(totals, batch)
+            helper = (
+                _Helper.start(store, snap)
+                if total is not None and total >= _PARALLEL_MIN_BYTES
+                else None
+            )
+            if helper is None:
+                totals = _insert_serial(store, snap, rows, stats, batch_size)
+            else:
+                totals = helper.run(rows, stats, max(batch_size, _HELPER_BATCH))
             warnings = _warnings(stats, header, vault_key, expected_vault_arn, fmt)
             count, dups, folders = store.finish_snapshot(
                 snap,
@@ -467,6 +482,191 @@ def import_inventory(
         bytes_read=reader.offset, elapsed=time.perf_counter() - t0, warnings=warnings,
         sources=dict(stats.sources),
     )
+
+
+def _insert_serial(
+    store: Store, snap: int, rows: Iterator[RawRow], stats: _Stats, batch_size: int
+) -> dict[str, list[int]] | None:
+    # Direct totals per folder, so finish_snapshot needs no GROUP BY over the table;
+    # dropped (SQL fallback) if a pathological inventory has too many folders.
+    totals: dict[str, list[int]] | None = {}
+    batch: list[RawRow] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= batch_size:
+            decoded = _decode_rows(batch, stats.sources)
+            store.insert_archives(snap, decoded)
+            totals = _add_totals(totals, decoded)
+            batch = []
+    if batch:
+        decoded = _decode_rows(batch, stats.sources)
+        store.insert_archives(snap, decoded)
+        totals = _add_totals(totals, decoded)
+    return totals
+
+
+# -- two-core pipeline ---------------------------------------------------------------------------
+#
+# Decoding descriptions is pure Python, so a thread cannot run it beside the parser (GIL).
+# Large imports start a helper *process* (``python -c``, not multiprocessing: no re-import
+# of the caller's __main__) that decodes and inserts batches in file order through its own
+# connection; this process parses and, whenever the helper has a backlog, decodes batches
+# itself (work stealing keeps both cores busy whatever the machine's balance). At most
+# _MAX_IN_FLIGHT batches are queued. Protocol: parent -> helper frames (8-byte length +
+# pickle of (decoded?, rows)), an empty frame ends; helper -> parent b"a" per batch
+# done, then b"d" or b"e" + frame (result / error text).
+
+_HELPER_CODE: Final = "from glacier_tui.glacier.inventory import _helper_main; _helper_main()"
+
+
+def _write_frame(f: IO[bytes], data: bytes) -> None:
+    view = memoryview(struct.pack("<Q", len(data)) + data)
+    while view:
+        n = f.write(view)  # may be partial on an unbuffered pipe
+        view = view[n if n is not None else 0 :]
+    f.flush()
+
+
+def _read_exact(f: IO[bytes], n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = f.read(n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return bytes(buf)
+
+
+def _read_frame(f: IO[bytes]) -> bytes:
+    (n,) = struct.unpack("<Q", _read_exact(f, 8))
+    return _read_exact(f, n)
+
+
+def _helper_main() -> None:
+    """Entry point of the helper process: argv = [db path, snapshot id]."""
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        store = Store(sys.argv[1])
+        snap = int(sys.argv[2])
+        store.conn.execute("PRAGMA synchronous=OFF")  # as begin_snapshot: bulk phase
+        sources: dict[str, int] = {}
+        totals: dict[str, list[int]] | None = {}
+        while True:
+            frame = _read_frame(inp)
+            if not frame:
+                break
+            decoded, rows = pickle.loads(frame)
+            if not decoded:
+                rows = _decode_rows(rows, sources)
+            store.insert_archives(snap, rows)
+            totals = _add_totals(totals, rows)
+            out.write(b"a")
+            out.flush()
+        store.close()
+        out.write(b"d")
+        _write_frame(out, pickle.dumps((sources, totals), protocol=pickle.HIGHEST_PROTOCOL))
+    except EOFError:
+        return  # the parent gave up (bad input): it drops the snapshot
+    except BaseException as e:  # reported to the parent, which raises
+        out.write(b"e")
+        _write_frame(out, f"{type(e).__name__}: {e}".encode("utf-8", "replace"))
+
+
+class _Helper:
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        assert proc.stdin is not None and proc.stdout is not None
+        self.inp: IO[bytes] = proc.stdin
+        self.out: IO[bytes] = proc.stdout
+        self.in_flight = 0
+
+    @classmethod
+    def start(cls, store: Store, snap: int) -> _Helper | None:
+        path = str(store.path)
+        if path == ":memory:" or getattr(sys, "frozen", False) or not sys.executable:
+            return None
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parent.parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _HELPER_CODE, path, str(snap)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env=env, bufsize=0,
+            )
+        except OSError:
+            return None
+        return cls(proc)
+
+    def _reply(self) -> bytes:
+        try:
+            kind = self.out.read(1)
+            if kind in (b"d", b"e"):
+                payload = _read_frame(self.out)
+                if kind == b"e":
+                    raise RuntimeError(f"inventory import helper failed: {payload.decode()}")
+                return payload
+        except EOFError:
+            kind = b""
+        if kind != b"a":
+            raise RuntimeError("inventory import helper process died")
+        self.in_flight -= 1
+        return b""
+
+    def _backlog(self) -> int:
+        while self.in_flight and select.select([self.out], [], [], 0)[0]:
+            self._reply()
+        return self.in_flight
+
+    def _send(self, decoded: bool, rows: list[Any]) -> None:
+        while self.in_flight >= _MAX_IN_FLIGHT:
+            self._reply()
+        _write_frame(self.inp, pickle.dumps((decoded, rows), protocol=pickle.HIGHEST_PROTOCOL))
+        self.in_flight += 1
+
+    def _submit(self, batch: list[RawRow], stats: _Stats) -> None:
+        if self._backlog() >= 2:
+            self._send(True, _decode_rows(batch, stats.sources))  # helper is behind: help
+        else:
+            self._send(False, batch)
+
+    def run(
+        self, rows: Iterator[RawRow], stats: _Stats, batch_size: int
+    ) -> dict[str, list[int]] | None:
+        try:
+            batch: list[RawRow] = []
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= batch_size:
+                    self._submit(batch, stats)
+                    batch = []
+            if batch:
+                self._submit(batch, stats)
+            _write_frame(self.inp, b"")
+            while True:
+                payload = self._reply()
+                if payload:
+                    break
+            sources, totals = pickle.loads(payload)
+            for k, v in sources.items():
+                stats.sources[k] = stats.sources.get(k, 0) + v
+            self.proc.wait()
+            result: dict[str, list[int]] | None = totals
+            return result
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        for f in (self.inp, self.out):
+            try:
+                f.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def _add_totals(
