@@ -83,6 +83,16 @@ def normalize_path(s: str) -> str:
 
     Returns ``""`` when nothing usable is left.
     """
+    if (  # fast path: already clean (no controls, NFC, no "\\", no empty/"."/".." parts)
+        s.isprintable()
+        and (s.isascii() or unicodedata.is_normalized("NFC", s))
+        and "\\" not in s
+        and "//" not in s
+        and "/." not in s
+        and s[:1] not in ("/", ".")
+        and s[-1:] != "/"
+    ):
+        return s
     if not s.isprintable():  # isprintable() is False for every C0/C1/DEL and format char
         s = _CONTROL_RE.sub("", s)
     if not s.isascii() and not unicodedata.is_normalized("NFC", s):
@@ -127,12 +137,13 @@ _URLSAFE: Final = bytes.maketrans(b"-_", b"+/")
 
 def _b64url(data: str) -> bytes:
     raw = data.strip().encode("ascii").translate(_URLSAFE)
-    return base64.b64decode(raw + b"=" * (-len(raw) % 4), validate=True)
+    # == base64.b64decode(..., validate=True), minus its Python-level wrapper
+    return binascii.a2b_base64(raw + b"=" * (-len(raw) % 4), strict_mode=True)
 
 
 def _b64std(data: str) -> bytes:
     raw = "".join(data.split()).encode("ascii")
-    return base64.b64decode(raw + b"=" * (-len(raw) % 4), validate=True)
+    return binascii.a2b_base64(raw + b"=" * (-len(raw) % 4), strict_mode=True)
 
 
 _P_RE: Final = re.compile(r"<p>(.*?)</p>", re.S)
