@@ -6,6 +6,7 @@ import argparse
 import base64
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,9 @@ def doc(archives: list[dict[str, Any]], arn: str = ARN) -> bytes:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(tmp_path / "s.sqlite3")
-    yield s  # type: ignore[misc]
+    yield s
     s.close()
 
 
