@@ -250,6 +250,8 @@ class GlacierClient:
         return Job.from_api(await self._call("describe_job", vaultName=vault, jobId=job_id))
 
     async def _initiate_job(self, vault: str, params: dict[str, Any]) -> str:
+        if "SNSTopic" in params:
+            _check_sns_topic(str(params["SNSTopic"]))
         result = await self._call("initiate_job", vaultName=vault, jobParameters=params)
         return str(result.get("jobId") or "")
 
@@ -468,6 +470,7 @@ class GlacierClient:
         )
 
     async def set_vault_notifications(self, vault: str, sns_topic: str, events: list[str]) -> None:
+        _check_sns_topic(sns_topic)
         await self._call(
             "set_vault_notifications",
             vaultName=vault,
@@ -586,3 +589,17 @@ def _check_names(kwargs: dict[str, Any]) -> None:
                 f"invalid {label} {str(value)[:80]!r}: expected letters, digits, '_' or '-'",
                 code="LocalValidation", hint="Nothing was sent.",
             )
+
+
+_SNS_TOPIC_ARN = re.compile(
+    r"arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:[A-Za-z0-9_-]{1,256}"
+)
+
+
+def _check_sns_topic(topic: str) -> None:
+    """Refuse an SNS topic that is not a topic ARN (the job would be created regardless)."""
+    if not _SNS_TOPIC_ARN.fullmatch(topic):
+        raise errors.InvalidParameterValue(
+            f"invalid SNS topic {topic[:80]!r}: expected arn:aws:sns:<region>:<account>:<name>",
+            code="LocalValidation", hint="Nothing was sent.",
+        )
