@@ -59,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     cmd = getattr(args, "inventory_command", None)
     err = Console(stderr=True, highlight=False)
+    if cmd == "import" and not Path(args.file).is_file():  # before the store is created
+        err.print(f"[red]no such file:[/] {escape(str(args.file))}")
+        return 2
     try:
         store = Store(args.db)
     except Exception as e:  # unreadable path, not a database, ...
