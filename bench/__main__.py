@@ -6,7 +6,10 @@ import argparse
 import importlib
 import traceback
 
-SUITES = ("treehash_bench", "transfer_bench", "inventory_bench", "ui_bench")
+SUITES = (
+    "treehash_bench", "transfer_bench", "inventory_bench", "ui_bench",
+    "soak", "kill_resume", "load",
+)
 
 
 def main() -> int:
