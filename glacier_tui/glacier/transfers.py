@@ -291,6 +291,29 @@ async def _retrying(
 # -- sizes -------------------------------------------------------------------------
 
 
+async def _run_pool(
+    pending: deque[int], concurrency: int, process: Callable[[int], Awaitable[None]]
+) -> None:
+    """Process queued indices with ``concurrency`` tasks; the first failure stops them all."""
+
+    async def worker() -> None:
+        while pending:
+            await process(pending.popleft())
+
+    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(pending)))]
+    try:
+        if workers:
+            done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                exc = task.exception()
+                if exc is not None:
+                    raise exc
+    finally:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+
 def _is_pow2_mib(n: int) -> bool:
     return n >= MIB and n % MIB == 0 and (n // MIB) & (n // MIB - 1) == 0
 
@@ -762,29 +785,16 @@ async def _download(
                 tracker.add(-counted)
                 raise
 
-        async def worker() -> None:
+        async def fetch_and_record(index: int) -> None:
             nonlocal fetched
-            while pending:
-                index = pending.popleft()
-                digest = await fetch_segment(index)
-                # Only now, with the bytes written and verified, is the segment done.
-                journal.segments[index] = digest
-                fetched += 1
-                async with journal_lock:
-                    await asyncio.to_thread(atomic_write_json, journal_path, journal.to_json())
+            digest = await fetch_segment(index)
+            # Only now, with the bytes written and verified, is the segment done.
+            journal.segments[index] = digest
+            fetched += 1
+            async with journal_lock:
+                await asyncio.to_thread(atomic_write_json, journal_path, journal.to_json())
 
-        workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(pending)))]
-        try:
-            if workers:
-                done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
-                for task in done:
-                    exc = task.exception()
-                    if exc is not None:
-                        raise exc
-        finally:
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+        await _run_pool(pending, concurrency, fetch_and_record)
 
         tracker.set_state(TransferState.VERIFYING, "checking the whole-file tree hash")
         digest = combine_hex(journal.segments[i] for i in range(n_segments)) if n_segments else (
@@ -1163,30 +1173,19 @@ async def _upload_multipart(
             tracker.add(-sent)
             raise
 
-    async def worker() -> None:
+    async def send_and_record(index: int) -> None:
         nonlocal uploaded
         assert journal is not None
-        while pending:
-            index = pending.popleft()
-            digest = await send_part(index)
-            journal.parts[index] = digest
-            uploaded += 1
-            async with journal_lock:
-                await asyncio.to_thread(atomic_write_json, jpath, journal.to_json())
+        digest = await send_part(index)
+        journal.parts[index] = digest
+        uploaded += 1
+        async with journal_lock:
+            await asyncio.to_thread(atomic_write_json, jpath, journal.to_json())
 
-    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(pending)))]
     try:
         try:
-            if workers:
-                done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
-                for task in done:
-                    exc = task.exception()
-                    if exc is not None:
-                        raise exc
+            await _run_pool(pending, concurrency, send_and_record)
         finally:
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
             # Hashing threads read the descriptor the caller closes next.
             hash_pool.shutdown(wait=True, cancel_futures=True)
     except (asyncio.CancelledError, KeyboardInterrupt):
