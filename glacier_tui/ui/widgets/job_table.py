@@ -26,11 +26,11 @@ if TYPE_CHECKING:
 # Fixed widths: live updates never make the columns jump around.
 COLUMNS: list[tuple[str, str, int]] = [
     ("id", "Job", 8),
-    ("vault", "Vault", 14),
+    ("status", "Status", 10),  # first after the id: it must stay visible at 80 columns
     ("action", "Action", 9),
     ("archive", "Archive", 24),
     ("tier", "Tier", 9),
-    ("status", "Status", 10),
+    ("vault", "Vault", 14),
     ("created", "Created", 16),
     ("completed", "Completed", 16),
     ("size", "Size", 9),
@@ -75,11 +75,11 @@ class JobTable(DataTable[str | Text]):
                          short_id(job.archive_id or "", 12))
         return (
             short_id(job.job_id),
-            clean(job.vault_name),
+            status_text(job.status_code),
             action_label(job.action),
             name,
             clean(job.tier or "—"),
-            status_text(job.status_code),
+            clean(job.vault_name),
             timestamp(job.creation_date),
             timestamp(job.completion_date),
             human_size(job.output_size),
