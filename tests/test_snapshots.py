@@ -128,3 +128,38 @@ def test_error_screen(snap_compare: Any, tmp_path: Path) -> None:
 
     app = _app(f"http://127.0.0.1:{port}", tmp_path)
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_archive_list(snap_compare: Any, emu: Any, tmp_path: Path) -> None:
+    """A folder's archives in the virtual list (inventory loaded with `d`), at 80x24."""
+    async def run_before(pilot: Any) -> None:
+        async def more(p: Any) -> None:
+            from glacier_tui.ui.widgets.archive_list import ArchiveList
+
+            main = p.app.screen
+            table = main.query_one(JobTable)
+            inv = next(j for j in table.jobs.values() if j.is_inventory_retrieval
+                       and j.succeeded and j.vault_name == "family-photos")
+            table.focus()
+            table.select_job(inv.job_id)
+            await p.pause()
+            await p.press("d")
+            tree = main.query_one(VaultTree)
+            for _ in range(300):
+                node = tree.vault_node("family-photos")
+                if node is not None and any(c.data is not None and c.data.kind == "folder"
+                                            for c in node.children):
+                    break
+                await p.pause(0.05)
+            tree.focus()
+            tree.select_vault("family-photos")
+            await p.pause()
+            await p.press("down")
+            await p.app.workers.wait_for_complete()
+            await p.pause(0.3)
+            await p.app.workers.wait_for_complete()
+            main.query_one(ArchiveList).focus()
+            await p.pause(0.3)
+        await _loaded(pilot, more)
+
+    assert snap_compare(_app(emu.url, tmp_path), terminal_size=(80, 24), run_before=run_before)

@@ -15,6 +15,7 @@ from glacier_tui.glacier.store import Store
 from glacier_tui.ui.app import GlacierApp
 from glacier_tui.ui.screens.error import ErrorScreen
 from glacier_tui.ui.screens.main import MainScreen
+from glacier_tui.ui.widgets.archive_list import ArchiveList
 from glacier_tui.ui.widgets.job_table import JobTable
 from glacier_tui.ui.widgets.vault_tree import VaultTree
 
@@ -74,6 +75,10 @@ def jobs(app: GlacierApp) -> JobTable:
     return main_screen(app).query_one(JobTable)
 
 
+def archive_list(app: GlacierApp) -> ArchiveList:
+    return main_screen(app).query_one(ArchiveList)
+
+
 async def select_vault(pilot: Any, app: GlacierApp, name: str) -> None:
     t = tree(app)
     t.focus()
@@ -104,34 +109,43 @@ async def test_browse_inventory_restore_download(demo_emulator: Any, tmp_path: P
         await wait_for(pilot, lambda: tree(app).has_inventory.get("family-photos", False),
                        steps=300)
         await wait_for(pilot, lambda: any(
-            c.data is not None and c.data.kind in ("folder", "archive")
-            for c in node.children))
-        kinds = {c.data.kind for c in node.children if c.data is not None}
-        assert "folder" in kinds or "archive" in kinds
+            c.data is not None and c.data.kind == "folder" for c in node.children))
+        # The tree holds vaults and folders only; archives are in the archive list.
+        assert not [n for n in _walk(node) if n.data is not None and n.data.kind == "archive"]
 
-        # Restore the first archive found (open folders until one shows up).
+        # Restore the first archive found: highlight folders until the list shows one.
         t = tree(app)
-        archive_node = None
-        for _ in range(6):
-            nodes = [n for n in _walk(node) if n.data is not None]
-            archive_node = next((n for n in nodes if n.data.kind == "archive"), None)
-            if archive_node is not None:
+        t.focus()
+        lst = archive_list(app)
+        for folder in [n for n in node.children if n.data is not None
+                       and n.data.kind == "folder"]:
+            t.move_cursor(folder)
+            await pilot.pause()
+            if folder.data.count > 0 and lst.row_count == 0:
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+            if lst.row_count > 0:
                 break
-            folder = next(n for n in nodes if n.data.kind == "folder" and not n.is_expanded)
-            folder.expand()
-            await wait_for(pilot, lambda f=folder: any(
-                c.data is not None and c.data.kind != "loading" for c in f.children))
-        assert archive_node is not None
-        t.move_cursor(archive_node)
+        await wait_for(pilot, lambda: lst.row_at(0) is not None)
+        assert screen._list_folder is not None
+        assert str(lst.border_title).startswith(screen._list_folder)
+        lst.focus()
+        await pilot.pause()
+        row = lst.row_at(0)
+        assert row is not None
+        row_path, row_size = f"{screen._list_folder}/{row.name}", row.size
+        # Its details (path, description, tree hash, id) show in the detail pane.
+        assert screen._show_current_detail() is None
         await pilot.press("space")
-        assert len(t.marks) == 1
+        assert lst.marked == {row.archive_id}
         count = len(jobs(app).jobs)
         await pilot.press("r")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "RestoreScreen")
         await pilot.click("#confirm")
         await wait_for(pilot, lambda: len(jobs(app).jobs) == count + 1)
         new_id = next(j for j in screen.started_here if j not in screen.inventory_jobs)
-        assert jobs(app).names.get(new_id) == archive_node.data.path
+        assert jobs(app).names.get(new_id) == row_path
+        assert not lst.marked  # marks are cleared once the restore started
 
         # The job finishes on the emulator; the poller updates the row in place.
         demo_emulator.advance(3600)
@@ -143,9 +157,9 @@ async def test_browse_inventory_restore_download(demo_emulator: Any, tmp_path: P
         assert table.select_job(new_id)
         await pilot.pause()
         await pilot.press("d")
-        expected = tmp_path / "downloads" / archive_node.data.path
+        expected = tmp_path / "downloads" / row_path
         await wait_for(pilot, lambda: expected.exists(), steps=300)
-        assert expected.stat().st_size == archive_node.data.size
+        assert expected.stat().st_size == row_size
 
 
 def _walk(node: Any) -> Iterator[Any]:
@@ -302,3 +316,64 @@ async def test_folder_restore_and_create_vault(demo_emulator: Any, tmp_path: Pat
         await wait_for(pilot, lambda: type(app.screen).__name__ == "CreateVaultScreen")
         await pilot.press(*"new-vault", "enter")
         await wait_for(pilot, lambda: "new-vault" in screen.vaults, steps=300)
+
+
+async def test_archive_list_sort_search_duplicates(demo_emulator: Any, tmp_path: Path) -> None:
+    app = make_app(demo_emulator.url, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: bool(main_screen(app).vaults) and bool(jobs(app).jobs))
+        table = jobs(app)
+        inv = next(j for j in table.jobs.values()
+                   if j.is_inventory_retrieval and j.succeeded and j.vault_name == "family-photos")
+        table.focus()
+        assert table.select_job(inv.job_id)
+        await pilot.pause()
+        await pilot.press("d")
+        await wait_for(pilot, lambda: tree(app).has_inventory.get("family-photos", False),
+                       steps=300)
+        await select_vault(pilot, app, "family-photos")
+        node = tree(app).vault_node("family-photos")
+        assert node is not None
+        await wait_for(pilot, lambda: any(
+            c.data is not None and c.data.kind == "folder" for c in node.children))
+        lst = archive_list(app)
+        for folder in [c for c in node.children if c.data is not None
+                       and c.data.kind == "folder"]:
+            tree(app).move_cursor(folder)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            if lst.row_count > 1:
+                break
+        await wait_for(pilot, lambda: lst.row_at(0) is not None)
+        assert "by name" in str(lst.border_title)
+        lst.focus()
+        await pilot.pause()
+
+        # `o` cycles the sort: size (largest first).
+        await pilot.press("o")
+        await wait_for(pilot, lambda: "by size" in str(lst.border_title)
+                       and lst.row_at(0) is not None)
+        sizes = [r.size or 0 for r in (lst.row_at(i) for i in range(min(lst.row_count, 10)))
+                 if r is not None]
+        assert sizes == sorted(sizes, reverse=True)
+
+        # The detail pane shows the highlighted archive (plain text).
+        row = lst.current_row()
+        assert row is not None
+
+        # `/` searches the whole vault; Esc goes back to the folder.
+        await pilot.press("slash", *row.name[:3])
+        await wait_for(pilot, lambda: lst.row_count > 0 and "Search" in str(lst.border_title))
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert any(r is not None and row.name[:3].lower() in r.name.lower()
+                   for r in (lst.row_at(i) for i in range(lst.row_count)))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "by size" in str(lst.border_title))
+        assert isinstance(app.focused, ArchiveList)
+
+        # `D` in the archive list shows duplicate groups.
+        await pilot.press("D")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "DuplicatesScreen")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))

@@ -40,13 +40,18 @@ from glacier_tui.ui.messages import (
     VaultSettingsLoaded,
     VaultsLoaded,
 )
+from glacier_tui.ui.widgets.archive_list import (
+    ArchiveList,
+    Row,
+    StoreArchiveSource,
+    StoreSearchSource,
+)
 from glacier_tui.ui.widgets.detail_pane import DetailPane
 from glacier_tui.ui.widgets.filter_bar import FilterBar
 from glacier_tui.ui.widgets.header import GlacierHeader
 from glacier_tui.ui.widgets.job_table import JobTable
 from glacier_tui.ui.widgets.transfers_panel import TransfersPanel
 from glacier_tui.ui.widgets.vault_tree import (
-    PAGE,
     ArchiveEntry,
     FolderEntry,
     NodeData,
@@ -68,6 +73,9 @@ MUTATING: frozenset[str] = frozenset(
 NEEDS_CLIENT: frozenset[str] = MUTATING | {"download", "refresh", "vault_settings"}
 RESTORE_CONCURRENCY = 4
 RESTORE_SPACING = 0.05  # seconds between InitiateJob starts: be gentle with the API
+# Archive list sort orders, cycled with `o`: (store sort key, descending, title label).
+SORTS: tuple[tuple[str, bool, str], ...] = (
+    ("name", False, "name"), ("size", True, "size"), ("created", True, "date"))
 
 
 class MainScreen(Screen[None]):
@@ -84,6 +92,7 @@ class MainScreen(Screen[None]):
         Binding("x", "cancel_transfer", "Cancel", id="cancel_transfer"),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("colon", "jump", "Jump", id="jump", show=False),
+        Binding("o", "sort", "Sort", id="sort", show=False),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("escape", "back", "Back", id="back", show=False),
         Binding("q", "quit", "Quit", id="quit"),
@@ -103,6 +112,12 @@ class MainScreen(Screen[None]):
         self._poll_timer: Any = None
         self._last_poll_error = ""
         self._settings_vault = ""
+        self._list_vault = ""  # vault/folder whose archives the archive list shows
+        self._list_folder: str | None = None
+        self._list_totals: tuple[int, int] = (0, 0)
+        self._sort = 0
+        self._search_text = ""
+        self._search_indexed: set[str] = set()
 
     @property
     def gapp(self) -> GlacierApp:
@@ -117,7 +132,9 @@ class MainScreen(Screen[None]):
         settings = self.gapp.settings
         yield GlacierHeader(readonly=settings.readonly, demo=self.gapp.demo)
         with Horizontal(id="body"):
-            yield VaultTree()
+            with Vertical(id="left"):
+                yield VaultTree()
+                yield ArchiveList(id="archives")
             with Vertical(id="right"):
                 yield JobTable()
                 yield DetailPane()
@@ -134,6 +151,9 @@ class MainScreen(Screen[None]):
         self.query_one(VaultTree).now = now
         self.query_one(JobTable).now = now
         self.query_one(DetailPane).now = now
+        archives = self.query_one(ArchiveList)
+        archives.border_title = "Archives"
+        archives.empty_text = "Select a folder."
         self.query_one(VaultTree).focus()
         # After the first frame: connecting imports aioboto3 (slow) in the worker.
         self.call_after_refresh(self.start_connect)
@@ -215,6 +235,9 @@ class MainScreen(Screen[None]):
         tree.has_inventory.update(message.flags)
         for name in changed:
             tree.reset_vault(name)
+        if self._list_vault in changed:
+            self._show_folder(NodeData("folder", self._list_vault, path=self._list_folder or ""),
+                              force=True)
 
     def on_vaults_changed(self, _: VaultsChanged) -> None:
         self.run_worker(self._reload_vaults(), group="vaults", exclusive=True,
@@ -245,19 +268,152 @@ class MainScreen(Screen[None]):
         key = vault_key(vault)
         store = self.gapp.store
         try:
-            folders: list[FolderEntry] = []
-            if offset == 0:
-                folders = [FolderEntry(f.path, f.name, f.count, f.bytes)
-                           for f in store.subfolders(key, data.path, limit=100_000)]
-            rows = store.archives(key, data.path, offset=offset, limit=PAGE)
-            total = store.count_archives(key, data.path)
+            folders = [FolderEntry(f.path, f.name, f.count, f.bytes, f.direct_count)
+                       for f in store.subfolders(key, data.path, limit=100_000)]
         except Exception as exc:  # a missing snapshot or a bad database: show, don't crash
             self.post_message(OperationError(f"Reading the inventory failed: {exc}"))
             return
-        archives = [ArchiveEntry(r.archive_id, r.path, r.name, r.size) for r in rows]
-        self.app.call_from_thread(
-            self.query_one(VaultTree).fill, node, folders, archives, offset, total
-        )
+        self.app.call_from_thread(self.query_one(VaultTree).fill, node, folders)
+
+    # -- archive list (the highlighted folder's archives, virtual) -------------------------
+
+    def _show_folder(self, data: NodeData | None, *, force: bool = False) -> None:
+        """Point the archive list at the folder (or vault root) under the tree cursor."""
+        if data is None or not data.vault or data.kind not in ("vault", "folder"):
+            return
+        path = data.path if data.kind == "folder" else ""
+        if not force and (data.vault, path) == (self._list_vault, self._list_folder):
+            return
+        self._list_vault, self._list_folder = data.vault, path
+        self._search_text = ""
+        lst = self.query_one(ArchiveList)
+        lst.context = data.vault
+        if not self.query_one(VaultTree).has_inventory.get(data.vault):
+            lst.set_source(None)
+            lst.empty_text = "No cached inventory: press i to request one."
+            lst.border_title = "Archives"
+            return
+        lst.empty_text = "Loading…"
+        self._load_folder(data.vault, path)
+
+    @work(thread=True, group="folder", exclusive=True, exit_on_error=False)
+    def _load_folder(self, vault_name: str, path: str) -> None:
+        vault = self.vaults.get(vault_name)
+        if vault is None:
+            return
+        try:
+            info = self.gapp.store.folder(vault_key(vault), path)
+        except Exception as exc:
+            self.post_message(OperationError(f"Reading the inventory failed: {exc}"))
+            return
+        totals = (info.direct_count, info.direct_bytes) if info is not None else (0, 0)
+        self.app.call_from_thread(self._folder_loaded, vault_name, path, totals)
+
+    def _folder_loaded(self, vault_name: str, path: str, totals: tuple[int, int]) -> None:
+        if (vault_name, path) != (self._list_vault, self._list_folder) or self._search_text:
+            return
+        vault = self.vaults.get(vault_name)
+        if vault is None:
+            return
+        self._list_totals = totals
+        sort, descending, _ = SORTS[self._sort]
+        lst = self.query_one(ArchiveList)
+        lst.empty_text = "(no archives directly in this folder)"
+        lst.set_source(StoreArchiveSource(self.gapp.store, vault_key(vault), path, sort=sort,
+                                          descending=descending))
+        self._list_title()
+
+    def _list_title(self) -> None:
+        lst = self.query_one(ArchiveList)
+        if self._search_text:
+            lst.border_title = f"Search {clean(self._search_text)!r} in {self._list_vault}"
+            return
+        count, size = self._list_totals
+        where = clean(self._list_folder or "/")
+        lst.border_title = (f"{where} · {count} · {human_size(size)} · "
+                            f"by {SORTS[self._sort][2]}")
+
+    def action_sort(self) -> None:
+        if self._search_text:
+            self.notify("Search results are in inventory order.", timeout=3)
+            return
+        self._sort = (self._sort + 1) % len(SORTS)
+        data = NodeData("folder", self._list_vault, path=self._list_folder or "")
+        if self._list_vault:
+            self._show_folder(data, force=True)
+        else:
+            self._list_title()
+
+    def _set_search(self, text: str) -> None:
+        vault = self.vaults.get(self._list_vault)
+        if vault is None or not self.query_one(VaultTree).has_inventory.get(vault.name):
+            return
+        self._search_text = text
+        if not text:
+            self._show_folder(NodeData("folder", self._list_vault,
+                                       path=self._list_folder or ""), force=True)
+            return
+        lst = self.query_one(ArchiveList)
+        lst.empty_text = "No archive name matches."
+        lst.set_source(StoreSearchSource(self.gapp.store, vault_key(vault), text))
+        self._list_title()
+
+    def _index_for_search(self, vault_name: str) -> None:
+        if vault_name in self._search_indexed:
+            return
+        self._search_indexed.add(vault_name)
+        self._build_search_index(vault_name)
+
+    @work(thread=True, group="search-index", exit_on_error=False)
+    def _build_search_index(self, vault_name: str) -> None:
+        vault = self.vaults.get(vault_name)
+        if vault is None:
+            return
+        try:
+            self.gapp.store.ensure_search_index(vault_key(vault))
+        except Exception as exc:  # search still works (a LIKE scan) without the index
+            log.warning("search index of %s: %s", vault_name, exc)
+
+    def on_archive_list_highlighted(self, message: ArchiveList.Highlighted) -> None:
+        if isinstance(self.focused, ArchiveList):
+            self._show_archive_detail(message.row)
+
+    def on_archive_list_marked(self, _: ArchiveList.Marked) -> None:
+        self.refresh_bindings()
+
+    def _show_archive_detail(self, row: Row) -> None:
+        pane = self.query_one(DetailPane)
+        size = human_size(row.size) + (f" ({row.size:,} bytes)" if row.size is not None else "")
+        pane.show_archive([
+            ("Vault", self.query_one(ArchiveList).context),
+            ("Path", _row_path(row)),
+            ("Description", str(getattr(row, "description", "")) or "—"),
+            ("Size", size),
+            ("Created", row.created or "—"),
+            ("Tree hash", str(getattr(row, "tree_hash", None) or "—")),
+            ("Archive id", row.archive_id),
+        ])
+
+    def action_duplicates(self) -> None:
+        vault = self._list_vault or self.query_one(VaultTree).current_vault()
+        if not vault or not self.query_one(VaultTree).has_inventory.get(vault):
+            self.notify("Select a vault with a cached inventory first.", severity="warning")
+            return
+        self._open_duplicates(vault)
+
+    @work(group="dialog", exclusive=True, exit_on_error=False)
+    async def _open_duplicates(self, vault_name: str) -> None:
+        from glacier_tui.ui.screens.duplicates import DuplicatesScreen
+
+        vault = self.vaults.get(vault_name)
+        if vault is None:
+            return
+        try:
+            groups = await asyncio.to_thread(self.gapp.store.duplicates, vault_key(vault))
+        except Exception as exc:
+            self.post_message(OperationError(f"Reading the inventory failed: {exc}"))
+            return
+        await self.app.push_screen_wait(DuplicatesScreen(vault_name, groups))
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -446,6 +602,7 @@ class MainScreen(Screen[None]):
     @on(Tree.NodeHighlighted, "#vaults")
     def _tree_highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:
         self._show_tree_detail(event.node.data)
+        self._show_folder(event.node.data)
         self.refresh_bindings()
 
     @on(DataTable.RowHighlighted, "#jobs")
@@ -461,6 +618,10 @@ class MainScreen(Screen[None]):
     def _show_current_detail(self) -> None:
         if isinstance(self.focused, JobTable):
             self._show_job_detail()
+        elif isinstance(self.focused, ArchiveList):
+            row = self.focused.current_row()
+            if row is not None:
+                self._show_archive_detail(row)
         else:
             node = self.query_one(VaultTree).cursor_node
             self._show_tree_detail(node.data if node is not None else None)
@@ -540,7 +701,7 @@ class MainScreen(Screen[None]):
                 self.focused, JobTable) else None
             return True if job is not None and job.succeeded else None
         if action == "restore":
-            return True if self.query_one(VaultTree).selection() else None
+            return True if self._selection() else None
         return True
 
     def _writable(self, what: str) -> bool:
@@ -592,6 +753,10 @@ class MainScreen(Screen[None]):
         node = tree.vault_node(message.vault)
         if node is not None and not node.is_expanded:
             node.expand()
+        self._index_for_search(message.vault)
+        if self._list_vault == message.vault:
+            self._show_folder(NodeData("folder", message.vault, path=self._list_folder or ""),
+                              force=True)
         self.notify(f"{message.vault}: {message.count} archives in the inventory", markup=False,
                     title="Inventory loaded")
 
@@ -715,7 +880,7 @@ class MainScreen(Screen[None]):
     def action_restore(self) -> None:
         if not self._writable("restore"):
             return
-        selection = self.query_one(VaultTree).selection()
+        selection = self._selection()
         if not selection:
             self.notify("Mark archives or a folder (space) first.", severity="warning")
             return
@@ -736,9 +901,33 @@ class MainScreen(Screen[None]):
             RestoreScreen(refs, settings.prices, settings.default_tier))
         if request is None:
             return
-        self.query_one(VaultTree).clear_marks()
+        self._clear_marks()
         self.run_worker(self._initiate_restores(targets, request), group="restore",
                         exit_on_error=False)
+
+    def _selection(self) -> list[NodeData]:
+        """Marked folders (tree) and archives (list); else what is under the cursor."""
+        tree = self.query_one(VaultTree)
+        lst = self.query_one(ArchiveList)
+        picked = [NodeData("archive", vault, path=_row_path(row), archive_id=aid, size=row.size)
+                  for aid, (vault, row) in lst.marked_rows.items()]
+        if tree.marks or picked:
+            return list(tree.marks.values()) + picked
+        if isinstance(self.focused, ArchiveList):
+            row = lst.current_row()
+            if row is None or not lst.context:
+                return []
+            return [NodeData("archive", lst.context, path=_row_path(row),
+                             archive_id=row.archive_id, size=row.size)]
+        return tree.selection()
+
+    def _clear_marks(self) -> None:
+        tree = self.query_one(VaultTree)
+        lst = self.query_one(ArchiveList)
+        if tree.marks:
+            tree.clear_marks()
+        if lst.marked:
+            lst.clear_marks()
 
     def _resolve_archives(self, selection: list[NodeData]) -> list[tuple[str, ArchiveEntry]]:
         """Expand folders into their archives (descendants too) via the store."""
@@ -877,7 +1066,7 @@ class MainScreen(Screen[None]):
         if not self._writable("delete"):
             return
         tree = self.query_one(VaultTree)
-        archives = [d for d in tree.selection() if d.kind == "archive"]
+        archives = [d for d in self._selection() if d.kind == "archive"]
         if not archives:
             node = tree.cursor_node
             if node is not None and node.data is not None and node.data.kind == "vault":
@@ -909,7 +1098,7 @@ class MainScreen(Screen[None]):
                 await client.delete_archive(a.vault, a.archive_id)
             except Exception as exc:
                 failures.append(f"{clean(a.path)}: {_user_message(exc)}")
-        self.query_one(VaultTree).clear_marks()
+        self._clear_marks()
         if failures:
             self.post_message(OperationError("\n".join(failures[:5]), title="Delete"))
         else:
@@ -976,6 +1165,12 @@ class MainScreen(Screen[None]):
         bar = self.query_one(FilterBar)
         if isinstance(focused, JobTable):
             bar.open("jobs", "jobs", focused.filter_text)
+        elif isinstance(focused, ArchiveList):
+            if not self.query_one(VaultTree).has_inventory.get(self._list_vault):
+                self.notify("No cached inventory to search.", severity="warning")
+                return
+            self._index_for_search(self._list_vault)
+            bar.open("archives", f"all archives of {self._list_vault}", self._search_text)
         else:
             tree = self.query_one(VaultTree)
             bar.open("vaults", "vaults", tree.filter_text)
@@ -985,11 +1180,18 @@ class MainScreen(Screen[None]):
         bar = self.query_one(FilterBar)
         if bar.target_id == "jobs":
             self.query_one(JobTable).set_filter(event.value)
+        elif bar.target_id == "archives":
+            self._set_search(event.value)
         else:
             self.query_one(VaultTree).set_filter(event.value)
 
     def on_filter_bar_closed(self, message: FilterBar.Closed) -> None:
         bar = self.query_one(FilterBar)
+        if bar.target_id == "archives":
+            if message.clear:
+                self._set_search("")
+            self.query_one(ArchiveList).focus()
+            return
         target = self.query_one(JobTable) if bar.target_id == "jobs" else \
             self.query_one(VaultTree)
         if message.clear:
@@ -998,8 +1200,11 @@ class MainScreen(Screen[None]):
 
     def action_back(self) -> None:
         tree = self.query_one(VaultTree)
-        if tree.marks:
-            tree.clear_marks()
+        if tree.marks or self.query_one(ArchiveList).marked:
+            self._clear_marks()
+            return
+        if self._search_text:
+            self._set_search("")
             return
         if tree.filter_text:
             tree.set_filter("")
@@ -1053,6 +1258,11 @@ class MainScreen(Screen[None]):
 
     def action_quit(self) -> None:
         self.gapp.action_confirm_quit()
+
+
+def _row_path(row: Row) -> str:
+    """A row's decoded path (store rows have one; other sources only a name)."""
+    return str(getattr(row, "path", row.name))
 
 
 def _user_message(exc: BaseException) -> str:

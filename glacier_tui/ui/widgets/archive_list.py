@@ -103,7 +103,11 @@ class ArchiveList(ScrollView, can_focus=True):
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Last", show=False),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
         Binding("space", "toggle_mark", "Mark"),
+        Binding("o", "screen.sort", "Sort"),
+        Binding("D", "screen.duplicates", "Duplicates"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "archive-list--cursor", "archive-list--marked", "archive-list--loading"
@@ -154,6 +158,11 @@ class ArchiveList(ScrollView, can_focus=True):
         self.page_size = page_size
         self.max_pages = max_pages
         self.marked: set[str] = set()
+        # archive id -> (context, row) of every marked row: the context (e.g. the vault
+        # name) is what ``context`` was when the row was marked.
+        self.marked_rows: dict[str, tuple[str, Row]] = {}
+        self.context = ""
+        self.empty_text = ""
         self._source: ArchiveSource | None = None
         self._count = 0
         self._pages: OrderedDict[int, Sequence[Row]] = OrderedDict()
@@ -295,13 +304,19 @@ class ArchiveList(ScrollView, can_focus=True):
             return
         if row.archive_id in self.marked:
             self.marked.discard(row.archive_id)
+            self.marked_rows.pop(row.archive_id, None)
         else:
             self.marked.add(row.archive_id)
+            self.marked_rows[row.archive_id] = (self.context, row)
         self.post_message(self.Marked(self, frozenset(self.marked)))
         self.refresh()
 
+    def current_row(self) -> Row | None:
+        return self.row_at(self.cursor) if self._count else None
+
     def clear_marks(self) -> None:
         self.marked.clear()
+        self.marked_rows.clear()
         self.post_message(self.Marked(self, frozenset()))
         self.refresh()
 
@@ -315,6 +330,10 @@ class ArchiveList(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width or self.size.width
         base = self.rich_style
         if index >= self._count:
+            if index == 0 and self.empty_text:
+                style = base + self.get_component_rich_style("archive-list--loading")
+                return Strip([Segment(set_cell_size(safe_text(self.empty_text), width),
+                                      style)], width)
             return Strip.blank(width, base)
         row = self.row_at(index)
         if row is None:
@@ -332,12 +351,16 @@ class ArchiveList(ScrollView, can_focus=True):
     @staticmethod
     def _format(row: Row, marked: bool, width: int) -> str:
         """One row as plain text: mark, name (elastic), size, created."""
-        size = human_size(row.size).rjust(11)
-        created = (row.created or "")[:20].ljust(20)
-        fixed = 2 + 1 + cell_len(size) + 2 + 20
+        size = human_size(row.size).rjust(11 if width >= 60 else 10)
+        # Narrow panes keep the name readable: the date shrinks, then goes.
+        date_width = 20 if width >= 60 else 10 if width >= 44 else 0
+        created = (row.created or "")[:date_width].ljust(date_width)
+        fixed = 2 + 1 + cell_len(size) + (2 + date_width if date_width else 0)
         name_width = max(1, width - fixed)
         name = set_cell_size(safe_text(row.name), name_width)
-        text = f"{'* ' if marked else '  '}{name} {size}  {created}"
+        text = f"{'* ' if marked else '  '}{name} {size}"
+        if date_width:
+            text += f"  {created}"
         return set_cell_size(text, width)
 
     def line_text(self, y: int) -> str:

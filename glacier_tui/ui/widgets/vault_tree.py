@@ -1,8 +1,9 @@
-"""The vault tree: vaults with totals, lazily expanding into folders and archives.
+"""The vault tree: vaults with totals, lazily expanding into folders (never archives).
 
 Children come from the local store (the cached inventory) in a thread worker; the
-tree shows "Loading…" until the worker's message arrives. Marks (space) select
-archives or whole folders for restore/delete.
+tree shows "Loading…" until the worker's message arrives. The archives of the
+highlighted folder are shown by the virtual ``ArchiveList`` next to the tree.
+Marks (space) select whole folders (or a vault's root) for restore.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from glacier_tui.glacier.models import Vault
 
 NodeKind = Literal["vault", "folder", "archive", "more", "hint", "loading"]
-PAGE = 200  # archives added to a folder per page ("more…" loads the next)
 
 
 def vault_key(vault: Vault) -> str:
@@ -50,6 +50,7 @@ class FolderEntry:
     name: str
     count: int
     bytes: int
+    direct_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -210,15 +211,8 @@ class VaultTree(Tree[NodeData]):
         node.add_leaf(Text("Loading…", style="dim italic"), NodeData("loading", data.vault))
         self.post_message(self.LoadChildren(node, 0))
 
-    def fill(
-        self,
-        node: TreeNode[NodeData],
-        folders: list[FolderEntry],
-        archives: list[ArchiveEntry],
-        offset: int,
-        total_archives: int,
-    ) -> None:
-        """Add children read by the worker (first page, or a "more…" page)."""
+    def fill(self, node: TreeNode[NodeData], folders: list[FolderEntry]) -> None:
+        """Add the subfolders read by the worker (archives are in the archive list)."""
         data = node.data
         if data is None:
             return
@@ -228,18 +222,11 @@ class VaultTree(Tree[NodeData]):
         vault = data.vault
         for f in folders:
             nd = NodeData("folder", vault, path=f.path, size=f.bytes, count=f.count)
-            node.add(self._folder_label(nd, f.name), nd, allow_expand=f.count > 0)
-        for a in archives:
-            nd = NodeData("archive", vault, path=a.path, archive_id=a.archive_id, size=a.size)
-            node.add_leaf(self._archive_label(nd, a.name), nd)
-        shown = offset + len(archives)
-        if shown < total_archives:
-            node.add_leaf(
-                Text(f"… {total_archives - shown} more (Enter to load)", style="dim italic"),
-                NodeData("more", vault, path=data.path, offset=shown),
-            )
-        if not folders and not archives and offset == 0:
-            node.add_leaf(Text("(empty)", style="dim italic"), NodeData("hint", vault))
+            # Archives below the folder but not directly in it: it has subfolders.
+            node.add(self._folder_label(nd, f.name), nd,
+                     allow_expand=f.count > f.direct_count)
+        if not folders and data.kind == "vault":
+            node.add_leaf(Text("(no folders)", style="dim italic"), NodeData("hint", vault))
 
     def _folder_label(self, nd: NodeData, name: str) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
@@ -256,11 +243,6 @@ class VaultTree(Tree[NodeData]):
         t.append(clean(name))
         t.append(f"  {human_size(nd.size)}", style="dim")
         return t
-
-    def on_tree_node_selected(self, event: Tree.NodeSelected[NodeData]) -> None:
-        data = event.node.data
-        if data is not None and data.kind == "more" and event.node.parent is not None:
-            self.post_message(self.LoadChildren(event.node.parent, data.offset))
 
     # -- marks --------------------------------------------------------------------
 
