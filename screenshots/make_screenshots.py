@@ -23,6 +23,7 @@ async def _wait(pilot: Any, cond: Any, steps: int = 400) -> None:
 async def main() -> None:
     from glacier_tui.config import Settings
     from glacier_tui.ui.app import GlacierApp
+    from glacier_tui.ui.widgets.archive_list import ArchiveList
     from glacier_tui.ui.widgets.job_table import JobTable
     from glacier_tui.ui.widgets.vault_tree import VaultTree
 
@@ -52,11 +53,19 @@ async def main() -> None:
             tree.select_vault(inv.vault_name)
             await pilot.pause(0.5)
             node = tree.vault_node(inv.vault_name)
-            if node is not None and node.children:
-                folder = node.children[0]
-                folder.expand()
+            if node is not None:
+                await _wait(pilot, lambda: any(c.data is not None and c.data.kind == "folder"
+                                               for c in node.children))
+                await pilot.press("down")  # the first folder: its archives in the list
+                await app.workers.wait_for_complete()
                 await pilot.pause(0.5)
             app.save_screenshot("vault-tree.svg", str(HERE))
+            archives = main_screen.query_one(ArchiveList)
+            archives.focus()
+            await pilot.press("o")  # sort by size
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.5)
+            app.save_screenshot("archive-list.svg", str(HERE))
         await pilot.press("question_mark")
         await pilot.pause()
         app.save_screenshot("help.svg", str(HERE))
