@@ -1,0 +1,14 @@
+"""Quick kill/resume run: SIGKILLed downloads, uploads, imports and emulator all end exact."""
+
+from __future__ import annotations
+
+from bench.kill_resume import kill_resume
+
+
+def test_quick_kill_resume() -> None:
+    results = kill_resume(quick=True, seed=7)
+    assert [o.kind for o in results] == ["download", "upload", "import", "emulator"]
+    for o in results:
+        assert o.ok, o.line()
+        assert o.kills + o.finished_early == 3, o.line()
+    assert sum(o.kills for o in results) > 0, [o.line() for o in results]
