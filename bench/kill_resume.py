@@ -190,8 +190,12 @@ def _download(emu: Emulator, env: dict[str, str], work: Path, data: bytes,
         if rc is None:
             out.kills += 1
             started = True
-            continue
-        out.finished_early += 1
+            if not dest.exists():
+                continue
+            # Killed after the atomic rename: the transfer is complete, check it.
+            rc = 0
+        else:
+            out.finished_early += 1
         if rc != 0 or dest.read_bytes() != data:
             out.notes.append(f"a run that finished gave exit {rc} / wrong bytes")
             return out
