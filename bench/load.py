@@ -54,13 +54,14 @@ class World:
 
 
 def seed_world(data_dir: Path, n_vaults: int, n_jobs: int, live_fraction: float = 0.1,
-               start: float | None = None) -> World:
+               start: float | None = None, live: int | None = None) -> World:
     """Write vaults, one small archive each and ``n_jobs`` jobs straight into the store.
 
-    Jobs are spread evenly; ``live_fraction`` of the vaults get unfinished jobs (half
-    Standard, half Bulk), the others Expedited jobs that are completed by moving the
-    clock one hour on before the unfinished ones are created. The emulator saves its
-    clock in the store, so a server started later on ``data_dir`` goes on from there.
+    Jobs are spread evenly; ``live_fraction`` of the vaults (or ``live`` vaults) get
+    unfinished jobs (half Standard, half Bulk), the others Expedited jobs that are
+    completed by moving the clock one hour on before the unfinished ones are created.
+    The emulator saves its clock in the store, so a server started later on ``data_dir``
+    goes on from there.
     """
     from glacier_tui.emulator.clock import VirtualClock
     from glacier_tui.emulator.config import EmulatorConfig
@@ -74,8 +75,10 @@ def seed_world(data_dir: Path, n_vaults: int, n_jobs: int, live_fraction: float 
     clock = VirtualClock(time.time() if start is None else start, 1.0, True)
     svc = Service(cfg, store, clock)
     names = [f"load-{i:04d}" for i in range(n_vaults)]
-    n_live = max(2, int(n_vaults * live_fraction)) if live_fraction > 0 else 0
-    live = names[:n_live]
+    if live is None:
+        live = max(2, int(n_vaults * live_fraction)) if live_fraction > 0 else 0
+    n_live = live
+    live_names = names[:n_live]
     per_vault = [n_jobs // n_vaults + (1 if i < n_jobs % n_vaults else 0)
                  for i in range(n_vaults)]
     data = b"load-bench archive\n"
@@ -108,12 +111,12 @@ def seed_world(data_dir: Path, n_vaults: int, n_jobs: int, live_fraction: float 
             clock.advance(3600.0)
             svc._tick(db)  # the Expedited jobs succeed
             half = n_live // 2
-            for i, name in enumerate(live):
+            for i, name in enumerate(live_names):
                 jobs(name, "Standard" if i < half else "Bulk", per_vault[i])
             svc._tick(db)  # saves the clock
     finally:
         store.close()
-    return World(names, live[:n_live // 2], live[n_live // 2:], sum(per_vault),
+    return World(names, live_names[:n_live // 2], live_names[n_live // 2:], sum(per_vault),
                  sum(per_vault[:n_live]), time.perf_counter() - t0)
 
 
