@@ -1,4 +1,9 @@
-"""Fault injection, deterministic by seed: throttling, 5xx, resets, latency, corrupt output."""
+"""Fault injection, deterministic by seed: throttling, 5xx, resets, latency, corrupt output.
+
+``bandwidth`` is not random: it caps every request body and every streamed
+response body at that many bytes per second *per connection* (parallel
+streams add up), the way real Glacier/S3 throughput behaves over a network.
+"""
 
 from __future__ import annotations
 
@@ -18,13 +23,32 @@ class FaultSpec:
     reset: float = 0.0
     corrupt: float = 0.0
     latency: float = 0.0  # seconds added to every request
+    bandwidth: int = 0  # bytes per second per body stream; 0 = unlimited
     seed: int = 0
 
     def active(self) -> bool:
         return any(getattr(self, k) > 0 for k in (*PROBABILITY_KEYS, "latency"))
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (*PROBABILITY_KEYS, "latency", "seed")}
+        return {k: getattr(self, k) for k in (*PROBABILITY_KEYS, "latency", "bandwidth", "seed")}
+
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1 << 10, "m": 1000**2, "mb": 1000**2,
+          "mib": 1 << 20, "g": 1000**3, "gb": 1000**3, "gib": 1 << 30}
+
+
+def parse_bandwidth(value: Any) -> int:
+    """Bytes per second: a bare number, or e.g. ``64MiB``, ``500KB``, ``1GiB`` (``/s`` optional)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        n = float(value)
+    else:
+        m = re.fullmatch(r"\s*([0-9.]+)\s*([a-z]*?)(?:/s)?\s*", str(value).lower())
+        if not m or m.group(2) not in _UNITS:
+            raise ValueError(f"bad bandwidth: {value!r} (use e.g. 64MiB or 500KB, per second)")
+        n = float(m.group(1)) * _UNITS[m.group(2)]
+    if n < 0:
+        raise ValueError(f"bandwidth {value!r} must not be negative")
+    return int(n)
 
 
 def parse_latency(value: Any) -> float:
@@ -38,7 +62,10 @@ def parse_latency(value: Any) -> float:
 
 
 def parse_spec(spec: str | dict[str, Any] | None) -> FaultSpec:
-    """'throttle=0.1,error5xx=0.05,reset=0.02,latency=20ms,corrupt=0.01,seed=7' or a dict."""
+    """'throttle=0.1,error5xx=0.05,reset=0.02,latency=20ms,corrupt=0.01,bandwidth=64MiB,seed=7'.
+
+    Or the same as a dict.
+    """
     if not spec:
         return FaultSpec()
     items: dict[str, Any]
@@ -62,6 +89,8 @@ def parse_spec(spec: str | dict[str, Any] | None) -> FaultSpec:
             setattr(out, key, p)
         elif key == "latency":
             out.latency = parse_latency(value)
+        elif key == "bandwidth":
+            out.bandwidth = parse_bandwidth(value)
         elif key == "seed":
             out.seed = int(value)
         else:
@@ -78,6 +107,7 @@ class Decision:
     reset: bool = False
     corrupt: bool = False
     latency: float = 0.0
+    bandwidth: int = 0  # bytes per second for this request's body streams; 0 = unlimited
     names: list[str] = field(default_factory=list)
 
 
@@ -96,8 +126,10 @@ class FaultInjector:
         """One draw per fault kind per request, so a given seed gives a fixed sequence."""
         with self._lock:
             s = self.spec
-            d = Decision(latency=s.latency)
-            if not s.active():
+            d = Decision(latency=s.latency, bandwidth=s.bandwidth)
+            if not s.active():  # no draws: a bandwidth cap leaves the random sequence alone
+                if d.bandwidth:
+                    d.names.append("bandwidth")
                 return d
             draws = {k: self._rng.random() for k in PROBABILITY_KEYS}
         if draws["throttle"] < s.throttle:
@@ -114,4 +146,23 @@ class FaultInjector:
             d.names.append("corrupt")
         if d.latency:
             d.names.append("latency")
+        if d.bandwidth:
+            d.names.append("bandwidth")
         return d
+
+
+class Pacer:
+    """Holds one body stream to ``rate`` bytes per second (token bucket, no burst).
+
+    ``delay(n)`` after moving ``n`` more bytes says how long to sleep so the
+    stream has not run ahead of ``rate``. Deterministic: time only, no randomness.
+    """
+
+    def __init__(self, rate: int, now: float) -> None:
+        self.rate = rate
+        self._start = now
+        self._moved = 0
+
+    def delay(self, n: int, now: float) -> float:
+        self._moved += n
+        return max(0.0, self._start + self._moved / self.rate - now) if self.rate > 0 else 0.0

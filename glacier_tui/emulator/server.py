@@ -18,16 +18,17 @@ from aiohttp import ClientSession, ClientTimeout, web
 from glacier_tui.emulator.clock import VirtualClock, fmt_ms
 from glacier_tui.emulator.config import EmulatorConfig
 from glacier_tui.emulator.errors import GlacierError, ipv
-from glacier_tui.emulator.faults import Decision, FaultInjector
+from glacier_tui.emulator.faults import Decision, FaultInjector, Pacer
 from glacier_tui.emulator.ids import make_id
 from glacier_tui.emulator.model import Operation, load_model
-from glacier_tui.emulator.service import BlobRef, Notification, Service, StreamSink
+from glacier_tui.emulator.service import BlobRef, Notification, RangeHash, Service, StreamSink
 from glacier_tui.emulator.store import Store, remove
 from glacier_tui.glacier.treehash import TreeHasher
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
+UPLOAD_BLOCK = 4 << 20  # bytes of a request body handed to a hashing thread at once
 MAX_JSON_BODY = 1 << 20  # JSON bodies are small (policies are at most 20 KB)
 TICK_SECONDS = 0.2
 
@@ -331,6 +332,8 @@ class Emulator:
             result = await self._streaming_upload(request, op, params, decision, entry)
         else:
             result = await asyncio.to_thread(self.service.call, op.handler, params)
+        if isinstance(result, dict) and isinstance(result.get("checksum"), RangeHash):
+            result["checksum"] = await asyncio.to_thread(result["checksum"].compute)
         status, out_headers, payload = self.model.serialise(op, result)
         out_headers["x-amzn-RequestId"] = rid
         if isinstance(payload, BlobRef):
@@ -379,31 +382,65 @@ class Emulator:
         sink: StreamSink = await asyncio.to_thread(svc.call, op.handler + "_begin", params)
         tree, sha = TreeHasher(), hashlib.sha256()
         fh: BinaryIO = await asyncio.to_thread(open, sink.tmp, "wb")
+        loop = asyncio.get_running_loop()
+        pacer = Pacer(decision.bandwidth, loop.time()) if decision.bandwidth else None
         size = 0
+        # Two blocks: one fills from the socket while a thread writes and hashes the other.
+        blocks = [bytearray(UPLOAD_BLOCK), bytearray(UPLOAD_BLOCK)]
+        current, filled = 0, 0
+        pending: asyncio.Future[None] | None = None
+
+        async def flush(final: bool = False) -> None:
+            nonlocal pending, current, filled
+            if pending is not None:
+                await pending
+                pending = None
+            view = memoryview(blocks[current])[:filled]
+            if final:
+                await asyncio.to_thread(_write_hash, fh, tree, sha, view, True)
+            else:
+                pending = asyncio.ensure_future(
+                    asyncio.to_thread(_write_hash, fh, tree, sha, view)
+                )
+            current, filled = 1 - current, 0
+
         try:
-            buf = bytearray()
             limit = sink.expected_length
-            async for chunk in request.content.iter_chunked(256 * 1024):
+            while True:
+                chunk = await request.content.readany()
+                if not chunk:
+                    break
                 size += len(chunk)
                 if limit is not None and size > limit:
                     raise ipv(f"Request body longer than Content-Length: {limit}")
-                buf += chunk
                 if decision.reset and size >= (limit or 0) // 2:
                     self._abort(request)
-                if len(buf) >= CHUNK:
-                    data = bytes(buf)
-                    buf.clear()
-                    await asyncio.to_thread(_write_hash, fh, tree, sha, data)
-            await asyncio.to_thread(_write_hash, fh, tree, sha, bytes(buf), True)
+                view = memoryview(chunk)
+                while view:
+                    take = min(len(view), UPLOAD_BLOCK - filled)
+                    blocks[current][filled : filled + take] = view[:take]
+                    filled += take
+                    view = view[take:]
+                    if filled == UPLOAD_BLOCK:
+                        await flush()
+                if pacer is not None:
+                    delay = pacer.delay(len(chunk), loop.time())
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+            await flush(final=True)
             entry["bytes_in"] = size
             if limit is not None and size < limit:
                 raise GlacierError(
                     "RequestTimeoutException", "The request body was not received in time"
                 )
+            sink.context["leaves"] = _leaves_of(tree)
             return await asyncio.to_thread(
                 svc.call, op.handler + "_end", params, sink, tree.hexdigest(), sha.hexdigest(), size
             )
         finally:
+            if pending is not None:
+                with contextlib.suppress(BaseException):
+                    await pending
             if not fh.closed:
                 await asyncio.to_thread(fh.close)
             if sink.tmp.exists():
@@ -421,7 +458,14 @@ class Emulator:
         resp = web.StreamResponse(status=status, headers=headers)
         resp.content_length = blob.length
         await resp.prepare(request)
+        plain = not (decision.corrupt or decision.reset or decision.bandwidth)
+        if plain and blob.length > 0 and await self._sendfile(request, blob):
+            entry["bytes_out"] = blob.length
+            await resp.write_eof()
+            return resp
         fd = await asyncio.to_thread(os.open, blob.path, os.O_RDONLY)
+        loop = asyncio.get_running_loop()
+        pacer = Pacer(decision.bandwidth, loop.time()) if decision.bandwidth else None
         sent = 0
         flip_at = blob.length // 2 if decision.corrupt else -1
         try:
@@ -443,14 +487,43 @@ class Emulator:
                     self._abort(request)
                 await resp.write(data)
                 sent += len(data)
+                if pacer is not None:
+                    delay = pacer.delay(len(data), loop.time())
+                    if delay > 0:
+                        await asyncio.sleep(delay)
         finally:
             await asyncio.to_thread(os.close, fd)
         entry["bytes_out"] = sent
         await resp.write_eof()
         return resp
 
+    @staticmethod
+    async def _sendfile(request: web.Request, blob: BlobRef) -> bool:
+        """Send the range with ``loop.sendfile`` (zero-copy); False if it cannot be used."""
+        transport = request.transport
+        if transport is None:
+            raise ConnectionResetError("Connection lost")
+        fobj = await asyncio.to_thread(open, blob.path, "rb")
+        try:
+            await asyncio.get_running_loop().sendfile(transport, fobj, blob.offset, blob.length)
+        except NotImplementedError:
+            return False
+        finally:
+            await asyncio.to_thread(fobj.close)
+        return True
 
-def _write_hash(fh: BinaryIO, tree: TreeHasher, sha: Any, data: bytes, final: bool = False) -> None:
+
+def _leaves_of(tree: TreeHasher) -> list[bytes]:
+    """The 1 MiB leaf digests behind a finished :class:`TreeHasher` (last one may be short)."""
+    leaves = list(tree._leaves)
+    if tree._pending_len or not leaves:
+        leaves.append(tree._pending.digest())
+    return leaves
+
+
+def _write_hash(
+    fh: BinaryIO, tree: TreeHasher, sha: Any, data: bytes | memoryview, final: bool = False
+) -> None:
     if data:
         fh.write(data)
         tree.update(data)

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +59,19 @@ class BlobRef:
 
 
 @dataclass
+class RangeHash:
+    """The tree hash of a byte range, computed by the server outside the store lock."""
+
+    service: Service
+    path: Path
+    offset: int
+    length: int
+
+    def compute(self) -> str:
+        return self.service.range_tree_hash(self.path, self.offset, self.length)
+
+
+@dataclass
 class StreamSink:
     """Where the server should stream an upload body, and what it was told."""
 
@@ -80,6 +94,11 @@ class Service:
         self.store = store
         self.clock = clock
         self.outbox: list[Notification] = []  # picked up by the server to POST to notify_url
+        # 1 MiB leaf digests of stored files, keyed by (device, inode, size, mtime): job
+        # outputs are hard links of archive blobs, so an archive's leaves (known from its
+        # upload) serve ranged GetJobOutput without hashing again. Filled lazily otherwise.
+        self._leaves: dict[tuple[int, int, int, int], dict[int, bytes]] = {}
+        self._leaves_lock = threading.Lock()
 
     # ------------------------------------------------------------------ plumbing
     def call(self, handler: str, params: dict[str, Any], *extra: Any) -> Any:
@@ -94,6 +113,47 @@ class Service:
     def tick(self) -> None:
         with self.store.tx() as db:
             self._tick(db)
+
+    # ------------------------------------------------------------------ leaf digests
+    @staticmethod
+    def _file_key(path: Path) -> tuple[int, int, int, int]:
+        st = os.stat(path)
+        return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+    def remember_leaves(self, path: Path, leaves: list[bytes], first: int = 0) -> None:
+        """Record the 1 MiB leaf digests of ``path`` (from leaf index ``first``)."""
+        key = self._file_key(path)
+        with self._leaves_lock:
+            if len(self._leaves) > 4096:  # bounded: 32 bytes per MiB per file
+                self._leaves.clear()
+            known = self._leaves.setdefault(key, {})
+            known.update((first + i, d) for i, d in enumerate(leaves))
+
+    def known_leaves(self, path: Path) -> dict[int, bytes]:
+        with self._leaves_lock:
+            return dict(self._leaves.get(self._file_key(path), {}))
+
+    def range_tree_hash(self, path: Path, offset: int, length: int) -> str:
+        """Tree hash of ``length`` bytes of ``path`` from ``offset`` (MiB aligned)."""
+        from glacier_tui.glacier.treehash import CHUNK, file_leaf_digests, fold
+
+        if offset % CHUNK:
+            return fold(file_leaf_digests(path, offset, length, threads=1)).hex()
+        first, n = offset // CHUNK, -(-length // CHUNK)
+        known = self.known_leaves(path)
+        leaves = [known.get(first + i) for i in range(n)]
+        if (offset + length) % CHUNK and (offset + length) != os.stat(path).st_size:
+            leaves[-1] = None  # a short last leaf that is not the file's last leaf
+        missing = [i for i, d in enumerate(leaves) if d is None]
+        if missing:
+            lo, hi = missing[0], missing[-1] + 1
+            got = file_leaf_digests(
+                path, offset + lo * CHUNK, min(length, hi * CHUNK) - lo * CHUNK, threads=1
+            )
+            leaves[lo:hi] = got
+            if (offset + length) % CHUNK == 0 or offset + length == os.stat(path).st_size:
+                self.remember_leaves(path, got, first + lo)
+        return fold([d for d in leaves if d is not None]).hex()
 
     def arn(self, vault: str) -> str:
         return f"arn:aws:glacier:{self.cfg.region}:{self.cfg.account_id}:vaults/{vault}"
@@ -438,6 +498,8 @@ class Service:
         archive_id = self.new_id("archive")
         final = self.store.blob_path("blobs", archive_id)
         commit_file(sink.tmp, final)
+        if sink.context.get("leaves"):
+            self.remember_leaves(final, sink.context["leaves"])
         now = self.clock.now()
         db.execute(
             "INSERT INTO archives(id, vault, description, creation, size, tree_hash, blob) "
@@ -572,6 +634,8 @@ class Service:
         self._verify_hashes(p, tree, sha)
         final = self.store.part_path(u["id"], start)
         commit_file(sink.tmp, final)
+        if sink.context.get("leaves"):
+            self.remember_leaves(final, sink.context["leaves"])
         db.execute(
             "INSERT INTO parts(upload_id, start, end_, tree_hash, path) VALUES(?,?,?,?,?) "
             "ON CONFLICT(upload_id, start) DO UPDATE SET end_=excluded.end_, "
@@ -628,13 +692,22 @@ class Service:
         archive_id = self.new_id("archive")
         final = self.store.blob_path("blobs", archive_id)
         tmp = self.store.tmp_path(f"complete-{self.store.next_counter('tmp')}")
+        leaves: list[bytes] | None = []
         with open(tmp, "wb") as out:
             for part in parts:
-                with open(self.store.abs(part["path"]), "rb") as src:
-                    shutil.copyfileobj(src, out, 1 << 20)
+                part_path = self.store.abs(part["path"])
+                with open(part_path, "rb") as src:
+                    _copy_all(src, out)
+                if leaves is not None:
+                    known = self.known_leaves(part_path)
+                    n = -(-(part["end_"] - part["start"] + 1) // (1 << 20))
+                    leaves = (leaves + [known[i] for i in range(n)]
+                              if all(i in known for i in range(n)) else None)
             out.flush()
             os.fsync(out.fileno())
         commit_file(tmp, final)
+        if leaves:
+            self.remember_leaves(final, leaves)
         now = self.clock.now()
         db.execute(
             "INSERT INTO archives(id, vault, description, creation, size, tree_hash, blob) "
@@ -1024,11 +1097,8 @@ class Service:
             if start == 0 and end == total - 1:
                 out["checksum"] = j["sha_tree_hash"]
             elif is_tree_hash_aligned(start, end, total):
-                from glacier_tui.glacier.treehash import tree_hash_file
-
-                out["checksum"] = tree_hash_file(
-                    path, j["output_offset"] + start, length, threads=1
-                )
+                # Hashed by the server in a thread, outside the store's lock.
+                out["checksum"] = RangeHash(self, path, j["output_offset"] + start, length)
         out["body"] = BlobRef(path, j["output_offset"] + start, length)
         return out
 
@@ -1253,6 +1323,22 @@ class Service:
         name = self._vault(db, p.get("vaultName"))["name"]
         rows = db.execute("SELECT key, value FROM tags WHERE vault=? ORDER BY key", (name,))
         return {"Tags": {r["key"]: r["value"] for r in rows}}
+
+
+def _copy_all(src: Any, out: Any) -> None:
+    """Append all of ``src`` to ``out``: in the kernel when it can (no user-space copy)."""
+    out.flush()
+    start = out.tell()
+    try:
+        while os.copy_file_range(src.fileno(), out.fileno(), 1 << 30):
+            pass
+    except OSError:  # not supported here (e.g. across filesystems): copy through Python
+        src.seek(0)
+        out.seek(start)
+        out.truncate()
+        shutil.copyfileobj(src, out, 1 << 20)
+    else:
+        out.seek(0, os.SEEK_END)
 
 
 def _check_policy_text(text: Any) -> str:

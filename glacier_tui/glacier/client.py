@@ -93,6 +93,27 @@ class JobOutputStream:
         except Exception as exc:
             raise errors.translate(exc, self._operation) from exc
 
+    async def pieces(self) -> AsyncIterator[bytes]:
+        """The body as aiohttp receives it: each piece as buffered, without joining copies.
+
+        Falls back to :meth:`chunks` when the body is not an aiohttp response.
+        """
+        reader = getattr(getattr(self._body, "__wrapped__", None), "content", None)
+        if reader is None or not hasattr(reader, "readany"):
+            async for chunk in self.chunks():
+                yield chunk
+            return
+        try:
+            while True:
+                piece: bytes = await reader.readany()
+                if not piece:
+                    return
+                yield piece
+        except errors.GlacierError:
+            raise
+        except Exception as exc:
+            raise errors.translate(exc, self._operation) from exc
+
     def widen_read_buffer(self, size: int) -> None:
         """Let aiohttp buffer up to ``size`` bytes before pausing the socket.
 

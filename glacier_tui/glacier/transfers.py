@@ -391,7 +391,7 @@ def _pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> N
         offset += written
 
 
-def _hash_and_write(fd: int, block: bytearray, offset: int) -> list[bytes]:
+def _hash_and_write(fd: int, block: bytearray | memoryview, offset: int) -> list[bytes]:
     """Leaf digests of ``block`` (1 MiB leaves), then write it at ``offset``."""
     view = memoryview(block)
     leaves = [hashlib.sha256(view[i : i + CHUNK]).digest() for i in range(0, len(view), CHUNK)]
@@ -738,26 +738,45 @@ async def _download(
                             parsed[2] is not None and parsed[2] != total
                         ):
                             raise _Mismatch(f"unexpected Content-Range {info.content_range!r}")
-                    buf = bytearray()
-                    pos = start
-                    async for chunk in stream.chunks(WRITE_BLOCK):
-                        if pos + len(buf) + len(chunk) > end + 1:
-                            raise _Mismatch("more bytes than requested")
-                        buf += chunk
-                        if len(buf) >= WRITE_BLOCK:
-                            block = buf[:WRITE_BLOCK]
-                            del buf[:WRITE_BLOCK]
-                            leaves += await loop.run_in_executor(
-                                pool, _hash_and_write, fd, block, pos
-                            )
-                            pos += len(block)
-                            counted += len(block)
-                            tracker.add(len(block))
-                    if buf:
-                        leaves += await loop.run_in_executor(pool, _hash_and_write, fd, buf, pos)
-                        pos += len(buf)
-                        counted += len(buf)
-                        tracker.add(len(buf))
+                    # Pieces are copied once into one of two blocks; a worker thread
+                    # hashes and writes a full block while the other one fills.
+                    blocks = [bytearray(min(WRITE_BLOCK, length)) for _ in range(2)]
+                    current, filled = 0, 0
+                    pos = start  # file offset of the current block
+                    pending: asyncio.Future[list[bytes]] | None = None
+
+                    async def flush() -> None:
+                        nonlocal pending, current, filled, pos, counted
+                        if pending is not None:
+                            leaves.extend(await pending)
+                            pending = None
+                        if filled:
+                            view = memoryview(blocks[current])[:filled]
+                            pending = loop.run_in_executor(pool, _hash_and_write, fd, view, pos)
+                            pos += filled
+                            counted += filled
+                            tracker.add(filled)
+                            current, filled = 1 - current, 0
+
+                    try:
+                        async for piece in stream.pieces():
+                            if pos + filled + len(piece) > end + 1:
+                                raise _Mismatch("more bytes than requested")
+                            view = memoryview(piece)
+                            while view:
+                                block = blocks[current]
+                                take = min(len(view), len(block) - filled)
+                                block[filled : filled + take] = view[:take]
+                                filled += take
+                                view = view[take:]
+                                if filled == len(block):
+                                    await flush()
+                        await flush()
+                        await flush()  # collect the last block's leaves
+                    finally:
+                        if pending is not None:  # cancelled or failed: let the thread finish
+                            with contextlib.suppress(BaseException):
+                                await asyncio.shield(pending)
                 if pos != end + 1:
                     raise _Mismatch(f"got {pos - start} of {length} bytes")
                 digest = fold(leaves).hex()
