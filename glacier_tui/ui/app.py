@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -23,8 +23,10 @@ from glacier_tui.ui.commands import GlacierCommands
 if TYPE_CHECKING:
     from glacier_tui.glacier.client import GlacierClient
     from glacier_tui.glacier.store import Store
+    from glacier_tui.ui.backend import BackendThread
 
 log = logging.getLogger("glacier_tui.ui")
+T = TypeVar("T")
 
 
 class GlacierApp(App[None]):
@@ -49,6 +51,8 @@ class GlacierApp(App[None]):
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._store = store
         self.client: GlacierClient | None = None
+        # The poller's client, on its own thread and loop (ui/backend.py).
+        self.poll_backend: BackendThread | None = None
         self.demo_backend: Any = None
         self.archive_names: dict[str, str] = {}  # archive id -> path, for restores started here
         if settings.theme in self.available_themes:
@@ -93,9 +97,27 @@ class GlacierApp(App[None]):
         client = GlacierClient(self.client_options())
         await client.__aenter__()
         self.client = client
+        from glacier_tui.ui.backend import BackendThread
+
+        self.poll_backend = BackendThread(self.client_options())
         return client
 
+    async def poll_call(self, fn: Callable[[GlacierClient], Awaitable[T]]) -> T:
+        """``fn(client)`` for the poller: on the backend thread, so parsing never blocks keys."""
+        backend = self.poll_backend
+        if backend is not None:
+            return await backend.call(fn)
+        if self.client is None:
+            raise RuntimeError("not connected")
+        return await fn(self.client)
+
     async def close_client(self) -> None:
+        backend, self.poll_backend = self.poll_backend, None
+        if backend is not None:
+            try:
+                await backend.aclose()
+            except Exception:
+                log.debug("closing the poll backend failed", exc_info=True)
         client, self.client = self.client, None
         if client is not None:
             try:

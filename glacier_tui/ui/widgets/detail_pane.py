@@ -77,7 +77,8 @@ class DetailPane(Vertical):
         self.query_one(f"#{widget_id}", Static).update(renderable)
 
     def show_job(self, job: Job, name: str | None) -> None:
-        key = (job.job_id, job.raw, name, self.now)
+        # Ages and expiries are shown to the minute: re-render once a minute at most.
+        key = (job.job_id, job.raw, name, self.now.replace(second=0, microsecond=0))
         if key == self._shown:
             return
         self._shown = key
@@ -108,7 +109,7 @@ class DetailPane(Vertical):
         self._set("json", _json_renderable(job.raw))
 
     def show_vault(self, vault: Vault, inventory: list[tuple[str, str]]) -> None:
-        key = (vault.raw, inventory, self.now)
+        key = (vault.raw, inventory, self.now.replace(second=0, microsecond=0))
         if key == self._shown:
             return
         self._shown = key

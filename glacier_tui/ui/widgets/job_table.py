@@ -94,6 +94,8 @@ class JobTable(DataTable[str | Text]):
 
     def upsert(self, jobs: list[Job], names: dict[str, str]) -> list[tuple[Job | None, Job]]:
         """Add or update jobs; returns (old, new) pairs for jobs whose status changed."""
+        # Names that differ from what is shown (a poll re-sends every known name).
+        renamed = {k for k, v in names.items() if self.names.get(k) != v}
         self.names.update(names)
         changes: list[tuple[Job | None, Job]] = []
         added = False
@@ -102,7 +104,7 @@ class JobTable(DataTable[str | Text]):
             self.jobs[job.job_id] = job
             if old is None or old.status_code != job.status_code:
                 changes.append((old, job))
-            elif old.raw == job.raw and job.job_id not in names:
+            elif old.raw == job.raw and job.job_id not in renamed:
                 continue  # unchanged: nothing to render (time cells: refresh_times)
             added |= self._render_row(job.job_id)
         if added:
