@@ -2,6 +2,13 @@
 
     python bench/transfer_bench.py            # 512 MiB archive
     python bench/transfer_bench.py --quick    # 64 MiB
+    python bench/transfer_bench.py --bandwidth 0   # loopback only, no capped scenario
+
+Two scenarios, side by side: loopback unthrottled (both processes share the
+same 2 cores, so CPU decides), and every request/response body stream capped
+at ``--bandwidth`` bytes per second by the emulator's ``bandwidth=`` fault --
+how real Glacier/S3 behave over a network: per-connection throughput is
+limited and parallel streams add up.
 
 The emulator runs in its own process (in-process it would share our GIL and
 skew the ratio). Every measured transfer runs in a fresh child process, which
@@ -159,8 +166,11 @@ UPLOADS = ("upload-boto3", "upload-boto3-multipart", "upload-ours")
 DOWNLOADS = ("download-boto3", "download-ours")
 
 
-def run(quick: bool, repeats: int = 3) -> list[tuple[str, str]]:
-    """Run the benchmark; rows of (measure, figure) for a table (best of ``repeats``)."""
+def run(quick: bool, repeats: int = 3, bandwidth: str = "") -> list[tuple[str, str]]:
+    """Run the benchmark; rows of (measure, figure) for a table (best of ``repeats``).
+
+    ``bandwidth`` (e.g. ``64MiB``) caps each body stream via the emulator's fault.
+    """
     size = (64 if quick else 512) * MIB
     os.environ.update(ENV)
     rows: list[tuple[str, str]] = []
@@ -178,6 +188,8 @@ def run(quick: bool, repeats: int = 3) -> list[tuple[str, str]]:
             url = parent.recv()
             c = _boto3(url)
             c.create_vault(vaultName="bench")
+            if bandwidth:
+                _admin(url, "faults", {"bandwidth": bandwidth})
 
             def mib_s(result: dict[str, Any]) -> float:
                 return float(size / MIB / result["seconds"])
@@ -238,15 +250,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="64 MiB instead of 512 MiB")
     parser.add_argument("--repeats", type=int, default=3, help="runs per variant (best counts)")
+    parser.add_argument("--bandwidth", default="64MiB",
+                        help="per-stream cap for the second scenario, bytes/s (e.g. 64MiB); "
+                        "0 skips it")
     args = parser.parse_args()
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="glacier-tui transfers vs boto3 (emulator on loopback)")
+    from glacier_tui.emulator.faults import parse_bandwidth
+
+    table = Table(title="glacier-tui transfers vs boto3 (emulator in its own process)")
     table.add_column("measure")
-    table.add_column("result")
-    for row in run(args.quick, args.repeats):
-        table.add_row(*row)
+    table.add_column("loopback, unthrottled")
+    scenarios = [run(args.quick, args.repeats)]
+    if parse_bandwidth(args.bandwidth):
+        cap = parse_bandwidth(args.bandwidth) / (1 << 20)
+        table.add_column(f"per-stream cap {cap:g} MiB/s")
+        scenarios.append(run(args.quick, args.repeats, bandwidth=args.bandwidth))
+    for i, (label, figure) in enumerate(scenarios[0]):
+        table.add_row(label, figure, *(rows[i][1] for rows in scenarios[1:]))
     Console().print(table)
 
 

@@ -705,6 +705,7 @@ async def _download(
     loop = asyncio.get_running_loop()
     journal_lock = asyncio.Lock()
     fetched = 0
+    spare: list[bytearray] = []  # at most 2 × concurrency blocks of WRITE_BLOCK
     try:
         needed = total - reused_bytes
         free = free_space(part_path.parent)
@@ -740,7 +741,9 @@ async def _download(
                             raise _Mismatch(f"unexpected Content-Range {info.content_range!r}")
                     # Pieces are copied once into one of two blocks; a worker thread
                     # hashes and writes a full block while the other one fills.
-                    blocks = [bytearray(min(WRITE_BLOCK, length)) for _ in range(2)]
+                    # Blocks are reused across segments: touching fresh memory costs more
+                    # than copying into warm memory.
+                    blocks = [spare.pop() if spare else bytearray(WRITE_BLOCK) for _ in range(2)]
                     current, filled = 0, 0
                     pos = start  # file offset of the current block
                     pending: asyncio.Future[list[bytes]] | None = None
@@ -777,6 +780,8 @@ async def _download(
                         if pending is not None:  # cancelled or failed: let the thread finish
                             with contextlib.suppress(BaseException):
                                 await asyncio.shield(pending)
+                        if pending is None or pending.done():  # no thread uses them now
+                            spare.extend(blocks)
                 if pos != end + 1:
                     raise _Mismatch(f"got {pos - start} of {length} bytes")
                 digest = fold(leaves).hex()
