@@ -468,9 +468,11 @@ class Emulator:
         pacer = Pacer(decision.bandwidth, loop.time()) if decision.bandwidth else None
         sent = 0
         flip_at = blob.length // 2 if decision.corrupt else -1
+        # Paced streams go in slices of about 20 ms, each sent only when it is due.
+        step = min(CHUNK, max(16 * 1024, decision.bandwidth // 50)) if pacer else CHUNK
         try:
             while sent < blob.length:
-                n = min(CHUNK, blob.length - sent)
+                n = min(step, blob.length - sent)
                 data = await asyncio.to_thread(os.pread, fd, n, blob.offset + sent)
                 if not data:
                     raise OSError("job output file is shorter than recorded")
@@ -485,12 +487,12 @@ class Emulator:
                     entry["bytes_out"] = sent + max(half, 0)
                     entry["status"] = status
                     self._abort(request)
-                await resp.write(data)
-                sent += len(data)
                 if pacer is not None:
                     delay = pacer.delay(len(data), loop.time())
                     if delay > 0:
                         await asyncio.sleep(delay)
+                await resp.write(data)
+                sent += len(data)
         finally:
             await asyncio.to_thread(os.close, fd)
         entry["bytes_out"] = sent
