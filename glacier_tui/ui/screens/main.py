@@ -473,8 +473,7 @@ class MainScreen(Screen[None]):
             by_vault: dict[str, set[str]] = {v: set() for v in message.vaults}
             for job in message.jobs:
                 by_vault.setdefault(job.vault_name, set()).add(job.job_id)
-            for vault, present in by_vault.items():
-                table.remove_missing(vault, present, keep=self.started_here)
+            table.remove_missing(by_vault, keep=self.started_here)
         for old, new in changes:
             was_open = old is not None and not old.completed
             ours = old is None and new.job_id in self.started_here
