@@ -368,8 +368,8 @@ def test_time_scale_and_notify_url(tmp_path: Path) -> None:
 
 
 def test_bandwidth_fault_caps_each_stream(emulator: Any, emulator_url: str) -> None:
-    import time
-
+    # The pacing itself is checked through Pacer.delay (no wall-clock assertions);
+    # the live requests check the capped paths still deliver exact bytes and are logged.
     from glacier_tui.emulator.faults import Pacer, parse_bandwidth, parse_spec
 
     assert parse_bandwidth("64MiB") == 64 * MIB and parse_bandwidth("500KB/s") == 500_000
@@ -383,20 +383,17 @@ def test_bandwidth_fault_caps_each_stream(emulator: Any, emulator_url: str) -> N
     c.create_vault(vaultName="v")
     data = os.urandom(2 * MIB)
     emulator.set_faults("bandwidth=4MiB")
-    t0 = time.monotonic()
     a = c.upload_archive(vaultName="v", body=data)["archiveId"]
-    assert time.monotonic() - t0 >= 0.4  # 2 MiB at 4 MiB/s
     j = c.initiate_job(
         vaultName="v",
         jobParameters={"Type": "archive-retrieval", "ArchiveId": a, "Tier": "Expedited"},
     )["jobId"]
     requests.post(f"{emulator_url}/_emulator/clock", json={"advance_seconds": 400})
-    t0 = time.monotonic()
     out = c.get_job_output(vaultName="v", jobId=j, range=f"bytes=0-{MIB - 1}")
     assert out["body"].read() == data[:MIB] and out["checksum"] == tree_hash(data[:MIB])
-    assert time.monotonic() - t0 >= 0.2  # 1 MiB at 4 MiB/s
     emulator.set_faults("")
     whole = c.get_job_output(vaultName="v", jobId=j)  # unthrottled: the sendfile path
     assert whole["body"].read() == data and whole["checksum"] == tree_hash(data)
     log = requests.get(f"{emulator_url}/_emulator/requests").json()
     assert any(e.get("fault") == "bandwidth" for e in log if e["operation"] == "UploadArchive")
+    assert any(e.get("fault") == "bandwidth" for e in log if e["operation"] == "GetJobOutput")
