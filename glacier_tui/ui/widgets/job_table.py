@@ -165,8 +165,11 @@ class JobTable(DataTable[str | Text]):
         if now == self.now:
             return
         self.now = now
-        for job_id in list(self._cells):
-            if self.jobs[job_id].output_expires is not None:
+        for job_id, cells in list(self._cells.items()):
+            expires = self.jobs[job_id].output_expires
+            # Only rows whose "expires in" text changed (formatting every cell of every
+            # succeeded job cost ~0.1 ms a row on each poll: 0.45 s at 4,500 such jobs).
+            if expires is not None and expires_in(expires, now) != _text_of(cells[-1]):
                 self._render_row(job_id)
 
     def set_filter(self, text: str) -> None:
