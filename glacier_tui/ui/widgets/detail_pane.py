@@ -74,7 +74,16 @@ class DetailPane(Vertical):
                 yield Static(Text("Select a vault.", style="dim italic"), id="settings")
 
     def _set(self, widget_id: str, renderable: RenderableType) -> None:
-        self.query_one(f"#{widget_id}", Static).update(renderable)
+        static = self.query_one(f"#{widget_id}", Static)
+        if not static.region:  # on a hidden tab: laid out when the tab is shown
+            static.update(renderable, layout=False)
+            return
+        # A layout pass covers the whole screen (tens of ms next to a 1,000-row table):
+        # only ask for one when the new text's height differs (most job-to-job moves).
+        before = static.content_size
+        static.update(renderable, layout=False)
+        if static.get_content_height(before, before, before.width) != before.height:
+            static.refresh(layout=True)
 
     def show_job(self, job: Job, name: str | None) -> None:
         # Ages and expiries are shown to the minute: re-render once a minute at most.
