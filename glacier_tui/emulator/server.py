@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from datetime import UTC
-from typing import Any, BinaryIO
+from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
 
@@ -28,7 +28,7 @@ from glacier_tui.glacier.treehash import TreeHasher
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
-UPLOAD_BLOCK = 4 << 20  # bytes of a request body handed to a hashing thread at once
+UPLOAD_BLOCK = 1 << 20  # bytes of a request body handed to a hashing thread at once
 MAX_JSON_BODY = 1 << 20  # JSON bodies are small (policies are at most 20 KB)
 TICK_SECONDS = 0.2
 
@@ -264,6 +264,9 @@ class Emulator:
             "bytes_out": 0,
             "range": request.headers.get("Range") or request.headers.get("Content-Range"),
             "fault": None,
+            # Monotonic seconds (this process's clock): when the handler started and ended,
+            # so concurrency on the wire can be read from the log.
+            "t_start": time.monotonic(),
         }
         try:
             resp = await self._dispatch(request, rid, entry)
@@ -281,6 +284,7 @@ class Emulator:
         entry["status"] = resp.status
         if isinstance(resp, web.Response) and resp.body is not None:
             entry["bytes_out"] = len(resp.body)  # type: ignore[arg-type]
+        entry["t_end"] = time.monotonic()
         self._record(entry)
         return resp
 
@@ -379,29 +383,55 @@ class Emulator:
         svc = self.service
         params["_content_length"] = request.content_length
         params["_content_sha256"] = request.headers.get("x-amz-content-sha256")
-        sink: StreamSink = await asyncio.to_thread(svc.call, op.handler + "_begin", params)
+        sink: StreamSink = await asyncio.to_thread(
+            svc.call, op.handler + "_begin", params, tick=False
+        )
+        try:
+            return await self._receive(request, op, params, decision, entry, sink)
+        finally:
+            if sink.release is not None:
+                sink.release()
+
+    async def _receive(
+        self,
+        request: web.Request,
+        op: Operation,
+        params: dict[str, Any],
+        decision: Decision,
+        entry: dict[str, Any],
+        sink: StreamSink,
+    ) -> dict[str, Any]:
+        """Stream the body to ``sink`` (hashing it on the way), fsync, then commit it."""
+        assert self.service is not None
+        svc = self.service
         tree, sha = TreeHasher(), hashlib.sha256()
-        fh: BinaryIO = await asyncio.to_thread(open, sink.tmp, "wb")
+        # Private temp files are created; the shared per-upload file is written in place.
+        flags = os.O_WRONLY if sink.shared else os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        fd: int | None = await asyncio.to_thread(os.open, sink.tmp, flags, 0o644)
         loop = asyncio.get_running_loop()
         pacer = Pacer(decision.bandwidth, loop.time()) if decision.bandwidth else None
         size = 0
+        written = sink.offset  # file offset of the next block
         # Two blocks: one fills from the socket while a thread writes and hashes the other.
         blocks = [bytearray(UPLOAD_BLOCK), bytearray(UPLOAD_BLOCK)]
         current, filled = 0, 0
         pending: asyncio.Future[None] | None = None
 
         async def flush(final: bool = False) -> None:
-            nonlocal pending, current, filled
+            nonlocal pending, current, filled, written, fd
             if pending is not None:
                 await pending
                 pending = None
             view = memoryview(blocks[current])[:filled]
+            assert fd is not None
             if final:
-                await asyncio.to_thread(_write_hash, fh, tree, sha, view, True)
+                at_close, fd = fd, None
+                await asyncio.to_thread(_write_hash, at_close, written, tree, sha, view, True)
             else:
                 pending = asyncio.ensure_future(
-                    asyncio.to_thread(_write_hash, fh, tree, sha, view)
+                    asyncio.to_thread(_write_hash, fd, written, tree, sha, view)
                 )
+            written += filled
             current, filled = 1 - current, 0
 
         try:
@@ -427,23 +457,26 @@ class Emulator:
                     delay = pacer.delay(len(chunk), loop.time())
                     if delay > 0:
                         await asyncio.sleep(delay)
+            entry["t_body"] = time.monotonic()
             await flush(final=True)
+            entry["t_synced"] = time.monotonic()
             entry["bytes_in"] = size
             if limit is not None and size < limit:
                 raise GlacierError(
                     "RequestTimeoutException", "The request body was not received in time"
                 )
             sink.context["leaves"] = _leaves_of(tree)
-            return await asyncio.to_thread(
+            result: dict[str, Any] = await asyncio.to_thread(
                 svc.call, op.handler + "_end", params, sink, tree.hexdigest(), sha.hexdigest(), size
             )
+            return result
         finally:
             if pending is not None:
                 with contextlib.suppress(BaseException):
                     await pending
-            if not fh.closed:
-                await asyncio.to_thread(fh.close)
-            if sink.tmp.exists():
+            if fd is not None:
+                await asyncio.to_thread(os.close, fd)
+            if not sink.shared and sink.tmp.exists():
                 await asyncio.to_thread(remove, sink.tmp)
 
     async def _stream_output(
@@ -523,14 +556,52 @@ def _leaves_of(tree: TreeHasher) -> list[bytes]:
     return leaves
 
 
+def _load_sync_file_range() -> Any:
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.sync_file_range
+    except (OSError, AttributeError):  # not Linux/glibc: the final fdatasync does it all
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_sync_file_range = _load_sync_file_range()
+SYNC_FILE_RANGE_WRITE = 2
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Start (not wait for) writing a just-written range to disk.
+
+    The body's final fdatasync then has little left to wait for: the disk works while
+    the rest of the body is still arriving, and parallel parts sharing one upload file
+    do not each wait for the others' dirty pages.
+    """
+    if _sync_file_range is not None and length > 0:
+        _sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE)  # best effort
+
+
 def _write_hash(
-    fh: BinaryIO, tree: TreeHasher, sha: Any, data: bytes | memoryview, final: bool = False
+    fd: int, offset: int, tree: TreeHasher, sha: Any, data: memoryview, final: bool = False
 ) -> None:
+    """Write ``data`` at ``offset`` and hash it; ``final``: then make it durable and close."""
     if data:
-        fh.write(data)
+        start = offset
+        view = data
+        while view:
+            n = os.pwrite(fd, view, offset)
+            view = view[n:]
+            offset += n
+        if not final:
+            _start_writeback(fd, start, len(data))
         tree.update(data)
         sha.update(data)
     if final:
-        fh.flush()
-        os.fsync(fh.fileno())
-        fh.close()
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)

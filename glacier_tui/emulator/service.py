@@ -2,18 +2,22 @@
 
 Handlers run in a worker thread inside one store transaction (``Service.call``). The
 streaming operations are split into ``*_begin`` (validate) and ``*_end`` (verify + commit)
-around the body, which the server streams to a temp file.
+around the body, which the server streams to a temp file -- or, for multipart parts, straight
+to the part's offset in the upload's own data file. Either way the bytes are written and
+fsynced outside the store lock; ``*_end`` is the request's one (short) transaction.
 """
 
 from __future__ import annotations
 
 import calendar
+import contextlib
 import json
 import os
 import re
 import shutil
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +42,7 @@ from glacier_tui.emulator.ranges import (
     parse_content_range,
     parse_simple,
 )
-from glacier_tui.emulator.store import Store, commit_file, remove
+from glacier_tui.emulator.store import Store, commit_file, fsync_dir, remove
 
 VAULT_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,255}$")
 TAG_CHARS = re.compile(r"^[\w .:/=+\-@]*$", re.UNICODE)
@@ -73,11 +77,19 @@ class RangeHash:
 
 @dataclass
 class StreamSink:
-    """Where the server should stream an upload body, and what it was told."""
+    """Where the server should stream an upload body, and what it was told.
+
+    ``shared``: ``tmp`` is the upload's data file, written at ``offset`` and kept
+    (not a private temp file removed afterwards). ``release`` is called when the body
+    is done with, whatever happened.
+    """
 
     tmp: Path
     expected_length: int | None
     context: dict[str, Any] = field(default_factory=dict)
+    offset: int = 0
+    shared: bool = False
+    release: Callable[[], None] | None = None
 
 
 @dataclass
@@ -99,15 +111,27 @@ class Service:
         # upload) serve ranged GetJobOutput without hashing again. Filled lazily otherwise.
         self._leaves: dict[tuple[int, int, int, int], dict[int, bytes]] = {}
         self._leaves_lock = threading.Lock()
+        # Multipart parts written in place: ranges being written right now (upload id ->
+        # starts), and the leaf digests of committed in-place parts (upload id -> start ->
+        # leaves), to hand to the archive at completion. Guarded by _leaves_lock.
+        self._inflight: dict[str, set[int]] = {}
+        self._part_leaves: dict[str, dict[int, list[bytes]]] = {}
 
     # ------------------------------------------------------------------ plumbing
-    def call(self, handler: str, params: dict[str, Any], *extra: Any) -> Any:
-        """Run one handler in one transaction, after letting time-driven work catch up."""
+    def call(
+        self, handler: str, params: dict[str, Any], *extra: Any, tick: bool = True
+    ) -> Any:
+        """Run one handler in one transaction, after letting time-driven work catch up.
+
+        ``tick=False`` for validation-only handlers (``*_begin``): they write nothing, so
+        their transaction commits without touching the disk.
+        """
         fn = getattr(self, handler, None)
         if fn is None:
             raise GlacierError("UnknownOperationException", f"Not implemented: {handler}")
         with self.store.tx() as db:
-            self._tick(db)
+            if tick:
+                self._tick(db)
             return fn(db, params, *extra)
 
     def tick(self) -> None:
@@ -481,7 +505,7 @@ class Service:
             raise ipv("Invalid Content-Length: 0. An archive must contain at least 1 byte.")
         if length > MAX_PART:
             raise ipv(f"Invalid Content-Length: {length}. Use a multipart upload above 4 GB.")
-        tmp = self.store.tmp_path(f"upload-{self.store.next_counter('tmp')}")
+        tmp = self.store.unique_tmp_path("upload")
         return StreamSink(tmp, length, {"description": desc})
 
     def upload_archive_end(
@@ -559,10 +583,27 @@ class Service:
         return u  # type: ignore[no-any-return]
 
     def _drop_upload(self, db: sqlite3.Connection, upload_id: str) -> None:
-        for part in db.execute("SELECT path FROM parts WHERE upload_id=?", (upload_id,)):
-            remove(self.store.abs(part["path"]))
-        db.execute("DELETE FROM parts WHERE upload_id=?", (upload_id,))
+        self._discard_parts(db, upload_id)
         db.execute("DELETE FROM uploads WHERE id=?", (upload_id,))
+
+    def _discard_parts(self, db: sqlite3.Connection, upload_id: str) -> None:
+        """Forget an upload's parts; their files go once the transaction has committed."""
+        db.execute("DELETE FROM parts WHERE upload_id=?", (upload_id,))
+        self.store.after_commit(lambda: self.store.remove_upload_dir(upload_id))
+        with self._leaves_lock:
+            self._part_leaves.pop(upload_id, None)
+
+    def _in_place(self, part_path: str, upload_id: str) -> bool:
+        """Whether a part row's bytes sit at their offset in the upload's data file."""
+        return self.store.abs(part_path) == self.store.upload_data_path(upload_id)
+
+    def _release_range(self, upload_id: str, start: int) -> None:
+        with self._leaves_lock:
+            starts = self._inflight.get(upload_id)
+            if starts is not None:
+                starts.discard(start)
+                if not starts:
+                    del self._inflight[upload_id]
 
     def initiate_multipart_upload(
         self, db: sqlite3.Connection, p: dict[str, Any]
@@ -612,8 +653,28 @@ class Service:
             )
         if start // part_size >= 10000:
             raise ipv(f"Invalid Content-Range: {text}. An upload has at most 10000 parts.")
-        tmp = self.store.tmp_path(f"part-{self.store.next_counter('tmp')}")
-        return StreamSink(tmp, end - start + 1, {"start": start, "end": end})
+        context = {"start": start, "end": end}
+        committed = db.execute(
+            "SELECT 1 FROM parts WHERE upload_id=? AND start=?", (u["id"], start)
+        ).fetchone()
+        upload_id = u["id"]
+        with self._leaves_lock:
+            busy = start in self._inflight.get(upload_id, ())
+            if not committed and not busy:
+                self._inflight.setdefault(upload_id, set()).add(start)
+        if committed or busy:
+            # A re-upload of an acknowledged range (or a concurrent twin): the old bytes
+            # must stay intact until the new ones verify, so this one goes to a temp file.
+            return StreamSink(self.store.unique_tmp_path("part"), end - start + 1, context)
+        # First upload of the range: straight to its offset in the upload's data file,
+        # no copy later. Until this request commits, nothing refers to those bytes.
+        try:
+            data = self.store.ensure_upload_data(upload_id)
+        except BaseException:
+            self._release_range(upload_id, start)
+            raise
+        return StreamSink(data, end - start + 1, context, offset=start, shared=True,
+                          release=lambda: self._release_range(upload_id, start))
 
     def upload_multipart_part_end(
         self,
@@ -632,10 +693,19 @@ class Service:
                 f"Content-Range: {p.get('range')} is incompatible with Content-Length: {size}"
             )
         self._verify_hashes(p, tree, sha)
-        final = self.store.part_path(u["id"], start)
-        commit_file(sink.tmp, final)
-        if sink.context.get("leaves"):
-            self.remember_leaves(final, sink.context["leaves"])
+        leaves = sink.context.get("leaves")
+        if sink.shared:  # already fsynced at its offset by the server
+            final = sink.tmp
+            if leaves:
+                with self._leaves_lock:
+                    self._part_leaves.setdefault(u["id"], {})[start] = leaves
+        else:
+            final = self.store.part_path(u["id"], start)
+            commit_file(sink.tmp, final)
+            if leaves:
+                self.remember_leaves(final, leaves)
+            with self._leaves_lock:
+                self._part_leaves.get(u["id"], {}).pop(start, None)
         db.execute(
             "INSERT INTO parts(upload_id, start, end_, tree_hash, path) VALUES(?,?,?,?,?) "
             "ON CONFLICT(upload_id, start) DO UPDATE SET end_=excluded.end_, "
@@ -691,21 +761,7 @@ class Service:
             raise ipv(f"Invalid x-amz-sha256-tree-hash: {p.get('checksum')}")
         archive_id = self.new_id("archive")
         final = self.store.blob_path("blobs", archive_id)
-        tmp = self.store.tmp_path(f"complete-{self.store.next_counter('tmp')}")
-        leaves: list[bytes] | None = []
-        with open(tmp, "wb") as out:
-            for part in parts:
-                part_path = self.store.abs(part["path"])
-                with open(part_path, "rb") as src:
-                    _copy_all(src, out)
-                if leaves is not None:
-                    known = self.known_leaves(part_path)
-                    n = -(-(part["end_"] - part["start"] + 1) // (1 << 20))
-                    leaves = (leaves + [known[i] for i in range(n)]
-                              if all(i in known for i in range(n)) else None)
-            out.flush()
-            os.fsync(out.fileno())
-        commit_file(tmp, final)
+        leaves = self._assemble(u["id"], parts, total, final)
         if leaves:
             self.remember_leaves(final, leaves)
         now = self.clock.now()
@@ -722,9 +778,7 @@ class Service:
                 self.store.rel(final),
             ),
         )
-        for part in parts:
-            remove(self.store.abs(part["path"]))
-        db.execute("DELETE FROM parts WHERE upload_id=?", (u["id"],))
+        self._discard_parts(db, u["id"])
         db.execute(
             "UPDATE uploads SET state='completed', archive_id=?, finished=? WHERE id=?",
             (archive_id, now, u["id"]),
@@ -736,12 +790,65 @@ class Service:
             "checksum": computed,
         }
 
+    def _assemble(
+        self, upload_id: str, parts: list[sqlite3.Row], total: int, final: Path
+    ) -> list[bytes] | None:
+        """Make ``final`` hold the archive, durably; return its leaf digests if known.
+
+        Parts written in place already sit at their offsets in the upload's data file:
+        that file is hard-linked as the archive blob (no byte copied; the upload's own
+        name goes after the commit). Parts stored separately (re-uploads) are copied
+        into it at their offsets first, in the kernel. When an in-place body for this
+        upload is still being written (a straggler past the archive's end), the bytes
+        are copied to a new file instead, so that writer cannot touch the archive.
+        """
+        data = self.store.ensure_upload_data(upload_id)
+        with self._leaves_lock:
+            straggler = bool(self._inflight.get(upload_id))
+            mine = dict(self._part_leaves.get(upload_id, {}))
+        leaves: list[bytes] | None = []
+        fd = os.open(data, os.O_RDWR)
+        try:
+            for part in parts:
+                length = part["end_"] - part["start"] + 1
+                n = -(-length // MIB)
+                if self._in_place(part["path"], upload_id):
+                    got: list[bytes] | None = mine.get(part["start"])
+                else:
+                    part_path = self.store.abs(part["path"])
+                    with open(part_path, "rb") as src:
+                        _copy_range(src.fileno(), fd, length, part["start"])
+                    known = self.known_leaves(part_path)
+                    got = [known[i] for i in range(n)] if all(i in known for i in range(n)) \
+                        else None
+                leaves = leaves + got if leaves is not None and got and len(got) == n else None
+            if not straggler:
+                os.ftruncate(fd, total)  # drop bytes of failed bodies past the archive's end
+                os.fsync(fd)
+                remove(final)
+                try:
+                    os.link(data, final)
+                except OSError:
+                    pass  # no hard links here: copy below
+                else:
+                    fsync_dir(final.parent)
+                    return leaves
+            tmp = self.store.unique_tmp_path("complete")
+            out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                _copy_range(fd, out, total, 0)
+                os.fsync(out)
+            finally:
+                os.close(out)
+            commit_file(tmp, final)
+            return leaves
+        finally:
+            os.close(fd)
+
     def abort_multipart_upload(self, db: sqlite3.Connection, p: dict[str, Any]) -> dict[str, Any]:
         vault = self._vault(db, p.get("vaultName"))["name"]
         u = self._upload(db, vault, p.get("uploadId"), ("open", "aborted"))
-        for part in db.execute("SELECT path FROM parts WHERE upload_id=?", (u["id"],)):
-            remove(self.store.abs(part["path"]))
-        db.execute("DELETE FROM parts WHERE upload_id=?", (u["id"],))
+        self._discard_parts(db, u["id"])
         if u["state"] == "open":
             db.execute(
                 "UPDATE uploads SET state='aborted', finished=? WHERE id=?",
@@ -1325,20 +1432,25 @@ class Service:
         return {"Tags": {r["key"]: r["value"] for r in rows}}
 
 
-def _copy_all(src: Any, out: Any) -> None:
-    """Append all of ``src`` to ``out``: in the kernel when it can (no user-space copy)."""
-    out.flush()
-    start = out.tell()
-    try:
-        while os.copy_file_range(src.fileno(), out.fileno(), 1 << 30):
-            pass
-    except OSError:  # not supported here (e.g. across filesystems): copy through Python
-        src.seek(0)
-        out.seek(start)
-        out.truncate()
-        shutil.copyfileobj(src, out, 1 << 20)
-    else:
-        out.seek(0, os.SEEK_END)
+def _copy_range(src: int, dst: int, length: int, dst_offset: int, src_offset: int = 0) -> None:
+    """Copy ``length`` bytes of ``src`` to ``dst`` at ``dst_offset``: in the kernel when it
+    can (no user-space copy), else through a buffer."""
+    done = 0
+    with contextlib.suppress(OSError):  # not supported here (e.g. across filesystems)
+        while done < length:
+            n = os.copy_file_range(src, dst, length - done, src_offset + done, dst_offset + done)
+            if n == 0:
+                break
+            done += n
+    while done < length:
+        chunk = os.pread(src, min(1 << 20, length - done), src_offset + done)
+        if not chunk:
+            raise OSError(f"stored part is shorter than recorded ({done} of {length} bytes)")
+        view = memoryview(chunk)
+        while view:
+            w = os.pwrite(dst, view, dst_offset + done)
+            view = view[w:]
+            done += w
 
 
 def _check_policy_text(text: Any) -> str:

@@ -1,7 +1,9 @@
 """Disk storage: SQLite (WAL) metadata plus one blob file per archive / part / job output.
 
 All SQL runs under one lock, one transaction per request (``Store.tx``); callers run it in
-a worker thread so the event loop never waits on disk.
+a worker thread so the event loop never waits on disk. Bulk bytes (request bodies) are
+written and fsynced *outside* that lock; a transaction only records what is already
+durable. File removals that must wait for the commit go through ``Store.after_commit``.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 SCHEMA = """
@@ -77,6 +81,7 @@ class Store:
             with contextlib.suppress(OSError):
                 stale.unlink()
         self.lock = threading.RLock()
+        self._after_commit: list[Callable[[], None]] = []
         self.db = sqlite3.connect(
             self.root / "glacier.sqlite3", check_same_thread=False, isolation_level=None
         )
@@ -100,10 +105,23 @@ class Store:
             try:
                 yield self.db
             except BaseException:
+                self._after_commit.clear()
                 self.db.execute("ROLLBACK")
                 raise
             else:
                 self.db.execute("COMMIT")
+            done, self._after_commit = self._after_commit, []
+        for fn in done:  # outside the lock: the commit no longer needs these files
+            with contextlib.suppress(OSError):
+                fn()
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once the current transaction has committed (dropped on rollback).
+
+        For removing files the committed state no longer refers to: removed before the
+        commit, a crash in between would leave rows pointing at missing files.
+        """
+        self._after_commit.append(fn)
 
     # --- meta key/value ---
     def get_meta(self, key: str) -> str | None:
@@ -126,14 +144,40 @@ class Store:
     def tmp_path(self, name: str) -> Path:
         return self.root / "tmp" / name
 
+    def unique_tmp_path(self, prefix: str) -> Path:
+        """A fresh temp file name without touching the database (tmp/ is emptied at start)."""
+        return self.root / "tmp" / f"{prefix}-{uuid.uuid4().hex}"
+
     def blob_path(self, kind: str, key: str) -> Path:
         # IDs can be long; hash them into a short, filesystem-safe name.
         return self.root / kind / (hashlib.sha256(key.encode()).hexdigest()[:40] + ".bin")
 
+    def upload_dir(self, upload_id: str) -> Path:
+        return self.root / "parts" / hashlib.sha256(upload_id.encode()).hexdigest()[:40]
+
     def part_path(self, upload_id: str, start: int) -> Path:
-        d = self.root / "parts" / hashlib.sha256(upload_id.encode()).hexdigest()[:40]
+        d = self.upload_dir(upload_id)
         d.mkdir(exist_ok=True)
         return d / f"{start:016d}.part"
+
+    def upload_data_path(self, upload_id: str) -> Path:
+        """The per-upload file that holds parts at their offsets (sparse until complete)."""
+        return self.upload_dir(upload_id) / "upload.bin"
+
+    def ensure_upload_data(self, upload_id: str) -> Path:
+        """Create the upload's data file if needed, durably (its directory entry fsynced)."""
+        path = self.upload_data_path(upload_id)
+        if not path.exists():
+            created = not path.parent.exists()
+            path.parent.mkdir(exist_ok=True)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
+            fsync_dir(path.parent)
+            if created:
+                fsync_dir(path.parent.parent)
+        return path
+
+    def remove_upload_dir(self, upload_id: str) -> None:
+        shutil.rmtree(self.upload_dir(upload_id), ignore_errors=True)
 
     def rel(self, path: Path) -> str:
         return str(path.relative_to(self.root))
