@@ -438,6 +438,14 @@ def _read_and_hash(fd: int, offset: int, length: int) -> tuple[bytes, str, str]:
     return data, fold(leaves).hex(), hashlib.sha256(view).hexdigest()
 
 
+def _prepare_part(fd: int, offset: int, length: int) -> tuple[bytes | None, str, str]:
+    """One upload part's body (in memory up to ``IN_MEMORY_PART``, else None: it streams
+    from the file) with its tree hash and SHA-256."""
+    if length <= IN_MEMORY_PART:
+        return _read_and_hash(fd, offset, length)
+    return (None, *_file_hashes(fd, offset, length))
+
+
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -1153,18 +1161,38 @@ async def _upload_multipart(
     uploaded = 0
     hash_pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="upload-hash")
 
+    # Parts are read and hashed ahead of their turn (at most ``concurrency`` beyond the ones
+    # being sent), so a connection goes straight on to its next part instead of waiting
+    # for a read and two hashes: memory stays bounded by 2 × concurrency parts.
+    prepared: dict[int, asyncio.Future[tuple[bytes | None, str, str]]] = {}
+
+    def prepare(index: int) -> asyncio.Future[tuple[bytes | None, str, str]]:
+        fut = prepared.get(index)
+        if fut is None:
+            start = index * part_size
+            fut = loop.run_in_executor(hash_pool, _prepare_part, fd, start,
+                                       min(part_size, size - start))
+            prepared[index] = fut
+        return fut
+
+    def prefetch() -> None:
+        for index in list(pending)[:concurrency]:
+            if len(prepared) >= concurrency:
+                return
+            prepare(index)
+
     async def send_part(index: int) -> str:
         start = index * part_size
         length = min(part_size, size - start)
-        # Small parts are read once into memory (bounded: concurrency × part size) and
-        # sent in one write; big ones stream from the file through a window.
-        in_memory = length <= IN_MEMORY_PART
-        data: bytes | None = None
-        if in_memory:
-            data, tree, sha = await loop.run_in_executor(hash_pool, _read_and_hash, fd, start,
-                                                         length)
-        else:
-            tree, sha = await loop.run_in_executor(hash_pool, _file_hashes, fd, start, length)
+        fut = prepare(index)
+        try:
+            prefetch()
+            # Small parts come read into memory and go in one write; big ones stream from
+            # the file through a window.
+            data, tree, sha = await fut
+        finally:
+            prepared.pop(index, None)
+        prefetch()
         sent = 0
 
         def count(n: int) -> None:
@@ -1210,6 +1238,9 @@ async def _upload_multipart(
         try:
             await _run_pool(pending, concurrency, send_and_record)
         finally:
+            for fut in prepared.values():  # read ahead for parts that will not be sent now
+                fut.cancel()
+            prepared.clear()
             # Hashing threads read the descriptor the caller closes next.
             hash_pool.shutdown(wait=True, cancel_futures=True)
     except (asyncio.CancelledError, KeyboardInterrupt):
