@@ -116,3 +116,41 @@ def test_part_upload_is_one_write_transaction(emulator: Any, boto3_client: Any) 
     _put(c, uid, os.urandom(MIB), 0)
     # The part row and the upload's last_activity: both in one transaction.
     assert db.total_changes - before == 2
+
+
+def test_capped_parallel_parts_overlap_on_the_wire(
+    emulator: Any, boto3_client: Any, tmp_path: Path
+) -> None:
+    """With each stream capped, upload_file's parts are in flight together (request log)."""
+    import asyncio
+
+    from glacier_tui.glacier.client import ClientOptions, GlacierClient
+    from glacier_tui.glacier.transfers import upload_file
+
+    boto3_client.create_vault(vaultName="v")
+    src = tmp_path / "src.bin"
+    data = os.urandom(8 * MIB)
+    src.write_bytes(data)
+    emulator.set_faults("bandwidth=8MiB")
+    emulator.clear_requests()
+    opts = ClientOptions(endpoint_url=emulator.url, region="us-east-1", access_key="testing",
+                         secret_key="testing", max_attempts=1)
+
+    async def run() -> str:
+        async with GlacierClient(opts) as g:
+            r = await upload_file(g, "v", src, part_size=MIB, threshold=MIB, concurrency=4,
+                                  journal_dir=tmp_path / "j")
+            return r.tree_hash
+
+    assert asyncio.run(run()) == tree_hash(data)
+    emulator.set_faults("")
+    parts = [e for e in emulator.requests() if e["operation"] == "UploadMultipartPart"]
+    assert len(parts) == 8 and all(e["status"] < 300 for e in parts)
+    # Most parts in flight at once: a start counts up, an end counts down (ends first on ties).
+    events = sorted([(e["t_start"], 1) for e in parts] + [(e["t_end"], -1) for e in parts],
+                    key=lambda ev: (ev[0], ev[1]))
+    level = peak = 0
+    for _, step in events:
+        level += step
+        peak = max(peak, level)
+    assert 2 <= peak <= 4
