@@ -638,6 +638,46 @@ class Store:
             for r in chunk:
                 yield ArchiveRow(*r)
 
+    def remove_archives(self, vault_key: str, archive_ids: Iterable[str]) -> int:
+        """Drop archives deleted since the inventory from the current snapshot.
+
+        Folder totals and the snapshot's count and size are rebuilt, and the search
+        index (when built) is kept in step. Returns the number of rows removed.
+        """
+        n = self._snap(vault_key)
+        ids = list(dict.fromkeys(archive_ids))
+        if not ids:
+            return 0
+        c = self.conn
+        fts = c.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (f"fts_{n}",)
+        ).fetchone() is not None
+        removed = 0
+        with self._tx():
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                if fts:  # external-content FTS: tell it which rows go away first
+                    c.execute(
+                        f"INSERT INTO fts_{n}(fts_{n}, rowid, name) SELECT 'delete', rowid,"
+                        f" name FROM archives_{n} WHERE archive_id IN ({marks})",
+                        chunk,
+                    )
+                cur = c.execute(f"DELETE FROM archives_{n} WHERE archive_id IN ({marks})", chunk)
+                removed += cur.rowcount
+            if removed:
+                c.execute(f"DROP INDEX IF EXISTS folders_{n}_parent")
+                c.execute(f"DELETE FROM folders_{n}")
+                self._build_folders_tx(c, n, None)
+                count, total = c.execute(
+                    f"SELECT count, bytes FROM folders_{n} WHERE path = ''"
+                ).fetchone() or (0, 0)
+                c.execute(
+                    "UPDATE snapshots SET archive_count=?, total_bytes=? WHERE id=?",
+                    (count, total, n),
+                )
+        return removed
+
     def has_search_index(self, vault_key: str) -> bool:
         n = self._snap(vault_key)
         r = self.conn.execute(

@@ -128,3 +128,12 @@ class InventoryPending(Message):
     def __init__(self, vault: str) -> None:
         super().__init__()
         self.vault = vault
+
+
+class ArchivesRemoved(Message):
+    """Archives deleted here were dropped from the vault's cached inventory."""
+
+    def __init__(self, vault: str, count: int) -> None:
+        super().__init__()
+        self.vault = vault
+        self.count = count

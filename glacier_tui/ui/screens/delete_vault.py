@@ -144,6 +144,11 @@ class DeleteVaultScreen(ModalScreen[DeleteVaultChoice | None]):
                 "archives) now, then retry deleting the vault after the next inventory "
                 "(about a day later)."
             )
+        elif self._count == 0:
+            parts.append(
+                "The cached inventory lists no archives any more: retry deleting the vault "
+                "once Glacier's next inventory shows it empty."
+            )
         else:
             parts.append(
                 "No cached inventory lists its archives: request an inventory first, then "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -24,6 +25,7 @@ from textual.worker import Worker
 
 from glacier_tui.ui.formatting import clean, human_size
 from glacier_tui.ui.messages import (
+    ArchivesRemoved,
     Connected,
     ConnectFailed,
     Info,
@@ -73,6 +75,11 @@ MUTATING: frozenset[str] = frozenset(
 NEEDS_CLIENT: frozenset[str] = MUTATING | {"download", "refresh", "vault_settings"}
 RESTORE_CONCURRENCY = 4
 RESTORE_SPACING = 0.05  # seconds between InitiateJob starts: be gentle with the API
+DELETE_CONCURRENCY = 4  # DeleteArchive requests in flight at once
+# Store journal key prefix: when this app last uploaded to / deleted from a vault.
+WRITTEN_KEY = "vault-written:"
+# An archive to delete: (archive id, path, size).
+DeleteTarget = tuple[str, str, int | None]
 # Archive list sort orders, cycled with `o`: (store sort key, descending, title label).
 SORTS: tuple[tuple[str, bool, str], ...] = (
     ("name", False, "name"), ("size", True, "size"), ("created", True, "date"))
@@ -119,6 +126,7 @@ class MainScreen(Screen[None]):
         self._search_text = ""
         self._search_indexed: set[str] = set()
         self._binding_state: tuple[bool | None, ...] = ()
+        self._delete_seq = 0
 
     @property
     def gapp(self) -> GlacierApp:
@@ -889,7 +897,11 @@ class MainScreen(Screen[None]):
         worker = self.transfer_workers.get(tid)
         if worker is not None and worker.is_running:
             worker.cancel()
-            self.notify("Transfer cancelled; press d again to resume.", timeout=4)
+            if tid.startswith("delete:"):
+                self.notify("Deleting stopped; the archives deleted so far are recorded.",
+                            timeout=4)
+            else:
+                self.notify("Transfer cancelled; press d again to resume.", timeout=4)
 
     # -- restore ----------------------------------------------------------------------------------
 
@@ -1074,6 +1086,12 @@ class MainScreen(Screen[None]):
             self.post_message(OperationError(_user_message(exc),
                                              title=f"Upload of {path.name} failed"))
             return
+        v = self.vaults.get(vault)
+        if v is not None:
+            try:
+                await asyncio.to_thread(self._mark_written, v)
+            except Exception as exc:
+                log.warning("recording the upload to %s: %s", vault, exc)
         self.post_message(OperationError(
             f"{path.name} → archive {result.archive_id[:16]}… (in the next inventory)",
             title="Uploaded", severity="information"))
@@ -1105,22 +1123,130 @@ class MainScreen(Screen[None]):
             body.append(Text(f"  … and {len(archives) - 10} more"))
         ok = await self.app.push_screen_wait(
             ConfirmScreen("Delete archives?", body, confirm_label="Delete"))
-        client = self.gapp.client
-        if not ok or client is None or self.gapp.settings.readonly:
+        if not ok or self.gapp.client is None or self.gapp.settings.readonly:
             return
-        failures: list[str] = []
-        for a in archives:
-            try:
-                await client.delete_archive(a.vault, a.archive_id)
-            except Exception as exc:
-                failures.append(f"{clean(a.path)}: {_user_message(exc)}")
         self._clear_marks()
+        by_vault: dict[str, list[DeleteTarget]] = {}
+        for a in archives:
+            by_vault.setdefault(a.vault, []).append((a.archive_id, a.path, a.size))
+        for vault, targets in by_vault.items():
+            name = f"{targets[0][1]} ({vault})" if len(targets) == 1 else \
+                f"{len(targets)} archives of {vault}"
+            self._start_deletes(vault, targets, name, emptying=False)
+
+    def _start_deletes(self, vault: str, targets: list[DeleteTarget], name: str, *,
+                       emptying: bool) -> None:
+        """Delete archives in a transfers worker (listed in the Transfers panel, cancellable)."""
+        self._delete_seq += 1
+        tid = f"delete:{vault}:{self._delete_seq}"
+        self.post_message(TransferUpdate(TransferState(tid, "delete", name,
+                                                       total=len(targets))))
+        self.transfer_workers[tid] = self.run_worker(
+            self._run_deletes(vault, targets, tid, name, emptying=emptying),
+            group="transfers", exit_on_error=False)
+
+    async def _run_deletes(self, vault: str, targets: list[DeleteTarget], tid: str, name: str,
+                           *, emptying: bool) -> None:
+        """DeleteArchive for each target, at most DELETE_CONCURRENCY at once.
+
+        An archive already gone (ResourceNotFound) counts as deleted. Whatever happens
+        (failures, cancel), the archives deleted are dropped from the cached inventory.
+        """
+        from glacier_tui.glacier.errors import ResourceNotFound
+
+        client = self.gapp.client
+        if client is None or self.gapp.settings.readonly:
+            return
+        total = len(targets)
+        deleted: list[str] = []
+        deleted_bytes = 0
+        failures: list[str] = []
+        pending = iter(targets)
+        every = max(1, min(25, total // 20))
+        state = "done"
+
+        def progress(current: str = "running", message: str = "") -> None:
+            self.post_message(TransferUpdate(TransferState(
+                tid, "delete", name, total=total, done=len(deleted), state=current,
+                message=message)))
+
+        async def one_by_one() -> None:
+            nonlocal deleted_bytes
+            for archive_id, path, size in pending:
+                try:
+                    await client.delete_archive(vault, archive_id)
+                except ResourceNotFound:
+                    pass  # deleted already (here or elsewhere): done
+                except Exception as exc:
+                    failures.append(f"{clean(path)}: {_user_message(exc)}")
+                    continue
+                deleted.append(archive_id)
+                deleted_bytes += size or 0
+                if len(deleted) % every == 0:
+                    progress()
+
+        try:
+            await asyncio.gather(*(one_by_one() for _ in range(min(DELETE_CONCURRENCY, total))))
+        except asyncio.CancelledError:
+            state = "cancelled"
+            raise
+        finally:
+            if failures and state == "done":
+                state = "failed"
+            message = f"{len(failures)} failed" if failures else ""
+            progress(state, message)
+            if deleted:
+                try:
+                    await asyncio.to_thread(self._forget_archives, vault, deleted)
+                except Exception as exc:  # the deletions happened; only the cache is stale
+                    log.warning("dropping deleted archives of %s from the store: %s", vault, exc)
+                self.post_message(ArchivesRemoved(vault, len(deleted)))
         if failures:
-            self.post_message(OperationError("\n".join(failures[:5]), title="Delete"))
-        else:
+            shown = "\n".join(failures[:5])
+            more = f"\n… and {len(failures) - 5} more" if len(failures) > 5 else ""
             self.post_message(OperationError(
-                f"{len(archives)} archive(s) deleted (the inventory updates within a day).",
+                f"{len(deleted)} deleted, {len(failures)} failed:\n{shown}{more}",
+                title=f"Deleting archives of {vault}"))
+        if emptying:
+            text = (f"{len(deleted)} of {total} archives ({human_size(deleted_bytes)}) of vault "
+                    f"{vault} deleted. Glacier can delete the vault once its next inventory "
+                    "(about a day from now) shows it empty: press D on it then.")
+            if failures:
+                text += " Delete the archives that failed first (press D again to retry)."
+            self.notify(text, title="Vault emptied" if not failures else "Vault not emptied",
+                        severity="information" if not failures else "warning", timeout=20,
+                        markup=False)
+        elif not failures:
+            self.post_message(OperationError(
+                f"{len(deleted)} archive(s) deleted (the inventory updates within a day).",
                 title="Deleted", severity="information"))
+
+    def _forget_archives(self, vault: str, archive_ids: list[str]) -> None:
+        """Record deletions: drop them from the cached inventory, note the vault was written."""
+        v = self.vaults.get(vault)
+        if v is None:
+            return
+        key = vault_key(v)
+        store = self.gapp.store
+        if store.current_snapshot_id(key) is not None:
+            store.remove_archives(key, archive_ids)
+        self._mark_written(v)
+
+    def _mark_written(self, vault: Vault) -> None:
+        """Remember (in the store) that this app wrote to the vault now (thread)."""
+        self.gapp.store.journal_put(WRITTEN_KEY + vault_key(vault), self.gapp.clock().isoformat())
+
+    def _recently_written(self, vault: Vault) -> bool:
+        """True when this app uploaded or deleted since the vault's last inventory (thread)."""
+        value = self.gapp.store.journal_get(WRITTEN_KEY + vault_key(vault))
+        return written_since_inventory(value, vault.last_inventory_date)
+
+    def on_archives_removed(self, message: ArchivesRemoved) -> None:
+        tree = self.query_one(VaultTree)
+        tree.reset_vault(message.vault)
+        if self._list_vault == message.vault:
+            self._show_folder(NodeData("folder", message.vault, path=self._list_folder or ""),
+                              force=True)
 
     def action_delete_vault(self) -> None:
         vault = self.query_one(VaultTree).current_vault()
@@ -1130,22 +1256,38 @@ class MainScreen(Screen[None]):
 
     @work(group="dialog", exclusive=True, exit_on_error=False)
     async def _delete_vault(self, vault: str) -> None:
+        from glacier_tui.ui.screens.confirm import ConfirmScreen
         from glacier_tui.ui.screens.delete_vault import DeleteVaultChoice, DeleteVaultScreen
 
         v = self.vaults.get(vault)
         if v is None:
             return
         info = await asyncio.to_thread(self._snapshot_info, v)
+        written = await asyncio.to_thread(self._recently_written, v)
         choice = await self.app.push_screen_wait(
-            DeleteVaultScreen(v, info[0] if info else None, v.last_inventory_date))
+            DeleteVaultScreen(v, info[0] if info else None, v.last_inventory_date,
+                              recently_written=written))
         client = self.gapp.client
         if choice is None or client is None or self.gapp.settings.readonly:
             return
         if choice == DeleteVaultChoice.DELETE_ALL_ARCHIVES:
-            # Deleting every archive goes through the normal, named confirmation.
-            self.notify("Expand the vault, mark its archives (space) and press Delete; "
-                        "delete the vault once Glacier reports it empty (after the next "
-                        "inventory).", title="Empty the vault first", timeout=12)
+            targets = await asyncio.to_thread(self._all_archives, v)
+            if not targets:
+                self.notify("The cached inventory lists no archives.", severity="warning")
+                return
+            size = sum(t[2] or 0 for t in targets)
+            ok = await self.app.push_screen_wait(ConfirmScreen(
+                f"Delete all {len(targets)} archives ({human_size(size)}) of vault {vault}? "
+                "This cannot be undone.",
+                [f"Every archive of the last inventory is deleted ({DELETE_CONCURRENCY} at a "
+                 "time; progress in the Transfers panel, x stops).",
+                 "The vault itself can be deleted after Glacier's next inventory (about a "
+                 "day) shows it empty."],
+                confirm_label="Delete all"))
+            if not ok or self.gapp.settings.readonly:
+                return
+            self._start_deletes(vault, targets, f"all {len(targets)} archives of {vault}",
+                                emptying=True)
             return
         try:
             await client.delete_vault(vault)
@@ -1154,6 +1296,14 @@ class MainScreen(Screen[None]):
             return
         self.notify(f"Vault {vault} deleted.", markup=False)
         self.post_message(VaultsChanged())
+
+    def _all_archives(self, vault: Vault) -> list[DeleteTarget]:
+        """Every archive of the vault's cached inventory (thread)."""
+        key = vault_key(vault)
+        store = self.gapp.store
+        if store.current_snapshot_id(key) is None:
+            return []
+        return [(r.archive_id, r.path, r.size) for r in store.iter_archives(key)]
 
     def _snapshot_info(self, vault: Vault) -> tuple[int] | None:
         info = self.gapp.store.snapshot_info(vault_key(vault))
@@ -1274,6 +1424,19 @@ class MainScreen(Screen[None]):
 
     def action_quit(self) -> None:
         self.gapp.action_confirm_quit()
+
+
+def written_since_inventory(written: object, last_inventory: datetime | None) -> bool:
+    """Whether a recorded write time (ISO text from the store) is after the last inventory."""
+    if not isinstance(written, str):
+        return False
+    try:
+        when = datetime.fromisoformat(written)
+    except ValueError:
+        return False
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return last_inventory is None or when > last_inventory
 
 
 def _row_path(row: Row) -> str:

@@ -13,6 +13,7 @@ from glacier_tui.ui.formatting import clean, human_duration, human_rate, human_s
 from glacier_tui.ui.messages import TransferState
 
 STATE_STYLES = {"running": "", "done": "green", "failed": "red", "cancelled": "yellow"}
+ARROWS = {"download": "↓ ", "upload": "↑ ", "delete": "✕ "}
 
 
 class TransferItem(Horizontal, can_focus=True):
@@ -41,12 +42,19 @@ class TransferItem(Horizontal, can_focus=True):
         if not self.query(".name"):  # not composed yet: on_mount renders the latest state
             return
         name = Text(no_wrap=True, overflow="ellipsis")
-        name.append("↓ " if state.kind == "download" else "↑ ", style="bold")
+        name.append(ARROWS.get(state.kind, "↑ "), style="bold")
         name.append(clean(state.name))
         self.query_one(".name", Label).update(name)
         bar = self.query_one(ProgressBar)
         bar.update(total=state.total if state.total else None, progress=state.done)
-        if state.state == "running":
+        if state.kind == "delete":
+            # Archive deletions count archives, not bytes.
+            stats = f"{state.done}/{state.total or 0} archives"
+            if state.state != "running":
+                stats = f"{state.state}: {stats}"
+            if state.message:
+                stats += f" ({clean(state.message)})"
+        elif state.state == "running":
             stats = f"{human_size(state.done)} {human_rate(state.rate_bps)}"
             if state.eta_s is not None:
                 stats += f" ETA {human_duration(state.eta_s)}"

@@ -1,0 +1,390 @@
+"""Pilot tests of the main app's actions against the seeded emulator, keyboard only.
+
+Each test drives the app with keys and checks the effect where it lands: the
+emulator's request log, the local store, or what the screen shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from rich.console import Console
+from textual.command import CommandList, CommandPalette
+from textual.widgets import Button, Input, Static, Tabs
+
+from glacier_tui.config import Settings
+from glacier_tui.glacier.store import Store
+from glacier_tui.ui.app import GlacierApp
+from glacier_tui.ui.screens.confirm import ConfirmScreen
+from glacier_tui.ui.screens.delete_vault import DeleteVaultScreen
+from glacier_tui.ui.screens.main import MainScreen, written_since_inventory
+from glacier_tui.ui.screens.restore import RestoreScreen
+from glacier_tui.ui.screens.upload import UploadScreen
+from glacier_tui.ui.screens.vault_settings import VaultSettingsScreen
+from glacier_tui.ui.widgets.archive_list import ArchiveList
+from glacier_tui.ui.widgets.job_table import JobTable
+from glacier_tui.ui.widgets.transfers_panel import TransfersPanel
+from glacier_tui.ui.widgets.vault_tree import VaultTree, vault_key
+
+START = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from glacier_tui.emulator import EmulatorConfig, EmulatorThread
+
+    # Upload journals and downloaded inventories go to the state dir: keep it in tmp.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    # The upload dialog opens in the working directory: files are typed by name.
+    monkeypatch.chdir(tmp_path)
+    config = EmulatorConfig(data_dir=tmp_path / "emu", port=0, seed=0, seed_demo=True,
+                            start_time=START, frozen=True)
+    with EmulatorThread(config) as emu:
+        yield emu
+
+
+def make_app(url: str, tmp_path: Path, **overrides: Any) -> GlacierApp:
+    values: dict[str, Any] = {
+        "endpoint_url": url, "region": "us-east-1", "download_dir": tmp_path / "downloads",
+        "poll_interval": 0.2, "max_attempts": 1, "default_tier": "Expedited",
+    }
+    values.update(overrides)
+    return GlacierApp(Settings(**values), clock=lambda: START,
+                      store=Store(tmp_path / "store.sqlite3"))
+
+
+async def wait_for(pilot: Any, cond: Callable[[], bool], steps: int = 300) -> None:
+    """Pump the app until cond() holds (bounded by steps, never a wall-clock assertion)."""
+    for _ in range(steps):
+        if cond():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not reached")
+
+
+def main(app: GlacierApp) -> MainScreen:
+    screen = app.screen_stack[0]
+    assert isinstance(screen, MainScreen)
+    return screen
+
+
+def tree(app: GlacierApp) -> VaultTree:
+    return main(app).query_one(VaultTree)
+
+
+def plain(renderable: Any) -> str:
+    """A rich renderable (table, text) as plain text."""
+    console = Console(width=200, file=io.StringIO(), record=True)
+    console.print(renderable)
+    return console.export_text()
+
+
+def ops(emu: Any, name: str) -> list[dict[str, Any]]:
+    return [e for e in emu.requests() if e.get("operation") == name]
+
+
+async def loaded(pilot: Any, app: GlacierApp) -> None:
+    await wait_for(pilot, lambda: bool(main(app).vaults)
+                   and bool(main(app).query_one(JobTable).jobs))
+
+
+async def select_vault(pilot: Any, app: GlacierApp, name: str) -> None:
+    """Put the tree cursor on a vault with the keyboard (`:` jump, name, Enter)."""
+    await pilot.press("colon")
+    await wait_for(pilot, lambda: type(app.screen).__name__ == "JumpScreen")
+    await pilot.press(*name, "enter")
+    await wait_for(pilot, lambda: tree(app).current_vault() == name
+                   and isinstance(app.focused, VaultTree))
+
+
+async def load_photos_inventory(pilot: Any, app: GlacierApp) -> None:
+    """Download the seeded, succeeded inventory job of family-photos (`d` on its row)."""
+    table = main(app).query_one(JobTable)
+    inv = next(j for j in table.jobs.values()
+               if j.is_inventory_retrieval and j.succeeded and j.vault_name == "family-photos"
+               and j.inventory_parameters is not None
+               and j.inventory_parameters.format == "JSON")
+    table.focus()
+    assert table.select_job(inv.job_id)
+    await pilot.press("d")
+    await wait_for(pilot, lambda: tree(app).has_inventory.get("family-photos", False))
+
+
+def photos_key(app: GlacierApp) -> str:
+    return vault_key(main(app).vaults["family-photos"])
+
+
+def transfer_states(app: GlacierApp) -> dict[str, str]:
+    panel = main(app).query_one(TransfersPanel)
+    return {tid: item.state.state for tid, item in panel.items.items()}
+
+
+# -- upload ------------------------------------------------------------------------------
+
+
+async def test_upload_file_with_u(demo: Any, tmp_path: Path) -> None:
+    src = tmp_path / "notes.txt"
+    src.write_bytes(b"hello glacier\n" * 100)
+    app = make_app(demo.url, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, app)
+        await select_vault(pilot, app, "scratch")
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, UploadScreen))
+        await pilot.press("shift+tab")  # from the directory tree to the path input
+        assert isinstance(app.focused, Input) and app.focused.id == "path"
+        await pilot.press(*src.name, "enter")
+        await wait_for(pilot, lambda: "notes.txt" in str(
+            app.screen.query_one("#marked", Static).render()))
+        await pilot.press("tab", "tab")  # tree, then the Upload button
+        assert isinstance(app.focused, Button) and app.focused.id == "confirm"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        await wait_for(pilot, lambda: "done" in transfer_states(app).values())
+        uploads = ops(demo, "UploadArchive")
+        assert len(uploads) == 1 and uploads[0]["status"] == 201
+        assert "/vaults/scratch/" in uploads[0]["path"]
+        assert transfer_states(app) == {"upload:scratch:" + str(src): "done"}
+        # The app remembers it wrote to the vault since its last inventory.
+        vault = main(app).vaults["scratch"]
+        assert main(app)._recently_written(vault)
+
+
+# -- delete one archive ------------------------------------------------------------------
+
+
+async def test_delete_archive_from_list(demo: Any, tmp_path: Path) -> None:
+    app = make_app(demo.url, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, app)
+        await load_photos_inventory(pilot, app)
+        await select_vault(pilot, app, "family-photos")
+        lst = main(app).query_one(ArchiveList)
+        # Walk down the tree (j) until the archive list shows a folder with archives.
+        for _ in range(12):
+            await pilot.press("j")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            if lst.row_count > 0:
+                break
+        await wait_for(pilot, lambda: lst.row_at(0) is not None)
+        before = lst.row_count
+        await pilot.press("tab")  # the archive list
+        assert isinstance(app.focused, ArchiveList)
+        row = lst.current_row()
+        assert row is not None
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: bool(ops(demo, "DeleteArchive")))
+        await wait_for(pilot, lambda: lst.row_count == before - 1)
+        assert [e["path"].rsplit("/", 1)[-1] for e in ops(demo, "DeleteArchive")] == \
+            [row.archive_id]
+        assert all(lst.row_at(i).archive_id != row.archive_id  # type: ignore[union-attr]
+                   for i in range(lst.row_count))
+        assert app.store.get_archive(photos_key(app), row.archive_id) is None
+
+
+# -- delete every archive of the last inventory --------------------------------------------
+
+
+async def test_delete_all_archives_of_vault(demo: Any, tmp_path: Path) -> None:
+    app = make_app(demo.url, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, app)
+        await load_photos_inventory(pilot, app)
+        key = photos_key(app)
+        ids = {r.archive_id for r in app.store.iter_archives(key)}
+        size = sum(r.size or 0 for r in app.store.iter_archives(key))
+        assert len(ids) == 323
+        await select_vault(pilot, app, "family-photos")
+        await pilot.press("D")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeleteVaultScreen))
+        screen = app.screen
+        assert isinstance(screen, DeleteVaultScreen) and not screen.empty
+        assert not screen._recently_written
+        await pilot.press("shift+tab")  # from Cancel to "Delete all 323 archives"
+        assert isinstance(app.focused, Button) and app.focused.id == "delete-archives"
+        assert "323" in str(app.focused.label)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        title = str(app.screen.query_one("#title", Static).render())
+        assert title.startswith("Delete all 323 archives (")
+        assert "of vault family-photos? This cannot be undone." in title
+        from glacier_tui.ui.formatting import human_size
+        assert f"({human_size(size)})" in title
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "done" in transfer_states(app).values(), steps=600)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+        deletes = ops(demo, "DeleteArchive")
+        assert {e["path"].rsplit("/", 1)[-1] for e in deletes} == ids
+        assert len(deletes) == 323 and all(e["status"] == 204 for e in deletes)
+        # Never more than 4 requests in flight (from the log's start/end times).
+        edges = sorted([(e["t_start"], 1) for e in deletes] + [(e["t_end"], -1)
+                                                               for e in deletes])
+        in_flight = peak = 0
+        for _, step in edges:
+            in_flight += step
+            peak = max(peak, in_flight)
+        assert 1 <= peak <= 4
+        # The store no longer lists them; the tree shows the vault empty.
+        assert list(app.store.iter_archives(key)) == []
+        info = app.store.snapshot_info(key)
+        assert info is not None and info.archive_count == 0 and info.total_bytes == 0
+        node = tree(app).vault_node("family-photos")
+        assert node is not None
+        assert not [c for c in node.children if c.data is not None and c.data.kind == "folder"]
+        # The closing message explains the vault is deleted after the next inventory.
+        texts = [n.message for n in app._notifications]
+        assert any("next inventory" in t and "323 of 323" in t for t in texts)
+
+        # Deleting the vault now: guidance (written since the inventory), nothing offered.
+        await pilot.press("D")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeleteVaultScreen))
+        screen = app.screen
+        assert isinstance(screen, DeleteVaultScreen)
+        assert screen._recently_written and not screen.empty
+        assert screen.query_one("#delete-archives", Button).disabled
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        assert not ops(demo, "DeleteVault")
+
+
+def test_written_since_inventory() -> None:
+    assert not written_since_inventory(None, START)
+    assert not written_since_inventory("garbage", START)
+    assert not written_since_inventory("2026-01-15T11:00:00+00:00", START)  # before it
+    assert written_since_inventory("2026-01-15T13:00:00+00:00", START)
+    assert written_since_inventory("2026-01-15T13:00:00", START)  # naive means UTC
+    assert written_since_inventory("2026-01-01T00:00:00+00:00", None)  # never inventoried
+
+
+# -- vault settings ------------------------------------------------------------------------
+
+
+async def test_vault_settings_change_tag(demo: Any, tmp_path: Path) -> None:
+    app = make_app(demo.url, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, app)
+        await select_vault(pilot, app, "family-photos")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, VaultSettingsScreen))
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.screen.query_one(Tabs).focus()
+        await pilot.press("right")  # Notifications -> Tags
+        await wait_for(pilot, lambda: app.screen.query_one("#tag-key", Input).display)
+        await pilot.press("tab")  # the tags table
+        await pilot.press("tab")  # the key input
+        assert isinstance(app.focused, Input) and app.focused.id == "tag-key"
+        await pilot.press(*"owner", "tab", *"alice", "enter")
+        await wait_for(pilot, lambda: bool(ops(demo, "AddTagsToVault")))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        assert [e["status"] for e in ops(demo, "AddTagsToVault")] == [204]
+        # The detail pane reads the settings again and shows the new value.
+        settings = main(app).query_one("#settings", Static)
+        await wait_for(pilot, lambda: "owner=alice" in plain(settings.content))
+
+
+# -- command palette -----------------------------------------------------------------------
+
+
+async def test_command_palette_selects_vault(demo: Any, tmp_path: Path) -> None:
+    app = make_app(demo.url, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, app)
+        assert tree(app).current_vault() != "media-archive"
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"media-archive")
+        palette = app.screen
+        commands = palette.query_one(CommandList)
+
+        def top_is_vault() -> bool:
+            return commands.option_count > 0 and \
+                "Vault: media-archive" in str(commands.get_option_at_index(0).prompt)
+
+        await wait_for(pilot, top_is_vault)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        await wait_for(pilot, lambda: tree(app).current_vault() == "media-archive")
+
+
+# -- keymap --------------------------------------------------------------------------------
+
+
+async def test_keymap_remaps_restore(demo: Any, tmp_path: Path) -> None:
+    app = make_app(demo.url, tmp_path, keymap={"restore": "ctrl+r"})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, app)
+        await load_photos_inventory(pilot, app)
+        await select_vault(pilot, app, "family-photos")
+        await pilot.press("j")  # the first folder: something to restore
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert main(app).check_action("restore", ()) is True  # a folder is selected
+        await pilot.press("r")
+        await pilot.pause(0.2)
+        await app.workers.wait_for_complete()
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RestoreScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        assert not ops(demo, "InitiateJob")
+
+
+# -- quit with a running transfer ------------------------------------------------------------
+
+
+async def test_quit_with_running_transfer_asks(
+    demo: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upload that never finishes (held in the transfer engine): q asks, n stays, y quits."""
+    from glacier_tui.glacier import transfers
+
+    stopped: list[str] = []
+
+    async def held_upload(client: Any, vault: str, path: Path, **kw: Any) -> Any:
+        kw["on_progress"](SimpleNamespace(state="running", total=100, done=10, rate_bps=None,
+                                          eta_s=None, message=""))
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stopped.append(vault)
+
+    monkeypatch.setattr(transfers, "upload_file", held_upload)
+    src = tmp_path / "held.bin"
+    src.write_bytes(b"x" * 100)
+    app = make_app(demo.url, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, app)
+        await select_vault(pilot, app, "scratch")
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, UploadScreen))
+        await pilot.press("shift+tab", *src.name, "enter")
+        await wait_for(pilot, lambda: bool(app.screen.marked))  # type: ignore[attr-defined]
+        await pilot.press("tab", "tab", "enter")
+        await wait_for(pilot, lambda: app.running_transfers() == 1)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        body = " ".join(str(s.content) for s in app.screen.query(".line").results(Static))
+        assert "1 transfer(s) are running" in body
+        await pilot.press("n")  # stay
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        assert app.is_running and app.running_transfers() == 1
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running)
+    assert stopped == ["scratch"]  # the upload was stopped by quitting
