@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
 from rich.console import Console
 from textual.command import CommandList, CommandPalette
@@ -180,13 +181,28 @@ async def test_delete_archive_from_list(demo: Any, tmp_path: Path) -> None:
         assert isinstance(app.focused, ArchiveList)
         row = lst.current_row()
         assert row is not None
+        # First attempt: the service fails (5xx, no retries): reported, the row stays.
+        demo.set_faults({"error5xx": 1.0})
         await pilot.press("delete")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await wait_for(pilot, lambda: bool(ops(demo, "DeleteArchive")))
+        await wait_for(pilot, lambda: "failed" in transfer_states(app).values())
+        demo.set_faults(None)
+        failed = [e["status"] for e in ops(demo, "DeleteArchive")]
+        assert failed and set(failed) == {500}  # (the client may retry a 5xx)
+        assert any("1 failed" in n.message for n in app._notifications)
+        assert lst.row_count == before
+        assert app.store.get_archive(photos_key(app), row.archive_id) is not None
+        # Second attempt succeeds: the row disappears.
+        assert lst.current_row() == row
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: len(ops(demo, "DeleteArchive")) == len(failed) + 1)
         await wait_for(pilot, lambda: lst.row_count == before - 1)
-        assert [e["path"].rsplit("/", 1)[-1] for e in ops(demo, "DeleteArchive")] == \
-            [row.archive_id]
+        assert {e["path"].rsplit("/", 1)[-1] for e in ops(demo, "DeleteArchive")} == \
+            {row.archive_id}
+        assert ops(demo, "DeleteArchive")[-1]["status"] == 204
         assert all(lst.row_at(i).archive_id != row.archive_id  # type: ignore[union-attr]
                    for i in range(lst.row_count))
         assert app.store.get_archive(photos_key(app), row.archive_id) is None
@@ -204,6 +220,11 @@ async def test_delete_all_archives_of_vault(demo: Any, tmp_path: Path) -> None:
         ids = {r.archive_id for r in app.store.iter_archives(key)}
         size = sum(r.size or 0 for r in app.store.iter_archives(key))
         assert len(ids) == 323
+        # One archive is already gone (deleted elsewhere): its 404 counts as deleted.
+        gone = sorted(ids)[0]
+        boto3.client("glacier", endpoint_url=demo.url, region_name="us-east-1").delete_archive(
+            vaultName="family-photos", archiveId=gone)
+        demo.clear_requests()
         await select_vault(pilot, app, "family-photos")
         await pilot.press("D")
         await wait_for(pilot, lambda: isinstance(app.screen, DeleteVaultScreen))
@@ -227,7 +248,9 @@ async def test_delete_all_archives_of_vault(demo: Any, tmp_path: Path) -> None:
 
         deletes = ops(demo, "DeleteArchive")
         assert {e["path"].rsplit("/", 1)[-1] for e in deletes} == ids
-        assert len(deletes) == 323 and all(e["status"] == 204 for e in deletes)
+        assert len(deletes) == 323
+        assert [e["status"] for e in deletes].count(204) == 322
+        assert [e["status"] for e in deletes if e["path"].endswith(gone)] == [404]
         # Never more than 4 requests in flight (from the log's start/end times).
         edges = sorted([(e["t_start"], 1) for e in deletes] + [(e["t_end"], -1)
                                                                for e in deletes])
