@@ -5,31 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual.app import App, ComposeResult
-from textual.screen import Screen
+from screen_host import NO_RESULT, Host
 from textual.widgets import Button, Input, Static
 
 from glacier_tui.ui.screens.confirm import ConfirmScreen
-
-_NO_RESULT = object()
-
-
-class Host(App[None]):
-    """Pushes one screen on mount and records what it dismissed with."""
-
-    def __init__(self, screen: Screen[Any]) -> None:
-        super().__init__()
-        self._screen = screen
-        self.result: Any = _NO_RESULT
-
-    def compose(self) -> ComposeResult:
-        yield Static("host")
-
-    def on_mount(self) -> None:
-        def record(result: Any) -> None:
-            self.result = result
-
-        self.push_screen(self._screen, record)
 
 
 def _screen(**kw: Any) -> ConfirmScreen:
@@ -89,11 +68,11 @@ async def test_type_to_confirm_requires_exact_name() -> None:
         # 'y' and 'n' are typed into the input, not taken as yes/no.
         await pilot.press("y", "enter")
         await pilot.pause()
-        assert app.result is _NO_RESULT
+        assert app.result is NO_RESULT
         await pilot.press("backspace", *"photo")
         await pilot.press("enter")
         await pilot.pause()
-        assert app.result is _NO_RESULT
+        assert app.result is NO_RESULT
         await pilot.press("s")
         assert not confirm.disabled
         await pilot.press("enter")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.app import App, ComposeResult
+from screen_host import NO_RESULT, Host
+from textual.app import App
 from textual.events import Paste
 from textual.pilot import Pilot
-from textual.screen import Screen
 from textual.widgets import Input, RadioButton, Static
 
 from glacier_tui.config import DEFAULT_PRICES
@@ -15,27 +15,8 @@ from glacier_tui.glacier.models import Tier
 from glacier_tui.ui.restore_model import MIB, ArchiveRef, RestoreRequest
 from glacier_tui.ui.screens.restore import RestoreScreen
 
-_NO_RESULT = object()
 ONE = [ArchiveRef("A" * 138, "photos/2024/[red]beach[/red].jpg", 6 * MIB + MIB // 2)]
 MANY = [ArchiveRef(f"id{i}", f"docs/file{i}.pdf", (i + 1) * 700_000) for i in range(5)]
-
-
-class Host(App[None]):
-    """Pushes one screen on mount and records what it dismissed with."""
-
-    def __init__(self, screen: Screen[Any]) -> None:
-        super().__init__()
-        self._screen = screen
-        self.result: Any = _NO_RESULT
-
-    def compose(self) -> ComposeResult:
-        yield Static("host")
-
-    def on_mount(self) -> None:
-        def record(result: Any) -> None:
-            self.result = result
-
-        self.push_screen(self._screen, record)
 
 
 async def paste(pilot: Pilot[Any], text: str) -> None:
@@ -90,7 +71,7 @@ async def test_invalid_range_stays_open_with_error() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("tab", *"1-1048575", "enter")
         await pilot.pause()
-        assert app.result is _NO_RESULT
+        assert app.result is NO_RESULT
         assert isinstance(app.screen, RestoreScreen)
         assert "MiB-aligned" in _error_text(app)
         # Fixing it clears the error and confirms.
@@ -108,7 +89,7 @@ async def test_bad_topic_and_description_refused() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("tab", *"restores", "tab", *"caf\u00e9", "enter")
         await pilot.pause()
-        assert app.result is _NO_RESULT
+        assert app.result is NO_RESULT
         text = _error_text(app)
         assert "SNS topic" in text and "ASCII" in text
 

@@ -5,32 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from textual.app import App, ComposeResult
+from screen_host import NO_RESULT, Host
 from textual.pilot import Pilot
-from textual.screen import Screen
 from textual.widgets import Static
 
 from glacier_tui.ui.screens.upload import MarkingTree, UploadScreen, total_size
-
-_NO_RESULT = object()
-
-
-class Host(App[None]):
-    """Pushes one screen on mount and records what it dismissed with."""
-
-    def __init__(self, screen: Screen[Any]) -> None:
-        super().__init__()
-        self._screen = screen
-        self.result: Any = _NO_RESULT
-
-    def compose(self) -> ComposeResult:
-        yield Static("host")
-
-    def on_mount(self) -> None:
-        def record(result: Any) -> None:
-            self.result = result
-
-        self.push_screen(self._screen, record)
 
 
 def _tree(tmp_path: Path) -> Path:
@@ -124,5 +103,5 @@ async def test_confirm_with_nothing_marked_is_refused(tmp_path: Path) -> None:
         await _settle(pilot)
         await pilot.press("tab", "enter")
         await pilot.pause()
-        assert app.result is _NO_RESULT
+        assert app.result is NO_RESULT
         assert "Mark at least one" in str(app.screen.query_one("#error", Static).render())

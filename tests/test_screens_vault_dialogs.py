@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from textual.app import App, ComposeResult
-from textual.screen import Screen
+from screen_host import NO_RESULT, Host
 from textual.widgets import Button, Static
 
 from glacier_tui.glacier.models import Vault
@@ -17,26 +15,6 @@ from glacier_tui.ui.screens.delete_vault import (
     DeleteVaultScreen,
     vault_looks_empty,
 )
-
-_NO_RESULT = object()
-
-
-class Host(App[None]):
-    """Pushes one screen on mount and records what it dismissed with."""
-
-    def __init__(self, screen: Screen[Any]) -> None:
-        super().__init__()
-        self._screen = screen
-        self.result: Any = _NO_RESULT
-
-    def compose(self) -> ComposeResult:
-        yield Static("host")
-
-    def on_mount(self) -> None:
-        def record(result: Any) -> None:
-            self.result = result
-
-        self.push_screen(self._screen, record)
 
 
 @pytest.mark.parametrize(
@@ -53,7 +31,7 @@ async def test_create_vault_invalid_then_valid() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press(*"my v", "enter")
         await pilot.pause()
-        assert app.result is _NO_RESULT
+        assert app.result is NO_RESULT
         assert "letters, digits" in str(app.screen.query_one("#error", Static).render())
         await pilot.press("backspace", "backspace", *"old")
         await pilot.press("enter")
@@ -66,7 +44,7 @@ async def test_create_vault_existing_refused_and_escape() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press(*"old", "enter")
         await pilot.pause()
-        assert app.result is _NO_RESULT
+        assert app.result is NO_RESULT
         assert "already exists" in str(app.screen.query_one("#error", Static).render())
         await pilot.press("escape")
         await pilot.pause()
@@ -92,7 +70,7 @@ async def test_delete_empty_vault_needs_name() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press(*"photo", "enter")
         await pilot.pause()
-        assert app.result is _NO_RESULT
+        assert app.result is NO_RESULT
         await pilot.press("s", "enter")
         await pilot.pause()
     assert app.result is DeleteVaultChoice.DELETE_VAULT
