@@ -17,17 +17,20 @@ from typing import Any
 import boto3
 import pytest
 from rich.console import Console
+from textual.app import App, ComposeResult
 from textual.command import CommandList, CommandPalette
+from textual.screen import Screen
 from textual.widgets import Button, Input, Static, Tabs
 
 from glacier_tui.config import Settings
+from glacier_tui.glacier.models import Vault
 from glacier_tui.glacier.store import Store
 from glacier_tui.ui.app import GlacierApp
 from glacier_tui.ui.screens.confirm import ConfirmScreen
 from glacier_tui.ui.screens.delete_vault import DeleteVaultScreen
 from glacier_tui.ui.screens.main import MainScreen, written_since_inventory
 from glacier_tui.ui.screens.restore import RestoreScreen
-from glacier_tui.ui.screens.upload import UploadScreen
+from glacier_tui.ui.screens.upload import MarkingTree, UploadScreen
 from glacier_tui.ui.screens.vault_settings import VaultSettingsScreen
 from glacier_tui.ui.widgets.archive_list import ArchiveList
 from glacier_tui.ui.widgets.job_table import JobTable
@@ -411,3 +414,59 @@ async def test_quit_with_running_transfer_asks(
         await pilot.press("y")
         await wait_for(pilot, lambda: not app.is_running)
     assert stopped == ["scratch"]  # the upload was stopped by quitting
+
+
+# -- snapshots of the two dialogs ------------------------------------------------------------
+
+SIZES = [(80, 24), (120, 40)]
+
+
+class Host(App[None]):
+    """Shows one dialog over a static background (no emulator needed)."""
+
+    def __init__(self, screen: Screen[Any]) -> None:
+        super().__init__()
+        self._screen = screen
+
+    def compose(self) -> ComposeResult:
+        yield Static("vault: family-photos")
+
+    def on_mount(self) -> None:
+        Input.cursor_blink = False
+        self.push_screen(self._screen)
+
+
+def _photos_vault() -> Vault:
+    return Vault(name="family-photos", arn="arn:aws:glacier:us-east-1:1:vaults/family-photos",
+                 number_of_archives=323, size_in_bytes=11_534_336,
+                 last_inventory_date=datetime(2026, 1, 13, 12, 0, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_delete_vault_guidance(snap_compare: Any, size: tuple[int, int]) -> None:
+    screen = DeleteVaultScreen(_photos_vault(), 323, recently_written=True)
+    assert snap_compare(Host(screen), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_upload_screen(snap_compare: Any, size: tuple[int, int], tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "photos"
+    (root / "2024").mkdir(parents=True)
+    (root / "2024" / "beach.jpg").write_bytes(b"x" * 2048)
+    (root / "IMG_0001.jpg").write_bytes(b"x" * 3072)
+    (root / "notes.txt").write_bytes(b"x" * 10)
+    monkeypatch.chdir(tmp_path)  # a relative start: the tree's root label is stable
+
+    async def run_before(pilot: Any) -> None:
+        # (DirectoryTree keeps a loader worker alive: wait on what is shown instead.)
+        screen = pilot.app.screen
+        tree = screen.query_one(MarkingTree)
+        await wait_for(pilot, lambda: len(tree.root.children) == 3)
+        await pilot.press("down", "down", "space")  # mark IMG_0001.jpg
+        await wait_for(pilot, lambda: "Marked 1" in str(
+            screen.query_one("#marked", Static).content))
+        await pilot.pause()
+
+    assert snap_compare(Host(UploadScreen(Path("photos"))), terminal_size=size,
+                        run_before=run_before)
