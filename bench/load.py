@@ -27,16 +27,15 @@ import itertools
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.emulator_proc import emulator_process as _emulator_process
 from bench.keylatency import key_to_frame
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,32 +124,9 @@ def seed_world(data_dir: Path, n_vaults: int, n_jobs: int, live_fraction: float 
 # --------------------------------------------------------------------------- emulator
 
 
-@contextlib.contextmanager
-def emulator_process(data_dir: Path, faults: str = "") -> Iterator[str]:
-    """``python -m glacier_tui emulator`` on ``data_dir``; yields its URL."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "glacier_tui", "emulator", "--host", "127.0.0.1",
-           "--port", "0", "--data-dir", str(data_dir)]
-    if faults:
-        cmd += ["--faults", faults]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-    try:
-        assert proc.stdout is not None
-        url = ""
-        for line in proc.stdout:  # "Glacier emulator listening on http://127.0.0.1:PORT"
-            if "listening on " in line:
-                url = line.rsplit("listening on ", 1)[1].strip()
-                break
-        if not url:
-            raise RuntimeError(f"the emulator did not start (exit {proc.wait()})")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def emulator_process(data_dir: Path, faults: str = "") -> contextlib.AbstractContextManager[str]:
+    """The emulator subprocess on ``data_dir``, with ``faults`` if any; yields its URL."""
+    return _emulator_process(data_dir, *(["--faults", faults] if faults else []))
 
 
 def admin(url: str, method: str, what: str, body: dict[str, Any] | None = None) -> Any:

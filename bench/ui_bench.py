@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench.emulator_proc import emulator_process
 from bench.keylatency import key_to_frame, percentiles
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,28 +90,8 @@ def _emulator(data_dir: Path, inproc: bool) -> Iterator[str]:
                                            seed_demo=True, frozen=True)) as emu:
             yield emu.url
         return
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "glacier_tui", "emulator", "--port", "0", "--data-dir",
-         str(data_dir), "--seed", "0", "--seed-demo"],
-        stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-    try:
-        assert proc.stdout is not None
-        url = ""
-        for line in proc.stdout:  # "Glacier emulator listening on http://127.0.0.1:PORT"
-            if "listening on " in line:
-                url = line.rsplit("listening on ", 1)[1].strip()
-                break
-        if not url:
-            raise RuntimeError(f"the emulator did not start (exit {proc.wait()})")
+    with emulator_process(data_dir, "--seed", "0", "--seed-demo") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 async def _latency(n_jobs: int, presses: int, inproc: bool = False

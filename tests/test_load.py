@@ -79,14 +79,15 @@ async def test_requests_per_cycle_follow_unfinished_vaults(world_emulator: Any,
         await pump(pilot, lambda: len(table.jobs) == JOBS)
         await pump(pilot, lambda: len(probe.cycles) >= 1)
         probe.count = True
-        start = len(probe.cycles)
+        # A cycle may be in flight, begun before counting was on: leave it out.
+        start = len(probe.cycles) + 1
         await pump(pilot, lambda: len(probe.cycles) >= start + 11)
         check_cycles(probe.cycles[start:], LIVE)
 
         # The Standard jobs finish (3-5 h); the Bulk ones (5-12 h) go on: 3 vaults left.
         emu.advance(5 * 3600 + 300)
         await pump(pilot, lambda: len(screen._vaults_to_poll) == 3)
-        start = len(probe.cycles)
+        start = len(probe.cycles) + 1  # the cycle in flight may have begun with 5 vaults
         await pump(pilot, lambda: len(probe.cycles) >= start + 11)
         check_cycles(probe.cycles[start:], 3)
         assert len(table.jobs) == JOBS
