@@ -294,6 +294,27 @@ def test_written_since_inventory() -> None:
     assert written_since_inventory("2026-01-01T00:00:00+00:00", None)  # never inventoried
 
 
+def test_store_remove_archives_keeps_folders_and_search_in_step(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite3")
+    n = store.begin_snapshot("v", "JSON")
+    store.insert_archives(n, [
+        (f"id{i}", "a/b" if i % 2 else "a", f"photo{i}.jpg", "", 100 + i, None, None, None,
+         "plain") for i in range(10)])
+    store.finish_snapshot(n, vault_arn=None, inventory_date=None, warnings=[])
+    store.ensure_search_index("v")
+    assert store.remove_archives("v", ["id1", "id2", "id2", "missing"]) == 2
+    info = store.snapshot_info("v")
+    assert info is not None and info.archive_count == 8
+    assert info.total_bytes == sum(100 + i for i in range(10)) - 101 - 102
+    folder = store.folder("v", "a")
+    assert folder is not None and (folder.count, folder.direct_count) == (8, 4)
+    assert [r.archive_id for r in store.search("v", "photo1")] == []  # FTS still consistent
+    assert [r.archive_id for r in store.search("v", "photo3")] == ["id3"]
+    assert store.remove_archives("v", [r.archive_id for r in store.iter_archives("v")]) == 8
+    assert store.subfolders("v", "") == [] and list(store.iter_archives("v")) == []
+    assert store.remove_archives("v", []) == 0
+
+
 # -- vault settings ------------------------------------------------------------------------
 
 
