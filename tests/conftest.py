@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,16 @@ def _aws_isolation(
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(autouse=True)
+def _platform_dirs_isolation(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Journals, logs, the store and settings of a test never touch the user's own dirs."""
+    for name in ("XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME",
+                 "XDG_DOWNLOAD_DIR"):
+        monkeypatch.setenv(name, str(tmp_path / "xdg" / name.lower()))
+    for name in [v for v in os.environ if v.startswith("GLACIER_TUI_")]:
+        monkeypatch.delenv(name)
 
 
 # --------------------------------------------------------------------------- emulator
