@@ -51,12 +51,28 @@ async def _loaded(pilot: Any, extra: Callable[[Any], Any] | None = None) -> None
     await app.workers.wait_for_complete()
     # The emulator's port changes every run: show a fixed endpoint.
     main.query_one(GlacierHeader).set_info(endpoint="http://127.0.0.1:PORT")
+    # Rows arrive vault by vault and the cursor follows its job: start from the top.
+    table = main.query_one(JobTable)
+    table.move_cursor(row=0, animate=False)
+    table.scroll_home(animate=False)
+    await _settle(pilot)
     if extra is not None:
         result = extra(pilot)
         if result is not None:
             await result
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    await _settle(pilot)
+
+
+async def _settle(pilot: Any, rounds: int = 60) -> None:
+    """Wait until two screenshots 0.1 s apart agree: a slow machine gets more time."""
+    previous = None
+    for _ in range(rounds):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.1)
+        shot = pilot.app.export_screenshot()
+        if shot == previous:
+            return
+        previous = shot
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
@@ -124,7 +140,7 @@ def test_error_screen(snap_compare: Any, tmp_path: Path) -> None:
             if isinstance(pilot.app.screen, ErrorScreen):
                 break
             await pilot.pause(0.05)
-        await pilot.pause()
+        await _settle(pilot)
 
     app = _app(f"http://127.0.0.1:{port}", tmp_path)
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
