@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,13 +16,13 @@ from typing import Any
 
 import boto3
 import pytest
+from app_harness import START, main_screen, make_app, tree, wait_for
 from rich.console import Console
 from textual.app import App, ComposeResult
 from textual.command import CommandList, CommandPalette
 from textual.screen import Screen
 from textual.widgets import Button, Input, Static, Tabs
 
-from glacier_tui.config import Settings
 from glacier_tui.glacier.models import Vault
 from glacier_tui.glacier.store import Store
 from glacier_tui.ui.app import GlacierApp
@@ -36,8 +36,6 @@ from glacier_tui.ui.widgets.archive_list import ArchiveList
 from glacier_tui.ui.widgets.job_table import JobTable
 from glacier_tui.ui.widgets.transfers_panel import TransfersPanel
 from glacier_tui.ui.widgets.vault_tree import VaultTree, vault_key
-
-START = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -54,33 +52,8 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield emu
 
 
-def make_app(url: str, tmp_path: Path, **overrides: Any) -> GlacierApp:
-    values: dict[str, Any] = {
-        "endpoint_url": url, "region": "us-east-1", "download_dir": tmp_path / "downloads",
-        "poll_interval": 0.2, "max_attempts": 1, "default_tier": "Expedited",
-    }
-    values.update(overrides)
-    return GlacierApp(Settings(**values), clock=lambda: START,
-                      store=Store(tmp_path / "store.sqlite3"))
-
-
-async def wait_for(pilot: Any, cond: Callable[[], bool], steps: int = 300) -> None:
-    """Pump the app until cond() holds (bounded by steps, never a wall-clock assertion)."""
-    for _ in range(steps):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not reached")
-
-
 def main(app: GlacierApp) -> MainScreen:
-    screen = app.screen_stack[0]
-    assert isinstance(screen, MainScreen)
-    return screen
-
-
-def tree(app: GlacierApp) -> VaultTree:
-    return main(app).query_one(VaultTree)
+    return main_screen(app)
 
 
 def plain(renderable: Any) -> str:

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from app_harness import START, main_screen, make_app, tree, wait_for
 
-from glacier_tui.config import Settings
-from glacier_tui.glacier.store import Store
 from glacier_tui.ui.app import GlacierApp
 from glacier_tui.ui.screens.error import ErrorScreen
 from glacier_tui.ui.screens.main import MainScreen
 from glacier_tui.ui.widgets.archive_list import ArchiveList
 from glacier_tui.ui.widgets.job_table import JobTable
-from glacier_tui.ui.widgets.vault_tree import VaultTree
 
 MUTATING_OPS = {
     "CreateVault", "DeleteVault", "InitiateJob", "UploadArchive", "DeleteArchive",
@@ -29,7 +26,6 @@ MUTATING_OPS = {
 }
 
 
-EMULATOR_START = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -37,38 +33,9 @@ def demo_emulator(tmp_path: Path) -> Iterator[Any]:
     from glacier_tui.emulator import EmulatorConfig, EmulatorThread
 
     config = EmulatorConfig(data_dir=tmp_path / "emu", port=0, seed=0, seed_demo=True,
-                            start_time=EMULATOR_START, frozen=True)
+                            start_time=START, frozen=True)
     with EmulatorThread(config) as emu:
         yield emu
-
-
-def make_app(emu_url: str, tmp_path: Path, **overrides: Any) -> GlacierApp:
-    values: dict[str, Any] = {
-        "endpoint_url": emu_url, "region": "us-east-1", "download_dir": tmp_path / "downloads",
-        "poll_interval": 0.2, "max_attempts": 1, "default_tier": "Expedited",
-    }
-    values.update(overrides)
-    return GlacierApp(Settings(**values), clock=lambda: EMULATOR_START,
-                      store=Store(tmp_path / "store.sqlite3"))
-
-
-async def wait_for(pilot: Any, cond: Callable[[], bool], steps: int = 200) -> None:
-    """Pump the app until cond() holds (bounded by steps, not by wall-clock assertions)."""
-    for _ in range(steps):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not reached")
-
-
-def main_screen(app: GlacierApp) -> MainScreen:
-    screen = app.screen_stack[0]
-    assert isinstance(screen, MainScreen)
-    return screen
-
-
-def tree(app: GlacierApp) -> VaultTree:
-    return main_screen(app).query_one(VaultTree)
 
 
 def jobs(app: GlacierApp) -> JobTable:
