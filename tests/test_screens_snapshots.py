@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from textual.app import App, ComposeResult
-from textual.screen import Screen
-from textual.widgets import Input, Static
+from screen_host import SnapshotHost
 
 from glacier_tui.config import DEFAULT_PRICES
 from glacier_tui.ui.restore_model import MIB, ArchiveRef
@@ -17,17 +15,8 @@ from glacier_tui.ui.screens.restore import RestoreScreen
 SIZES = [(80, 24), (120, 40)]
 
 
-class Host(App[None]):
-    def __init__(self, screen: Screen[Any]) -> None:
-        super().__init__()
-        self._screen = screen
 
-    def compose(self) -> ComposeResult:
-        yield Static("vault: photos")
-
-    def on_mount(self) -> None:
-        Input.cursor_blink = False
-        self.push_screen(self._screen)
+BACKGROUND = "vault: photos"  # the line behind the dialog in the snapshots
 
 
 def _restore_many() -> RestoreScreen:
@@ -60,19 +49,20 @@ def _confirm() -> ConfirmScreen:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_restore_many(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(Host(_restore_many()), terminal_size=size)
+    assert snap_compare(SnapshotHost(_restore_many(), BACKGROUND), terminal_size=size)
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_restore_one_invalid_range(snap_compare: Any, size: tuple[int, int]) -> None:
     assert snap_compare(
-        Host(_restore_one()), press=["tab", *"1-5", "enter"], terminal_size=size
+        SnapshotHost(_restore_one(), BACKGROUND), press=["tab", *"1-5", "enter"],
+        terminal_size=size,
     )
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_confirm(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(Host(_confirm()), terminal_size=size)
+    assert snap_compare(SnapshotHost(_confirm(), BACKGROUND), terminal_size=size)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -83,4 +73,4 @@ def test_confirm_type_name(snap_compare: Any, size: tuple[int, int]) -> None:
         confirm_label="Delete vault",
         type_to_confirm="photos",
     )
-    assert snap_compare(Host(screen), press=[*"pho"], terminal_size=size)
+    assert snap_compare(SnapshotHost(screen, BACKGROUND), press=[*"pho"], terminal_size=size)

@@ -18,9 +18,8 @@ import boto3
 import pytest
 from app_harness import START, main_screen, make_app, tree, wait_for
 from rich.console import Console
-from textual.app import App, ComposeResult
+from screen_host import SnapshotHost
 from textual.command import CommandList, CommandPalette
-from textual.screen import Screen
 from textual.widgets import Button, Input, Static, Tabs
 
 from glacier_tui.glacier.models import Vault
@@ -415,19 +414,8 @@ async def test_quit_with_running_transfer_asks(
 SIZES = [(80, 24), (120, 40)]
 
 
-class Host(App[None]):
-    """Shows one dialog over a static background (no emulator needed)."""
 
-    def __init__(self, screen: Screen[Any]) -> None:
-        super().__init__()
-        self._screen = screen
-
-    def compose(self) -> ComposeResult:
-        yield Static("vault: family-photos")
-
-    def on_mount(self) -> None:
-        Input.cursor_blink = False
-        self.push_screen(self._screen)
+BACKGROUND = "vault: family-photos"  # the line behind the dialog in the snapshots
 
 
 def _photos_vault() -> Vault:
@@ -439,7 +427,7 @@ def _photos_vault() -> Vault:
 @pytest.mark.parametrize("size", SIZES)
 def test_snapshot_delete_vault_guidance(snap_compare: Any, size: tuple[int, int]) -> None:
     screen = DeleteVaultScreen(_photos_vault(), 323, recently_written=True)
-    assert snap_compare(Host(screen), terminal_size=size)
+    assert snap_compare(SnapshotHost(screen, BACKGROUND), terminal_size=size)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -462,5 +450,5 @@ def test_snapshot_upload_screen(snap_compare: Any, size: tuple[int, int], tmp_pa
             screen.query_one("#marked", Static).content))
         await pilot.pause()
 
-    assert snap_compare(Host(UploadScreen(Path("photos"))), terminal_size=size,
+    assert snap_compare(SnapshotHost(UploadScreen(Path("photos")), BACKGROUND), terminal_size=size,
                         run_before=run_before)
