@@ -367,6 +367,21 @@ def test_time_scale_and_notify_url(tmp_path: Path) -> None:
         httpd.shutdown()
 
 
+def test_stall_after_lets_n_requests_through_then_hangs_until_faults_change() -> None:
+    from glacier_tui.emulator.faults import FaultInjector, parse_spec
+
+    assert parse_spec("stall_after=2").stall_after == 2 and parse_spec("").stall_after == -1
+    with pytest.raises(ValueError):
+        parse_spec("stall_after=-5")
+    faults = FaultInjector("stall_after=2")
+    decisions = [faults.decide(False) for _ in range(4)]
+    assert [d.stall for d in decisions] == [False, False, True, True]
+    assert decisions[2].names == ["stall"]
+    stalled_under = decisions[3].generation
+    faults.set("")
+    assert faults.generation != stalled_under and not faults.decide(False).stall
+
+
 def test_bandwidth_fault_caps_each_stream(emulator: Any, emulator_url: str) -> None:
     # The pacing itself is checked through Pacer.delay (no wall-clock assertions);
     # the live requests check the capped paths still deliver exact bytes and are logged.

@@ -62,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="",
         help='e.g. "throttle=0.1,error5xx=0.05,reset=0.02,latency=20ms,seed=7"; '
         '"bandwidth=64MiB" caps each request/response body stream at 64 MiB per second '
-        "(per connection, so parallel streams add up, as over a real network)",
+        "(per connection, so parallel streams add up, as over a real network); "
+        '"stall_after=N" lets N requests through and hangs later ones until faults change',
     )
     parser.add_argument("--notify-url", default=None, help="also POST SNS messages here")
 

@@ -1,5 +1,9 @@
 """Fault injection, deterministic by seed: throttling, 5xx, resets, latency, corrupt output.
 
+``stall_after=N`` is not random either: the first N requests after the faults
+were set go through, every later one hangs (as on a dead network) until the
+faults are set again. It lets a test stop a transfer at an exact point.
+
 ``bandwidth`` is not random: it caps every request body and every streamed
 response body at that many bytes per second *per connection* (parallel
 streams add up), the way real Glacier/S3 throughput behaves over a network.
@@ -24,13 +28,15 @@ class FaultSpec:
     corrupt: float = 0.0
     latency: float = 0.0  # seconds added to every request
     bandwidth: int = 0  # bytes per second per body stream; 0 = unlimited
+    stall_after: int = -1  # requests that go through before every later one hangs; -1 = off
     seed: int = 0
 
     def active(self) -> bool:
         return any(getattr(self, k) > 0 for k in (*PROBABILITY_KEYS, "latency"))
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (*PROBABILITY_KEYS, "latency", "bandwidth", "seed")}
+        keys = (*PROBABILITY_KEYS, "latency", "bandwidth", "stall_after", "seed")
+        return {k: getattr(self, k) for k in keys}
 
 
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1 << 10, "m": 1000**2, "mb": 1000**2,
@@ -91,6 +97,10 @@ def parse_spec(spec: str | dict[str, Any] | None) -> FaultSpec:
             out.latency = parse_latency(value)
         elif key == "bandwidth":
             out.bandwidth = parse_bandwidth(value)
+        elif key == "stall_after":
+            out.stall_after = int(value)
+            if out.stall_after < -1:
+                raise ValueError(f"stall_after={value} must be a request count (or -1: off)")
         elif key == "seed":
             out.seed = int(value)
         else:
@@ -108,12 +118,15 @@ class Decision:
     corrupt: bool = False
     latency: float = 0.0
     bandwidth: int = 0  # bytes per second for this request's body streams; 0 = unlimited
+    stall: bool = False  # hang until the faults are set again
+    generation: int = 0  # which setting of the faults this decision came from
     names: list[str] = field(default_factory=list)
 
 
 class FaultInjector:
     def __init__(self, spec: str | dict[str, Any] | None = None) -> None:
         self._lock = threading.Lock()
+        self.generation = 0
         self.set(spec)
 
     def set(self, spec: str | dict[str, Any] | None) -> None:
@@ -121,12 +134,18 @@ class FaultInjector:
         with self._lock:
             self.spec = parsed
             self._rng = random.Random(parsed.seed)
+            self._seen = 0
+            self.generation += 1  # releases requests stalled under the previous setting
 
     def decide(self, streams_output: bool) -> Decision:
         """One draw per fault kind per request, so a given seed gives a fixed sequence."""
         with self._lock:
             s = self.spec
-            d = Decision(latency=s.latency, bandwidth=s.bandwidth)
+            d = Decision(latency=s.latency, bandwidth=s.bandwidth, generation=self.generation)
+            self._seen += 1
+            if 0 <= s.stall_after < self._seen:
+                d.stall = True
+                d.names.append("stall")
             if not s.active():  # no draws: a bandwidth cap leaves the random sequence alone
                 if d.bandwidth:
                     d.names.append("bandwidth")

@@ -310,6 +310,12 @@ class Emulator:
         decision = self.faults.decide(op.streaming_output)
         if decision.names:
             entry["fault"] = ",".join(decision.names)
+        if decision.stall:
+            # Faults are set from other threads too (EmulatorThread), so poll the generation.
+            while self.faults.generation == decision.generation:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            if request.transport is None or request.transport.is_closing():
+                raise ConnectionResetError("client went away while the request was stalled")
         if decision.latency:
             await asyncio.sleep(decision.latency)
         if decision.throttle:
