@@ -260,3 +260,44 @@ def test_helper_process_bad_input_keeps_previous(
     assert store.current_snapshot_id("v") == before
     assert [a.name for a in store.archives("v", "keep")] == ["me"]
     assert store.conn.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] == 1
+
+
+def test_pretty_printed_large_json_matches_compact(store: Store, tmp_path: Path) -> None:
+    # Larger than the reader's window and chunk, with whitespace everywhere the format
+    # allows it and non-ASCII names, so entries straddle chunk boundaries.
+    archives = [archive(i, mt2(f"dir{i % 7}/été-{i}.txt") if i % 2 else f"plain/ü{i}.bin")
+                for i in range(3000)]
+    body = {"VaultARN": ARN, "InventoryDate": "2014-08-01T14:30:07Z", "ArchiveList": archives}
+    compact = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    pretty = json.dumps(body, indent=3, ensure_ascii=False).replace("\n", "\r\n").encode()
+    assert len(pretty) > 3 * 256 * 1024
+    a = import_inventory(store, "a", io.BytesIO(compact))
+    b = import_inventory(store, "b", io.BytesIO(pretty))
+    assert (a.archives, b.archives, a.warnings, b.warnings) == (3000, 3000, [], [])
+    assert b.vault_arn == ARN and b.bytes_read == len(pretty)
+    names = [(r.folder, r.name, r.size) for r in store.iter_archives("a")]
+    assert names == [(r.folder, r.name, r.size) for r in store.iter_archives("b")]
+
+
+def test_error_offset_is_in_bytes_after_multibyte_text(store: Store) -> None:
+    good = json.dumps(archive(0, "ééé/ü.txt"), ensure_ascii=False)
+    body = ('{"ArchiveList":[' + good + ',{"ArchiveId":"b",]}').encode()
+    with pytest.raises(InventoryFormatError) as ei:
+        import_inventory(store, "v", io.BytesIO(body))
+    assert body[ei.value.offset:ei.value.offset + 1] == b"]"
+
+
+def test_archive_id_lookup_without_duplicates_builds_its_index_on_first_use(
+    store: Store,
+) -> None:
+    r = import_inventory(store, "v", io.BytesIO(doc([archive(i, f"f{i}") for i in range(5)])))
+    n = r.snapshot_id
+
+    def id_index() -> list[Any]:
+        return store.conn.execute(
+            "SELECT name FROM sqlite_master WHERE name = ?", (f"archives_{n}_id",)).fetchall()
+
+    assert id_index() == []  # no repeated id: the import skipped the duplicate check
+    row = store.get_archive("v", aid(3))
+    assert row is not None and row.name == "f3" and len(id_index()) == 1
+    assert store.remove_archives("v", [aid(1)]) == 1

@@ -278,6 +278,7 @@ class Store:
         inventory_date: str | None,
         warnings: list[str],
         folder_totals: Mapping[str, Sequence[int]] | None = None,
+        maybe_duplicates: bool = True,
     ) -> tuple[int, int, int]:
         """Index, de-duplicate, build folders, then atomically make ``snapshot`` current.
 
@@ -285,23 +286,28 @@ class Store:
         the first occurrence in the file (a warning is appended to ``warnings``).
         ``folder_totals`` (folder -> (direct count, direct bytes) of every inserted row),
         when the importer kept it, spares a GROUP BY over the whole table; it is ignored
-        if duplicates had to be removed.
+        if duplicates had to be removed. ``maybe_duplicates=False`` (the importer saw no
+        repeated id) skips the duplicate check; the archive-id index is then built on
+        first use instead of here (~2 s per 1M rows nobody may need).
         """
         n = int(snapshot)
         c = self.conn
         # Let the index builds' sorter use a second core.
         c.execute("PRAGMA threads=2")
+        has_dups = False
         try:
             with self._tx():
                 c.execute(f"CREATE INDEX archives_{n}_folder ON archives_{n}(folder, name)")
             # A UNIQUE index is its own duplicate check: the (rare) failure falls back to
             # finding and deleting the duplicates, then indexing again.
-            try:
-                with self._tx():
-                    c.execute(f"CREATE UNIQUE INDEX archives_{n}_id ON archives_{n}(archive_id)")
-                has_dups = False
-            except sqlite3.IntegrityError:
-                has_dups = True
+            if maybe_duplicates:
+                try:
+                    with self._tx():
+                        c.execute(
+                            f"CREATE UNIQUE INDEX archives_{n}_id ON archives_{n}(archive_id)"
+                        )
+                except sqlite3.IntegrityError:
+                    has_dups = True
         finally:
             c.execute("PRAGMA threads=0")
         removed = 0
@@ -618,8 +624,13 @@ class Store:
             )
         return [(int(r[0]), ArchiveRow(*r[1:])) for r in cur]
 
+    def _ensure_id_index(self, n: int) -> None:
+        # Built at import only when the file had repeated ids; otherwise on first lookup.
+        self._ensure_index(f"archives_{n}_id", f"archives_{n}(archive_id)")
+
     def get_archive(self, vault_key: str, archive_id: str) -> ArchiveRow | None:
         n = self._snap(vault_key)
+        self._ensure_id_index(n)
         r = self.conn.execute(
             f"SELECT {ARCHIVE_COLUMNS} FROM archives_{n} WHERE archive_id=?", (archive_id,)
         ).fetchone()
@@ -648,6 +659,7 @@ class Store:
         ids = list(dict.fromkeys(archive_ids))
         if not ids:
             return 0
+        self._ensure_id_index(n)
         c = self.conn
         fts = c.execute(
             "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (f"fts_{n}",)
