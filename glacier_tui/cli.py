@@ -1,7 +1,8 @@
 """The ``glacier-tui`` command: the app by default, plus non-interactive subcommands.
 
-Start-up stays fast: only argparse and the settings load here; the app, aioboto3
-and the emulator are imported when a command needs them.
+Start-up stays fast: only argparse here; the app, aioboto3 and the emulator are
+imported when a command needs them. The app itself loads the settings after its first
+frame (``build_app``); the other commands load them first.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from glacier_tui import __version__
+
+if TYPE_CHECKING:
+    from glacier_tui.ui.app import GlacierApp
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -133,9 +137,15 @@ def _print_config(loaded: Any, action: str | None) -> int:
     return EXIT_OK
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    from glacier_tui.config import ConfigError
+def build_app(args: argparse.Namespace) -> GlacierApp:
+    """The app for ``glacier-tui [--demo]``: it shows its first frame, then loads the settings."""
+    from glacier_tui.ui.app import GlacierApp
 
+    return GlacierApp(load_settings=lambda: _settings_from(args).settings,
+                      demo=bool(args.demo))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     command = args.command
     if getattr(args, "_unavailable", False):
         print(f"glacier-tui: the {command} command is not available in this build",
@@ -145,6 +155,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         from glacier_tui.emulator import cli as emulator_cli
 
         return int(emulator_cli.run(args))
+    if command is None:
+        from glacier_tui.ui.app import run_app
+
+        return int(run_app(build_app(args)))
+    from glacier_tui.config import ConfigError
+
     try:
         loaded = _settings_from(args)
     except ConfigError as exc:
@@ -167,9 +183,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if not hasattr(args, "db") or args.db is None:
             args.db = settings.resolved_store_path()
         return int(inventory_cli.run(args))
-    from glacier_tui.ui.app import run_app
-
-    return int(run_app(settings, demo=bool(args.demo)))
+    raise AssertionError(f"unknown command {command!r}")  # pragma: no cover
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,13 +1,19 @@
-"""GlacierApp: the Textual application. ``run_app(settings, demo)`` is the CLI's entry.
+"""GlacierApp: the Textual application. ``run_app(app)`` is the CLI's entry.
 
 Start-up stays fast: nothing here imports aioboto3/botocore; the first service
-call happens in a worker after the first frame.
+call happens in a worker after the first frame. Started with a settings loader (what
+the CLI does), the app's first frame is the light boot screen (``ui/boot.py``): the
+settings (pydantic) and the main screen's modules load in a thread after it, then the
+main screen replaces it. Started with a ``Settings`` object, the main screen is the
+first screen.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,16 +23,17 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
-from glacier_tui.config import Settings
 from glacier_tui.ui.commands import GlacierCommands
 
 if TYPE_CHECKING:
+    from glacier_tui.config import Settings
     from glacier_tui.glacier.client import GlacierClient
     from glacier_tui.glacier.store import Store
     from glacier_tui.ui.backend import BackendThread
 
 log = logging.getLogger("glacier_tui.ui")
 T = TypeVar("T")
+MAIN_MODE = "main"  # the main screen's mode when the app started on the boot screen
 
 
 class GlacierApp(App[None]):
@@ -39,14 +46,24 @@ class GlacierApp(App[None]):
 
     def __init__(
         self,
-        settings: Settings,
+        settings: Settings | None = None,
         *,
         demo: bool = False,
         clock: Callable[[], datetime] | None = None,
         store: Store | None = None,
+        load_settings: Callable[[], Settings] | None = None,
     ) -> None:
+        """``settings``, or ``load_settings``: called in a thread after the first frame.
+
+        A loader that raises ``ConfigError`` makes the app exit with status 2 and the
+        error in ``startup_error`` (``run_app`` prints it once the terminal is restored).
+        """
         super().__init__()
-        self.settings = settings
+        if (settings is None) == (load_settings is None):
+            raise TypeError("give either settings or load_settings")
+        self._settings = settings
+        self._load_settings = load_settings
+        self.startup_error = ""
         self.demo = demo
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._store = store
@@ -55,6 +72,22 @@ class GlacierApp(App[None]):
         self.poll_backend: BackendThread | None = None
         self.demo_backend: Any = None
         self.archive_names: dict[str, str] = {}  # archive id -> path, for restores started here
+        if settings is not None:
+            self._apply_settings(settings)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            raise RuntimeError("the settings are not loaded yet")
+        return self._settings
+
+    @property
+    def booting(self) -> bool:
+        """True while the boot screen shows (settings not loaded yet)."""
+        return self._settings is None
+
+    def _apply_settings(self, settings: Settings) -> None:
+        self._settings = settings
         if settings.theme in self.available_themes:
             self.theme = settings.theme
         if settings.keymap:
@@ -128,9 +161,56 @@ class GlacierApp(App[None]):
     # -- lifecycle -----------------------------------------------------------------------
 
     def get_default_screen(self) -> Any:
+        if self.booting:
+            from glacier_tui.ui.boot import BootScreen
+
+            return BootScreen(demo=self.demo)
         from glacier_tui.ui.screens.main import MainScreen
 
         return MainScreen()
+
+    def on_mount(self) -> None:
+        if self.booting:
+            # After the first frame: the settings and the main screen are the slow part.
+            self.call_after_refresh(self._start_boot)
+
+    def _start_boot(self) -> None:
+        self.run_worker(self._boot(), name="boot", group="boot", exclusive=True)
+
+    def _prepare(self) -> Settings:
+        """In a thread: load the settings, set up logging, import the main screen."""
+        assert self._load_settings is not None
+        settings = self._load_settings()
+        setup_logging()
+        log.info("starting (demo=%s, readonly=%s, region=%s)", self.demo, settings.readonly,
+                 settings.region)
+        import glacier_tui.ui.screens.main  # noqa: F401  (DataTable, Tree, ...: the slow part)
+
+        return settings
+
+    async def _boot(self) -> None:
+        try:
+            settings = await asyncio.to_thread(self._prepare)
+        except Exception as exc:
+            from glacier_tui.config import ConfigError
+
+            if not isinstance(exc, ConfigError):
+                raise
+            self.startup_error = str(exc)
+            self.exit(return_code=2)
+            return
+        self._apply_settings(settings)
+        from glacier_tui.ui.screens.main import MainScreen
+
+        # The main screen gets a screen stack (mode) of its own, so it is screen_stack[0]
+        # as when it is the default screen; the boot screen stays behind, hidden.
+        self.add_mode(MAIN_MODE, MainScreen)
+        await self.switch_mode(MAIN_MODE)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "command_palette" and self.booting:
+            return False  # its providers need the main screen
+        return super().check_action(action, parameters)
 
     async def on_unmount(self) -> None:
         await self.close_client()
@@ -241,10 +321,10 @@ def setup_logging() -> Path | None:
         return None
 
 
-def run_app(settings: Settings, demo: bool = False) -> int:
-    setup_logging()
-    log.info("starting (demo=%s, readonly=%s, region=%s)", demo, settings.readonly,
-             settings.region)
-    app = GlacierApp(settings, demo=demo)
+def run_app(app: GlacierApp) -> int:
+    """Run the app in the terminal; a bad setting is one line on stderr and status 2."""
     app.run()
+    if app.startup_error:
+        print(f"glacier-tui: {app.startup_error}", file=sys.stderr)
+        return 2
     return int(app.return_code or 0)
