@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from glacier_tui import cli
-from glacier_tui.glacier import errors, transfers
+from glacier_tui.glacier import errors, transfer_files
 from glacier_tui.glacier.client import ClientOptions, GlacierClient
 from glacier_tui.glacier.paths import UnsafePathError, safe_download_path, sanitize_relative_name
 from glacier_tui.ui.restore_model import parse_byte_range, validate_description, validate_sns_topic
@@ -149,7 +149,7 @@ def _env(**values: str | None) -> Setup:
 def _enospc(work: Path, mp: pytest.MonkeyPatch) -> None:
     def full(fd: int, buf: Any, offset: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
-    mp.setattr(transfers, "_pwrite_all", full)
+    mp.setattr(transfer_files, "_pwrite_all", full)
     (work / "dl").mkdir()
 
 

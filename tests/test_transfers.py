@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from glacier_tui.glacier import errors, transfers
+from glacier_tui.glacier import downloads, errors, transfer_files, transfers, uploads
 from glacier_tui.glacier.client import ClientOptions, GlacierClient
 from glacier_tui.glacier.descriptions import decode_description
+from glacier_tui.glacier.journal import UploadJournal, upload_journal_path
 from glacier_tui.glacier.models import Job
 from glacier_tui.glacier.transfers import (
     DiskFull,
@@ -102,7 +103,7 @@ async def test_resume_after_cancel_at_segment_boundaries(
     """Cancel right after the N-th segment is journalled; the rerun fetches only the rest."""
     job = await describe(emulator_url, make_job(boto3_client, emulator, data))
     dest = tmp_path / "f.bin"
-    real_write = transfers.atomic_write_json
+    real_write = downloads.atomic_write_json
     writes = 0
     task: asyncio.Task[Any] | None = None
 
@@ -114,7 +115,7 @@ async def test_resume_after_cancel_at_segment_boundaries(
             if writes == 1:
                 task.get_loop().call_soon_threadsafe(task.cancel)
 
-    monkeypatch.setattr(transfers, "atomic_write_json", counting_write)
+    monkeypatch.setattr(downloads, "atomic_write_json", counting_write)
     task = asyncio.create_task(download(emulator_url, job, dest, concurrency=1))
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -122,7 +123,7 @@ async def test_resume_after_cancel_at_segment_boundaries(
     journal = json.loads((tmp_path / "f.bin.part.journal").read_text())
     done = len(journal["segments"])
     assert done >= cancel_after
-    monkeypatch.setattr(transfers, "atomic_write_json", real_write)
+    monkeypatch.setattr(downloads, "atomic_write_json", real_write)
     emulator.clear_requests()
     result = await download(emulator_url, job, dest, concurrency=3)
     assert dest.read_bytes() == data
@@ -137,10 +138,10 @@ async def test_resume_after_cancel_mid_segment(
 ) -> None:
     """Cancel while a segment's bytes are being written: that segment is fetched again."""
     data = os.urandom(6 * MIB + 99)  # 4 segments of 2 MiB (the last short), 1 MiB blocks
-    monkeypatch.setattr(transfers, "WRITE_BLOCK", MIB)
+    monkeypatch.setattr(downloads, "WRITE_BLOCK", MIB)
     job = await describe(emulator_url, make_job(boto3_client, emulator, data))
     dest = tmp_path / "f.bin"
-    real = transfers._hash_and_write
+    real = downloads._hash_and_write
     calls = 0
     task: asyncio.Task[Any] | None = None
 
@@ -152,14 +153,14 @@ async def test_resume_after_cancel_mid_segment(
             time.sleep(0.05)
         return real(fd, block, offset)
 
-    monkeypatch.setattr(transfers, "_hash_and_write", hooked)
+    monkeypatch.setattr(downloads, "_hash_and_write", hooked)
     task = asyncio.create_task(download(emulator_url, job, dest, concurrency=1,
                                         segment_size=2 * MIB))
     with pytest.raises(asyncio.CancelledError):
         await task
     done = len(json.loads((tmp_path / "f.bin.part.journal").read_text())["segments"])
     assert done == (cancel_at_block - 1) // 2  # only whole, verified segments count
-    monkeypatch.setattr(transfers, "_hash_and_write", real)
+    monkeypatch.setattr(downloads, "_hash_and_write", real)
     emulator.clear_requests()
     result = await download(emulator_url, job, dest, segment_size=2 * MIB)
     assert dest.read_bytes() == data and result.segments_reused == done
@@ -326,7 +327,7 @@ async def test_disk_full_while_writing(boto3_client: Any, emulator: Any, emulato
                                        data: bytes, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     job = await describe(emulator_url, make_job(boto3_client, emulator, data))
-    real = transfers._pwrite_all
+    real = transfer_files._pwrite_all
     calls = 0
 
     def full_after_three(fd: int, buf: Any, offset: int) -> None:
@@ -336,13 +337,13 @@ async def test_disk_full_while_writing(boto3_client: Any, emulator: Any, emulato
             raise OSError(errno.ENOSPC, "No space left on device")
         real(fd, buf, offset)
 
-    monkeypatch.setattr(transfers, "_pwrite_all", full_after_three)
+    monkeypatch.setattr(transfer_files, "_pwrite_all", full_after_three)
     dest = tmp_path / "f.bin"
     with pytest.raises(DiskFull) as err:
         await download(emulator_url, job, dest, concurrency=1)
     assert "disk filled up" in str(err.value) and "kept" in err.value.user_message()
     assert not dest.exists() and (tmp_path / "f.bin.part").exists()
-    monkeypatch.setattr(transfers, "_pwrite_all", real)
+    monkeypatch.setattr(transfer_files, "_pwrite_all", real)
     result = await download(emulator_url, job, dest)
     assert dest.read_bytes() == data and result.segments_reused == 3
 
@@ -535,7 +536,7 @@ async def test_upload_multipart_resume_after_cancel(
     data = os.urandom(7 * MIB + 10)
     path = tmp_path / "big.bin"
     path.write_bytes(data)
-    real_write = transfers.atomic_write_json
+    real_write = uploads.atomic_write_json
     task: asyncio.Task[Any] | None = None
 
     def counting_write(p: Path, doc: dict[str, Any]) -> None:
@@ -543,13 +544,13 @@ async def test_upload_multipart_resume_after_cancel(
         if len(doc.get("parts", {})) == 3 and task is not None:
             task.get_loop().call_soon_threadsafe(task.cancel)
 
-    monkeypatch.setattr(transfers, "atomic_write_json", counting_write)
+    monkeypatch.setattr(uploads, "atomic_write_json", counting_write)
     task = asyncio.create_task(upload(emulator_url, path, tmp_path, threshold=MIB,
                                       part_size=MIB, concurrency=1,
                                       abort_on_cancel=abort_on_cancel))
     with pytest.raises(asyncio.CancelledError):
         await task
-    monkeypatch.setattr(transfers, "atomic_write_json", real_write)
+    monkeypatch.setattr(uploads, "atomic_write_json", real_write)
     journals = list((tmp_path / "journals").glob("*.json"))
     listed = boto3_client.list_multipart_uploads(vaultName="v")["UploadsList"]
     if abort_on_cancel:
@@ -581,9 +582,9 @@ async def test_upload_resume_when_journal_lags(boto3_client: Any, emulator: Any,
                                            range=f"bytes {i * MIB}-{(i + 1) * MIB - 1}/*",
                                            body=data[i * MIB:(i + 1) * MIB])
     jdir = tmp_path / "journals"
-    jpath = transfers.upload_journal_path(jdir, path, st.st_size, st.st_mtime_ns, "v")
-    transfers.UploadJournal(str(path), st.st_size, st.st_mtime_ns, "v", upload_id, MIB,
-                            description, {0: tree_hash(data[:MIB])}).save(jpath)
+    jpath = upload_journal_path(jdir, path, st.st_size, st.st_mtime_ns, "v")
+    UploadJournal(str(path), st.st_size, st.st_mtime_ns, "v", upload_id, MIB,
+                  description, {0: tree_hash(data[:MIB])}).save(jpath)
     emulator.clear_requests()
     result = await upload(emulator_url, path, tmp_path, threshold=MIB, part_size=MIB)
     assert (result.parts_reused, result.parts_uploaded) == (2, 2)
@@ -598,10 +599,10 @@ async def test_upload_expired_upload_starts_over(boto3_client: Any, emulator: An
     path.write_bytes(data)
     st = path.stat()
     jdir = tmp_path / "journals"
-    jpath = transfers.upload_journal_path(jdir, path, st.st_size, st.st_mtime_ns, "v")
-    transfers.UploadJournal(str(path), st.st_size, st.st_mtime_ns, "v", "gone" * 23, MIB,
-                            transfers.archive_description_for("f.bin", st.st_mtime),
-                            {0: "00" * 32}).save(jpath)
+    jpath = upload_journal_path(jdir, path, st.st_size, st.st_mtime_ns, "v")
+    UploadJournal(str(path), st.st_size, st.st_mtime_ns, "v", "gone" * 23, MIB,
+                  transfers.archive_description_for("f.bin", st.st_mtime),
+                  {0: "00" * 32}).save(jpath)
     result = await upload(emulator_url, path, tmp_path, threshold=MIB, part_size=MIB)
     assert (result.parts_reused, result.parts_uploaded) == (0, 3)
     assert roundtrip(boto3_client, emulator, result.archive_id)[0] == data

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from glacier_tui import transfers_cli
-from glacier_tui.glacier import transfers as engine
+from glacier_tui.glacier import downloads
 from glacier_tui.glacier.descriptions import decode_description
 from glacier_tui.glacier.transfers import archive_description_for
 from glacier_tui.glacier.treehash import MIB
@@ -131,13 +131,13 @@ def test_download_corruption_exit_1(boto3_client: Any, emulator: Any, emulator_u
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     job_id = make_job(boto3_client, emulator, os.urandom(2 * MIB), "d")
     emulator.set_faults({"corrupt": 1.0})
-    original = engine._retrying
+    original = downloads._retrying
 
     async def quick(op: Any, *, max_retries: int, base_delay: float, on_retry: Any = None) -> Any:
         # The CLI uses the engine's real backoff; keep the test fast.
         return await original(op, max_retries=1, base_delay=0.001, on_retry=on_retry)
 
-    monkeypatch.setattr(engine, "_retrying", quick)
+    monkeypatch.setattr(downloads, "_retrying", quick)
     target = tmp_path / "x.bin"
     assert download(emulator_url, tmp_path, ["--vault", "v", "--job", job_id, "-o",
                                              str(target)]) == 1
