@@ -1,7 +1,7 @@
 """UI benchmarks: start-up (first frame, filled vault list) vs Textual hello world, and
 key-press latency in a 1,000-job table while the poller runs.
 
-``python bench/ui_bench.py [--quick] [--latency-only | --startup-only] [--inproc]``;
+``python -m bench.ui_bench [--quick] [--latency-only | --startup-only] [--inproc]``;
 ``run(quick)`` returns (name, value) rows. Each start-up figure comes from a fresh
 interpreter (imports included), headless at 120x40: `glacier-tui --demo` through the CLI's
 own start path (``cli.build_app``, settings from the environment) and Textual's hello
