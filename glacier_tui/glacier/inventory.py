@@ -63,7 +63,7 @@ _MAX_EXAMPLES: Final = 3
 _MAX_FOLDER_TOTALS: Final = 200_000  # beyond this, folders are summed in SQL (flat memory)
 _PARALLEL_MIN_BYTES = 24 * 1024 * 1024  # smaller files: a helper process is not worth starting
 _HELPER_BATCH: Final = 20_000
-_MAX_IN_FLIGHT: Final = 3  # batches queued for the helper (bounded memory)
+_MAX_IN_FLIGHT: Final = 4  # batches queued for the helper (bounded memory)
 
 
 class InventoryFormatError(ValueError):
