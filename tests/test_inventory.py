@@ -301,3 +301,16 @@ def test_archive_id_lookup_without_duplicates_builds_its_index_on_first_use(
     row = store.get_archive("v", aid(3))
     assert row is not None and row.name == "f3" and len(id_index()) == 1
     assert store.remove_archives("v", [aid(1)]) == 1
+
+
+def test_id_watch_gives_up_past_its_limit_and_the_exact_check_runs(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import glacier_tui.glacier.inventory as inv
+
+    monkeypatch.setattr(inv, "_MAX_WATCHED_IDS", 3)
+    r = import_inventory(store, "v", io.BytesIO(doc([archive(i, f"f{i}") for i in range(6)])))
+    unique = store.conn.execute(
+        "SELECT sql FROM sqlite_master WHERE name = ?", (f"archives_{r.snapshot_id}_id",)
+    ).fetchone()
+    assert r.archives == 6 and r.duplicates == 0 and "UNIQUE" in unique[0]

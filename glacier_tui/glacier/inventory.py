@@ -63,6 +63,7 @@ _MAX_EXAMPLES: Final = 3
 _MAX_FOLDER_TOTALS: Final = 200_000  # beyond this, folders are summed in SQL (flat memory)
 _PARALLEL_MIN_BYTES = 24 * 1024 * 1024  # smaller files: a helper process is not worth starting
 _HELPER_BATCH: Final = 20_000
+_MAX_WATCHED_IDS: Final = 1 << 20  # ~64 MB of id hashes at most (see _IdWatch)
 _MAX_IN_FLIGHT: Final = 4  # batches queued for the helper (bounded memory)
 
 
@@ -548,7 +549,7 @@ def import_inventory(
         stats = _Stats()
         header: dict[str, str] = {}
         parsed = _iter_json(reader, stats, header) if fmt == "json" else _iter_csv(reader, stats)
-        ids = _IdWatch()
+        ids = _IdWatch(_MAX_WATCHED_IDS)
         rows = ids.watch(parsed)
         snap = store.begin_snapshot(vault_key, fmt)
         try:
@@ -588,23 +589,27 @@ def import_inventory(
 class _IdWatch:
     """Notices a possibly repeated archive id while rows stream by.
 
-    Keeps the 64-bit hash of each id (~60 MB per 1M ids, not the 138-character ids):
+    Keeps the 64-bit hash of each id (~64 MB per 1M ids, not the 138-character ids):
     a repeat means a duplicate *or* a hash collision, and either way the store's exact
     (unique index) check runs; no repeat proves there is no duplicate, so it is skipped.
+    Past ``limit`` ids it gives up (memory stays bounded) and the exact check runs.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = _MAX_WATCHED_IDS) -> None:
         self.repeated = False
+        self.limit = limit
 
     def watch(self, rows: Iterator[RawRow]) -> Iterator[RawRow]:
         seen: set[int] = set()
         add = seen.add
+        limit = self.limit
         for row in rows:
             h = hash(row[0])
-            if h in seen:
+            if h in seen or len(seen) >= limit:
                 self.repeated = True
+                seen.clear()  # the exact check runs anyway: stop hashing, free the hashes
                 yield row
-                yield from rows  # the exact check runs anyway: stop hashing
+                yield from rows
                 return
             add(h)
             yield row
