@@ -35,6 +35,7 @@ import subprocess
 import sys
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -63,7 +64,7 @@ _MAX_EXAMPLES: Final = 3
 _MAX_FOLDER_TOTALS: Final = 200_000  # beyond this, folders are summed in SQL (flat memory)
 _PARALLEL_MIN_BYTES = 24 * 1024 * 1024  # smaller files: a helper process is not worth starting
 _HELPER_BATCH: Final = 20_000
-_MAX_WATCHED_IDS: Final = 1 << 20  # ~64 MB of id hashes at most (see _IdWatch)
+_MAX_WATCHED_IDS: Final = 1 << 23  # 8M ids, ~70 MB of packed id hashes (see _IdWatch)
 _MAX_IN_FLIGHT: Final = 4  # batches queued for the helper (bounded memory)
 
 
@@ -589,8 +590,10 @@ def import_inventory(
 class _IdWatch:
     """Notices a possibly repeated archive id while rows stream by.
 
-    Keeps the 64-bit hash of each id (~64 MB per 1M ids, not the 138-character ids):
-    a repeat means a duplicate *or* a hash collision, and either way the store's exact
+    Keeps the 64-bit hash of each id, packed 8 bytes an id in 64 arrays split by the
+    hash's low bits (not the 138-character ids, not a set of int objects); at the end
+    each array is checked on its own, so the check's temporary set stays small. A
+    repeat means a duplicate *or* a hash collision, and either way the store's exact
     (unique index) check runs; no repeat proves there is no duplicate, so it is skipped.
     Past ``limit`` ids it gives up (memory stays bounded) and the exact check runs.
     """
@@ -600,19 +603,21 @@ class _IdWatch:
         self.limit = limit
 
     def watch(self, rows: Iterator[RawRow]) -> Iterator[RawRow]:
-        seen: set[int] = set()
-        add = seen.add
+        parts = [array("q") for _ in range(64)]
+        appends = [p.append for p in parts]
         limit = self.limit
-        for row in rows:
+        for n, row in enumerate(rows, 1):
             h = hash(row[0])
-            if h in seen or len(seen) >= limit:
+            appends[h & 63](h)
+            if n > limit:
                 self.repeated = True
-                seen.clear()  # the exact check runs anyway: stop hashing, free the hashes
+                parts.clear()  # the exact check runs anyway: stop hashing, free the hashes
+                appends.clear()
                 yield row
                 yield from rows
                 return
-            add(h)
             yield row
+        self.repeated = any(len(set(p)) != len(p) for p in parts)
 
 
 def _insert_serial(
