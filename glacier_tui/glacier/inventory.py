@@ -701,6 +701,7 @@ def _helper_main() -> None:
         store = Store(sys.argv[1])
         snap = int(sys.argv[2])
         store.conn.execute("PRAGMA synchronous=OFF")  # as begin_snapshot: bulk phase
+        store.conn.execute("PRAGMA cache_size=-8192")  # appends only: a small cache will do
         sources: dict[str, int] = {}
         totals: dict[str, list[int]] | None = {}
         frames = _frames_ahead(inp)
