@@ -65,6 +65,7 @@ _MAX_FOLDER_TOTALS: Final = 200_000  # beyond this, folders are summed in SQL (f
 _PARALLEL_MIN_BYTES = 24 * 1024 * 1024  # smaller files: a helper process is not worth starting
 _HELPER_BATCH: Final = 20_000
 _MAX_WATCHED_IDS: Final = 1 << 23  # 8M ids, ~70 MB of packed id hashes (see _IdWatch)
+_PARSER_SHARE: Final = 0.35  # of the batches, decoded by the parsing process (see _Helper._submit)
 _MAX_IN_FLIGHT: Final = 4  # batches queued for the helper (bounded memory)
 
 
@@ -735,6 +736,8 @@ class _Helper:
         self.inp: IO[bytes] = proc.stdin
         self.out: IO[bytes] = proc.stdout
         self.in_flight = 0
+        self.sent = 0
+        self.decoded_here = 0
 
     @classmethod
     def start(cls, store: Store, snap: int) -> _Helper | None:
@@ -781,8 +784,14 @@ class _Helper:
         self.in_flight += 1
 
     def _submit(self, batch: list[RawRow], stats: _Stats) -> None:
-        if self._backlog() >= 2:
-            self._send(True, _decode_rows(batch, stats.sources))  # helper is behind: help
+        # Decode here when the helper is well behind, or a little behind and we have not
+        # yet taken our share (parsing costs about as much as inserting, so the parser
+        # can decode about a third of the batches and both cores finish together).
+        backlog = self._backlog()
+        self.sent += 1
+        if backlog >= 2 or (backlog == 1 and self.decoded_here < _PARSER_SHARE * self.sent):
+            self.decoded_here += 1
+            self._send(True, _decode_rows(batch, stats.sources))
         else:
             self._send(False, batch)
 
