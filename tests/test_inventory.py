@@ -106,6 +106,7 @@ def test_hostile_descriptions_stored_raw(store: Store) -> None:
         b'{"VaultARN":"x"}',  # no list
         b'{"ArchiveList":{"a":1}}',  # not an array
         b"[1,2]",  # not an object
+        b'{"ArchiveList":[' + b"[" * 100_000 + b"]" * 100_000 + b"]}",  # nested too deeply
     ],
 )
 def test_bad_json_keeps_previous(store: Store, body: bytes) -> None:

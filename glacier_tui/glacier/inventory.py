@@ -255,6 +255,8 @@ class _JsonStream:
             try:
                 value, self.pos = self.raw_decode(self.buf, self.pos)
                 return value
+            except RecursionError:
+                raise self.error("malformed inventory JSON: values nested too deeply") from None
             except json.JSONDecodeError as e:
                 if not self.eof and len(self.buf) - self.pos < self.MAX_VALUE:
                     self.fill()  # maybe only cut off by the window: read on and retry
@@ -332,7 +334,7 @@ def _json_entries(doc: _JsonStream, stats: _Stats) -> Iterator[RawRow]:
             buf, pos = doc.buf, doc.pos
         try:
             it, end = doc.raw_decode(buf, pos)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             it = doc.value()  # the careful path: refills, then the right error
             buf, end = doc.buf, doc.pos
         if type(it) is dict:
