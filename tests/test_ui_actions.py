@@ -27,7 +27,8 @@ from glacier_tui.glacier.store import Store
 from glacier_tui.ui.app import GlacierApp
 from glacier_tui.ui.screens.confirm import ConfirmScreen
 from glacier_tui.ui.screens.delete_vault import DeleteVaultScreen
-from glacier_tui.ui.screens.main import MainScreen, written_since_inventory
+from glacier_tui.ui.screens.main import MainScreen
+from glacier_tui.ui.screens.main.base import written_since_inventory
 from glacier_tui.ui.screens.restore import RestoreScreen
 from glacier_tui.ui.screens.upload import MarkingTree, UploadScreen
 from glacier_tui.ui.screens.vault_settings import VaultSettingsScreen

@@ -1,0 +1,171 @@
+"""Deleting archives: the marked ones, or all of a vault's (from ``vault_admin``).
+
+Deletes run as a transfer (listed in the Transfers panel, cancellable); the archives
+deleted are dropped from the cached inventory, whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from rich.text import Text
+from textual import work
+
+from glacier_tui.ui.formatting import clean, human_size
+from glacier_tui.ui.messages import ArchivesRemoved, OperationError, TransferState, TransferUpdate
+from glacier_tui.ui.screens.main.base import MainScreenBase, user_message
+from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree, vault_key
+
+log = logging.getLogger("glacier_tui.ui")
+
+DELETE_CONCURRENCY = 4  # DeleteArchive requests in flight at once
+# An archive to delete: (archive id, path, size).
+DeleteTarget = tuple[str, str, int | None]
+
+
+class DeletionMixin(MainScreenBase):
+    """Confirm and delete archives, a few requests at a time."""
+
+    def action_delete(self) -> None:
+        if not self._writable("delete"):
+            return
+        tree = self.query_one(VaultTree)
+        archives = [d for d in self._selection() if d.kind == "archive"]
+        if not archives:
+            node = tree.cursor_node
+            if node is not None and node.data is not None and node.data.kind == "vault":
+                self.action_delete_vault()
+                return
+            self.notify("Mark archives to delete (space); folders are not deleted at once.",
+                        severity="warning")
+            return
+        self._delete_archives(archives)
+
+    @work(group="dialog", exclusive=True, exit_on_error=False)
+    async def _delete_archives(self, archives: list[NodeData]) -> None:
+        from glacier_tui.ui.screens.confirm import ConfirmScreen
+
+        total = sum(a.size or 0 for a in archives)
+        body: list[str | Text] = [
+            Text(f"{len(archives)} archive(s), {human_size(total)}, will be deleted for good:")]
+        body += [Text(f"  {a.vault}: {clean(a.path)}") for a in archives[:10]]
+        if len(archives) > 10:
+            body.append(Text(f"  … and {len(archives) - 10} more"))
+        ok = await self.app.push_screen_wait(
+            ConfirmScreen("Delete archives?", body, confirm_label="Delete"))
+        if not ok or self.gapp.client is None or self.gapp.settings.readonly:
+            return
+        self._clear_marks()
+        by_vault: dict[str, list[DeleteTarget]] = {}
+        for a in archives:
+            by_vault.setdefault(a.vault, []).append((a.archive_id, a.path, a.size))
+        for vault, targets in by_vault.items():
+            name = f"{targets[0][1]} ({vault})" if len(targets) == 1 else \
+                f"{len(targets)} archives of {vault}"
+            self._start_deletes(vault, targets, name, emptying=False)
+
+    def _start_deletes(self, vault: str, targets: list[DeleteTarget], name: str, *,
+                       emptying: bool) -> None:
+        """Delete archives in a transfers worker (listed in the Transfers panel, cancellable)."""
+        self._delete_seq += 1
+        tid = f"delete:{vault}:{self._delete_seq}"
+        self.post_message(TransferUpdate(TransferState(tid, "delete", name,
+                                                       total=len(targets))))
+        self.transfer_workers[tid] = self.run_worker(
+            self._run_deletes(vault, targets, tid, name, emptying=emptying),
+            group="transfers", exit_on_error=False)
+
+    async def _run_deletes(self, vault: str, targets: list[DeleteTarget], tid: str, name: str,
+                           *, emptying: bool) -> None:
+        """DeleteArchive for each target, at most DELETE_CONCURRENCY at once.
+
+        An archive already gone (ResourceNotFound) counts as deleted. Whatever happens
+        (failures, cancel), the archives deleted are dropped from the cached inventory.
+        """
+        from glacier_tui.glacier.errors import ResourceNotFound
+
+        client = self.gapp.client
+        if client is None or self.gapp.settings.readonly:
+            return
+        total = len(targets)
+        deleted: list[str] = []
+        deleted_bytes = 0
+        failures: list[str] = []
+        pending = iter(targets)
+        every = max(1, min(25, total // 20))
+        state = "done"
+
+        def progress(current: str = "running", message: str = "") -> None:
+            self.post_message(TransferUpdate(TransferState(
+                tid, "delete", name, total=total, done=len(deleted), state=current,
+                message=message)))
+
+        async def one_by_one() -> None:
+            nonlocal deleted_bytes
+            for archive_id, path, size in pending:
+                try:
+                    await client.delete_archive(vault, archive_id)
+                except ResourceNotFound:
+                    pass  # deleted already (here or elsewhere): done
+                except Exception as exc:
+                    failures.append(f"{clean(path)}: {user_message(exc)}")
+                    continue
+                deleted.append(archive_id)
+                deleted_bytes += size or 0
+                if len(deleted) % every == 0:
+                    progress()
+
+        try:
+            await asyncio.gather(*(one_by_one() for _ in range(min(DELETE_CONCURRENCY, total))))
+        except asyncio.CancelledError:
+            state = "cancelled"
+            raise
+        finally:
+            if failures and state == "done":
+                state = "failed"
+            message = f"{len(failures)} failed" if failures else ""
+            progress(state, message)
+            if deleted:
+                try:
+                    await asyncio.to_thread(self._forget_archives, vault, deleted)
+                except Exception as exc:  # the deletions happened; only the cache is stale
+                    log.warning("dropping deleted archives of %s from the store: %s", vault, exc)
+                self.post_message(ArchivesRemoved(vault, len(deleted)))
+        if failures:
+            shown = "\n".join(failures[:5])
+            more = f"\n… and {len(failures) - 5} more" if len(failures) > 5 else ""
+            self.post_message(OperationError(
+                f"{len(deleted)} deleted, {len(failures)} failed:\n{shown}{more}",
+                title=f"Deleting archives of {vault}"))
+        if emptying:
+            text = (f"{len(deleted)} of {total} archives ({human_size(deleted_bytes)}) of vault "
+                    f"{vault} deleted. Glacier can delete the vault once its next inventory "
+                    "(about a day from now) shows it empty: press D on it then.")
+            if failures:
+                text += " Delete the archives that failed first (press D again to retry)."
+            self.notify(text, title="Vault emptied" if not failures else "Vault not emptied",
+                        severity="information" if not failures else "warning", timeout=20,
+                        markup=False)
+        elif not failures:
+            self.post_message(OperationError(
+                f"{len(deleted)} archive(s) deleted (the inventory updates within a day).",
+                title="Deleted", severity="information"))
+
+    def _forget_archives(self, vault: str, archive_ids: list[str]) -> None:
+        """Record deletions: drop them from the cached inventory, note the vault was written."""
+        v = self.vaults.get(vault)
+        if v is None:
+            return
+        key = vault_key(v)
+        store = self.gapp.store
+        if store.current_snapshot_id(key) is not None:
+            store.remove_archives(key, archive_ids)
+        self._mark_written(v)
+
+    def on_archives_removed(self, message: ArchivesRemoved) -> None:
+        tree = self.query_one(VaultTree)
+        tree.reset_vault(message.vault)
+        if self._list_vault == message.vault:
+            self._show_folder(NodeData("folder", message.vault, path=self._list_folder or ""),
+                              force=True)

@@ -1,0 +1,69 @@
+"""Inventories: requesting one (``i``), marking it pending, importing it once downloaded.
+
+The download itself is a transfer (``transfers``), started when the job finishes (``jobs``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from glacier_tui.ui.messages import InventoryImported, InventoryPending, JobStarted, OperationError
+from glacier_tui.ui.screens.main.base import MainScreenBase, user_message
+from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree, vault_key
+
+
+class InventoryMixin(MainScreenBase):
+    """Request a vault's inventory and load it into the store."""
+
+    def action_inventory(self) -> None:
+        vault = self.query_one(VaultTree).current_vault()
+        if vault is None:
+            self.notify("Select a vault first.", severity="warning")
+            return
+        if not self._writable("requesting an inventory"):
+            return
+        self.run_worker(self._request_inventory(vault), group="inventory", exit_on_error=False)
+
+    async def _request_inventory(self, vault: str) -> None:
+        client = self.gapp.client
+        assert client is not None
+        try:
+            job_id = await client.initiate_inventory_retrieval(vault, format="JSON")
+            job = await client.describe_job(vault, job_id)
+        except Exception as exc:
+            self.post_message(OperationError(user_message(exc), title="Inventory request failed"))
+            return
+        self.post_message(JobStarted(job, "inventory", auto=True))
+        self.post_message(InventoryPending(vault))
+
+    def on_inventory_pending(self, message: InventoryPending) -> None:
+        tree = self.query_one(VaultTree)
+        tree.pending_inventory[message.vault] = self.gapp.clock()
+        tree.reset_vault(message.vault)
+        self.notify(f"Inventory of {message.vault} requested. Glacier takes hours on AWS.",
+                    markup=False,
+                    title="Inventory")
+
+    def on_inventory_imported(self, message: InventoryImported) -> None:
+        tree = self.query_one(VaultTree)
+        tree.has_inventory[message.vault] = True
+        tree.pending_inventory.pop(message.vault, None)
+        tree.reset_vault(message.vault)
+        node = tree.vault_node(message.vault)
+        if node is not None and not node.is_expanded:
+            node.expand()
+        self._index_for_search(message.vault)
+        if self._list_vault == message.vault:
+            self._show_folder(NodeData("folder", message.vault, path=self._list_folder or ""),
+                              force=True)
+        self.notify(f"{message.vault}: {message.count} archives in the inventory", markup=False,
+                    title="Inventory loaded")
+
+    def _import_inventory(self, vault: str, path: Path) -> int:
+        from glacier_tui.glacier.inventory import import_inventory
+
+        v = self.vaults.get(vault)
+        key = vault_key(v) if v is not None else vault
+        result = import_inventory(self.gapp.store, key, path,
+                                  expected_vault_arn=v.arn if v is not None else None)
+        return result.archives

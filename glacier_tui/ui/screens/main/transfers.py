@@ -1,0 +1,204 @@
+"""Transfers: downloading a job's output, uploading files, showing and cancelling them.
+
+Each transfer is a worker in the ``transfers`` group, kept by id in
+``transfer_workers`` so that ``x`` (or the panel) can cancel it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+
+from glacier_tui.ui.formatting import clean
+from glacier_tui.ui.messages import (
+    Info,
+    InventoryImported,
+    OperationError,
+    TransferState,
+    TransferUpdate,
+)
+from glacier_tui.ui.screens.main.base import MainScreenBase, user_message
+from glacier_tui.ui.widgets.job_table import JobTable
+from glacier_tui.ui.widgets.transfers_panel import TransfersPanel
+from glacier_tui.ui.widgets.vault_tree import VaultTree
+
+if TYPE_CHECKING:
+    from glacier_tui.glacier.models import Job
+
+log = logging.getLogger("glacier_tui.ui")
+
+
+class TransfersMixin(MainScreenBase):
+    """Downloads and uploads in the Transfers panel."""
+
+    # -- downloads -------------------------------------------------------------------------
+
+    def action_download(self) -> None:
+        job = self.query_one(JobTable).current_job()
+        if job is None or not job.succeeded:
+            self.notify("Select a succeeded job to download.", severity="warning")
+            return
+        self._start_download(job, inventory_for=job.vault_name
+                             if job.is_inventory_retrieval else None)
+
+    def _start_download(self, job: Job, inventory_for: str | None = None) -> None:
+        if job.job_id in self.transfer_workers and \
+                self.transfer_workers[job.job_id].is_running:
+            self.notify("That job is already downloading.")
+            return
+        worker = self.run_worker(self._download(job, inventory_for), group="transfers",
+                                 exit_on_error=False)
+        self.transfer_workers[job.job_id] = worker
+
+    def _progress(self, tid: str, name: str, kind: str) -> Callable[[Any], None]:
+        def on_progress(p: Any) -> None:
+            state = str(getattr(p.state, "value", p.state))
+            if state in ("queued", "verifying"):
+                state = "running"
+            self.post_message(TransferUpdate(TransferState(
+                id=tid, kind=kind, name=name, total=p.total or None, done=p.done,
+                rate_bps=p.rate_bps, eta_s=p.eta_s, state=state, message=p.message)))
+        return on_progress
+
+    async def _download(self, job: Job, inventory_for: str | None) -> None:
+        from glacier_tui.glacier import transfers
+        from glacier_tui.glacier.paths import safe_download_path
+
+        gapp = self.gapp
+        client = gapp.client
+        assert client is not None
+        settings = gapp.settings
+        vault = job.vault_name
+        tid = job.job_id
+        name = "inventory"
+        try:
+            if inventory_for is not None:
+                from glacier_tui.config import state_dir
+
+                dest = state_dir() / "inventories" / transfers.default_output_name(job, vault, None)
+                name = f"inventory of {vault}"
+            else:
+                known = self.query_one(JobTable).names.get(job.job_id)
+                if not known:
+                    desc = await transfers.fetch_archive_description(client, vault, job)
+                    known = transfers.default_output_name(job, vault, desc)
+                name = known
+                dest = safe_download_path(gapp.download_dir, known)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            self.post_message(TransferUpdate(TransferState(tid, "download", name,
+                                                           total=job.output_size)))
+            result = await transfers.download_job_output(
+                client, vault, job, dest,
+                segment_size=settings.segment_size_mib * 1024 * 1024,
+                concurrency=settings.transfer_concurrency,
+                overwrite=inventory_for is not None,
+                on_progress=self._progress(tid, name, "download"),
+                transfer_id=tid,
+            )
+        except asyncio.CancelledError:
+            self.post_message(TransferUpdate(TransferState(tid, "download", name,
+                                                           state="cancelled")))
+            raise
+        except Exception as exc:
+            msg = user_message(exc)
+            self.post_message(TransferUpdate(TransferState(tid, "download", name, state="failed",
+                                                           message=msg)))
+            self.post_message(OperationError(msg, title=f"Download of {clean(name)} failed"))
+            return
+        if inventory_for is None:
+            self.post_message(Info(f"downloaded {clean(name)}"))
+            self.post_message(OperationError(f"{clean(name)} → {result.path}",
+                                             title="Downloaded", severity="information"))
+            return
+        try:
+            count = await asyncio.to_thread(self._import_inventory, inventory_for, result.path)
+        except Exception as exc:
+            self.post_message(OperationError(user_message(exc), title="Inventory import failed"))
+            return
+        self.post_message(InventoryImported(inventory_for, count))
+
+    def on_transfer_update(self, message: TransferUpdate) -> None:
+        self.query_one(TransfersPanel).update_transfer(message.state)
+        self._update_bindings()
+
+    def on_transfers_panel_cancel_requested(
+        self, message: TransfersPanel.CancelRequested
+    ) -> None:
+        self._cancel_transfer(message.transfer_id)
+
+    def action_cancel_transfer(self) -> None:
+        tid = self.query_one(TransfersPanel).focused_transfer()
+        if tid:
+            self._cancel_transfer(tid)
+
+    def _cancel_transfer(self, tid: str) -> None:
+        worker = self.transfer_workers.get(tid)
+        if worker is not None and worker.is_running:
+            worker.cancel()
+            if tid.startswith("delete:"):
+                self.notify("Deleting stopped; the archives deleted so far are recorded.",
+                            timeout=4)
+            else:
+                self.notify("Transfer cancelled; press d again to resume.", timeout=4)
+
+    # -- uploads ---------------------------------------------------------------------------
+
+    def action_upload(self) -> None:
+        vault = self.query_one(VaultTree).current_vault()
+        if vault is None:
+            self.notify("Select a vault first.", severity="warning")
+            return
+        if not self._writable("upload"):
+            return
+        self._upload(vault)
+
+    @work(group="dialog", exclusive=True, exit_on_error=False)
+    async def _upload(self, vault: str) -> None:
+        from glacier_tui.ui.screens.upload import UploadScreen
+
+        paths = await self.app.push_screen_wait(UploadScreen())
+        if not paths:
+            return
+        for path in paths:
+            tid = f"upload:{vault}:{path}"
+            self.transfer_workers[tid] = self.run_worker(
+                self._upload_one(vault, Path(path), tid), group="transfers",
+                exit_on_error=False)
+
+    async def _upload_one(self, vault: str, path: Path, tid: str) -> None:
+        from glacier_tui.config import state_dir
+        from glacier_tui.glacier import transfers
+
+        client = self.gapp.client
+        settings = self.gapp.settings
+        if client is None or settings.readonly:
+            return
+        try:
+            result = await transfers.upload_file(
+                client, vault, path, concurrency=settings.transfer_concurrency,
+                min_part_size=settings.part_size_mib * 1024 * 1024,
+                threshold=settings.upload_threshold_mib * 1024 * 1024,
+                on_progress=self._progress(tid, path.name, "upload"),
+                journal_dir=state_dir() / "uploads", transfer_id=tid)
+        except asyncio.CancelledError:
+            self.post_message(TransferUpdate(TransferState(tid, "upload", path.name,
+                                                           state="cancelled")))
+            raise
+        except Exception as exc:
+            self.post_message(OperationError(user_message(exc),
+                                             title=f"Upload of {path.name} failed"))
+            return
+        v = self.vaults.get(vault)
+        if v is not None:
+            try:
+                await asyncio.to_thread(self._mark_written, v)
+            except Exception as exc:
+                log.warning("recording the upload to %s: %s", vault, exc)
+        self.post_message(OperationError(
+            f"{path.name} → archive {result.archive_id[:16]}… (in the next inventory)",
+            title="Uploaded", severity="information"))
