@@ -293,6 +293,20 @@ async def _upload(args: argparse.Namespace, settings: Any) -> int:
                 except errors.GlacierError as exc:
                     failed += 1
                     _fail("upload", f"{name}: {exc.user_message()}")
+                    if isinstance(exc, _FAILS_EVERY_FILE):
+                        done = files.index((path, name)) + 1
+                        if done < len(files):
+                            _fail("upload", f"stopped: {len(files) - done} more file(s) not"
+                                  " attempted (the same error would stop each of them)")
+                        return EXIT_FAILED
                     continue
                 print(f"{result.archive_id}\t{name}", flush=True)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+# Errors about the vault, the account or the connection, not the file: the next file
+# would only repeat them, so the upload stops at the first.
+_FAILS_EVERY_FILE = (
+    errors.ResourceNotFound, errors.AccessDenied, errors.NoCredentials, errors.ExpiredToken,
+    errors.EndpointUnreachable, errors.ConfigurationError, errors.NoLongerSupported,
+)

@@ -186,6 +186,15 @@ def test_upload_bad_usage_and_failures(emulator: Any, emulator_url: str, tmp_pat
     # The vault does not exist: the transfer fails, exit 1, one line per file.
     assert upload(emulator_url, tmp_path, ["--vault", "nosuchvault", str(f)]) == 1
     assert "f.txt" in one_error_line(capsys.readouterr().err)
+    # With several files the first such error stops the upload instead of repeating.
+    g = tmp_path / "g.txt"
+    g.write_bytes(b"y")
+    emulator.clear_requests()
+    assert upload(emulator_url, tmp_path, ["--vault", "nosuchvault", str(f), str(g)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and "f.txt" in lines[0]
+    assert "stopped: 1 more file(s) not attempted" in lines[1]
+    assert len([r for r in emulator.requests() if r.get("operation")]) == 1
 
 
 def test_cli_main_wiring(emulator_url: str, tmp_path: Path,
