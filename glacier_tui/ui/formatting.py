@@ -31,6 +31,15 @@ def clean(text: object) -> str:
     return _CONTROL.sub("", s)
 
 
+def user_message(exc: BaseException) -> str:
+    """What to show for an error: a GlacierError's own message with its hint, else one line."""
+    from glacier_tui.glacier.errors import GlacierError  # not at import: start-up stays light
+
+    if isinstance(exc, GlacierError):
+        return exc.user_message()
+    return clean(f"{type(exc).__name__}: {exc}")
+
+
 def plain(text: object, style: str = "") -> Text:
     """Wire text as a Rich Text: never parsed as markup."""
     return Text(clean(text), style=style, no_wrap=True, overflow="ellipsis")

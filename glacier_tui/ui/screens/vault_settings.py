@@ -32,7 +32,6 @@ from textual.widgets import (
     TextArea,
 )
 
-from glacier_tui.glacier.errors import GlacierError
 from glacier_tui.glacier.models import (
     DataRetrievalPolicy,
     ProvisionedCapacity,
@@ -40,6 +39,7 @@ from glacier_tui.glacier.models import (
     VaultLock,
     VaultNotifications,
 )
+from glacier_tui.ui.formatting import user_message
 from glacier_tui.ui.screens.confirm import ConfirmScreen
 
 EVENTS = ("ArchiveRetrievalCompleted", "InventoryRetrievalCompleted")
@@ -123,12 +123,6 @@ def parse_bytes_per_hour(text: str) -> tuple[int | None, str | None]:
     if not 1 <= value <= MAX_BYTES_PER_HOUR:
         return None, f"Bytes per hour must be between 1 and {MAX_BYTES_PER_HOUR}."
     return value, None
-
-
-def _error_text(exc: BaseException) -> str:
-    if isinstance(exc, GlacierError):
-        return exc.user_message()
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _when(date: datetime | None) -> str:
@@ -330,7 +324,7 @@ class VaultSettingsScreen(ModalScreen[None]):
         try:
             result = await call()
         except Exception as exc:  # every failure is shown inline, never crashes the app
-            self._status(section, _error_text(exc))
+            self._status(section, user_message(exc))
             return None
         self._status(section, done, ok=True)
         reload()
@@ -343,7 +337,7 @@ class VaultSettingsScreen(ModalScreen[None]):
         try:
             notif = await self._service.get_vault_notifications(self._vault)
         except Exception as exc:
-            self._status("notif", _error_text(exc))
+            self._status("notif", user_message(exc))
             return
         self.query_one("#notif-topic", Input).value = notif.sns_topic if notif else ""
         for event in EVENTS:
@@ -358,7 +352,7 @@ class VaultSettingsScreen(ModalScreen[None]):
         try:
             tags = await self._service.list_tags(self._vault)
         except Exception as exc:
-            self._status("tags", _error_text(exc))
+            self._status("tags", user_message(exc))
             return
         self._tags = dict(tags)
         table = self.query_one("#tags-table", DataTable)
@@ -371,7 +365,7 @@ class VaultSettingsScreen(ModalScreen[None]):
         try:
             policy = await self._service.get_vault_access_policy(self._vault)
         except Exception as exc:
-            self._status("policy", _error_text(exc))
+            self._status("policy", user_message(exc))
             return
         self.query_one("#policy-text", TextArea).text = _pretty(policy or "")
         if policy is None:
@@ -382,7 +376,7 @@ class VaultSettingsScreen(ModalScreen[None]):
         try:
             lock = await self._service.get_vault_lock(self._vault)
         except Exception as exc:
-            self._status("lock", _error_text(exc))
+            self._status("lock", user_message(exc))
             return
         state = self.query_one("#lock-state", Static)
         if lock is None:
@@ -397,7 +391,7 @@ class VaultSettingsScreen(ModalScreen[None]):
         try:
             policy = await self._service.get_data_retrieval_policy()
         except Exception as exc:
-            self._status("drp", _error_text(exc))
+            self._status("drp", user_message(exc))
             return
         found = self.query(f"#drp-{policy.strategy}")
         if found:
@@ -411,7 +405,7 @@ class VaultSettingsScreen(ModalScreen[None]):
         try:
             units = await self._service.list_provisioned_capacity()
         except Exception as exc:
-            self._status("cap", _error_text(exc))
+            self._status("cap", user_message(exc))
             return
         table = self.query_one("#cap-table", DataTable)
         table.clear()

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from textual.screen import Screen
 from textual.worker import Worker
 
-from glacier_tui.ui.formatting import clean
 from glacier_tui.ui.widgets.archive_list import Row
 from glacier_tui.ui.widgets.vault_tree import NodeData, vault_key
 
@@ -119,11 +118,3 @@ def written_since_inventory(written: object, last_inventory: datetime | None) ->
 def row_path(row: Row) -> str:
     """A row's decoded path (store rows have one; other sources only a name)."""
     return str(getattr(row, "path", row.name))
-
-
-def user_message(exc: BaseException) -> str:
-    from glacier_tui.glacier.errors import GlacierError
-
-    if isinstance(exc, GlacierError):
-        return exc.user_message()
-    return clean(f"{type(exc).__name__}: {exc}")

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from glacier_tui.ui.formatting import user_message
 from glacier_tui.ui.messages import (
     Connected,
     ConnectFailed,
@@ -15,7 +16,7 @@ from glacier_tui.ui.messages import (
     VaultsChanged,
     VaultsLoaded,
 )
-from glacier_tui.ui.screens.main.base import MainScreenBase, user_message
+from glacier_tui.ui.screens.main.base import MainScreenBase
 from glacier_tui.ui.widgets.header import GlacierHeader
 from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree, vault_key
 

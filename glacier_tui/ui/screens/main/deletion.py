@@ -12,9 +12,9 @@ import logging
 from rich.text import Text
 from textual import work
 
-from glacier_tui.ui.formatting import clean, human_size
+from glacier_tui.ui.formatting import clean, human_size, user_message
 from glacier_tui.ui.messages import ArchivesRemoved, OperationError, TransferState, TransferUpdate
-from glacier_tui.ui.screens.main.base import MainScreenBase, user_message
+from glacier_tui.ui.screens.main.base import MainScreenBase
 from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree, vault_key
 
 log = logging.getLogger("glacier_tui.ui")

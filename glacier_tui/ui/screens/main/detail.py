@@ -9,9 +9,9 @@ from typing import Any
 from textual import on
 from textual.widgets import DataTable, Tree
 
-from glacier_tui.ui.formatting import human_size
+from glacier_tui.ui.formatting import human_size, user_message
 from glacier_tui.ui.messages import VaultSettingsLoaded
-from glacier_tui.ui.screens.main.base import MainScreenBase, row_path, user_message
+from glacier_tui.ui.screens.main.base import MainScreenBase, row_path
 from glacier_tui.ui.widgets.archive_list import ArchiveList, Row
 from glacier_tui.ui.widgets.detail_pane import DetailPane
 from glacier_tui.ui.widgets.job_table import JobTable

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from glacier_tui.ui.formatting import user_message
 from glacier_tui.ui.messages import InventoryImported, InventoryPending, JobStarted, OperationError
-from glacier_tui.ui.screens.main.base import MainScreenBase, user_message
+from glacier_tui.ui.screens.main.base import MainScreenBase
 from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree, vault_key
 
 

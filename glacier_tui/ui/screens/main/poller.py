@@ -7,8 +7,9 @@ off. The PollDone handler re-arms, so cycles never overlap; under a modal the po
 
 from __future__ import annotations
 
+from glacier_tui.ui.formatting import user_message
 from glacier_tui.ui.messages import OperationError, PollDone
-from glacier_tui.ui.screens.main.base import MainScreenBase, user_message
+from glacier_tui.ui.screens.main.base import MainScreenBase
 from glacier_tui.ui.widgets.detail_pane import DetailPane
 from glacier_tui.ui.widgets.job_table import JobTable
 from glacier_tui.ui.widgets.vault_tree import VaultTree

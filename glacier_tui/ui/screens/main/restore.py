@@ -7,9 +7,9 @@ from typing import Any
 
 from textual import work
 
-from glacier_tui.ui.formatting import clean
+from glacier_tui.ui.formatting import clean, user_message
 from glacier_tui.ui.messages import JobStarted, OperationError
-from glacier_tui.ui.screens.main.base import MainScreenBase, user_message
+from glacier_tui.ui.screens.main.base import MainScreenBase
 from glacier_tui.ui.widgets.vault_tree import ArchiveEntry, NodeData, vault_key
 
 RESTORE_CONCURRENCY = 4

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 
-from glacier_tui.ui.formatting import clean
+from glacier_tui.ui.formatting import clean, user_message
 from glacier_tui.ui.messages import (
     Info,
     InventoryImported,
@@ -22,7 +22,7 @@ from glacier_tui.ui.messages import (
     TransferState,
     TransferUpdate,
 )
-from glacier_tui.ui.screens.main.base import MainScreenBase, user_message
+from glacier_tui.ui.screens.main.base import MainScreenBase
 from glacier_tui.ui.widgets.job_table import JobTable
 from glacier_tui.ui.widgets.transfers_panel import TransfersPanel
 from glacier_tui.ui.widgets.vault_tree import VaultTree
