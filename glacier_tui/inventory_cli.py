@@ -26,6 +26,7 @@ from rich.progress import (
 from glacier_tui.glacier.descriptions import safe_text
 from glacier_tui.glacier.inventory import InventoryFormatError, import_inventory
 from glacier_tui.glacier.store import ArchiveRow, Store
+from glacier_tui.ui.formatting import human_size
 
 __all__ = ["add_arguments", "run"]
 
@@ -158,14 +159,7 @@ def _as_json(r: ArchiveRow) -> dict[str, Any]:
 
 
 def _human(n: int | None) -> str:
-    if n is None:
-        return "?"
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(n)
+    return human_size(n, unknown="?")
 
 
 def _ls(store: Store, args: argparse.Namespace, err: Console) -> int:

@@ -6,13 +6,13 @@ import pytest
 
 from glacier_tui.config import DEFAULT_PRICES
 from glacier_tui.glacier.models import Tier
+from glacier_tui.ui.formatting import human_size
 from glacier_tui.ui.restore_model import (
     GB,
     MIB,
     RestoreRequest,
     estimate_cost,
     format_cost,
-    format_size,
     parse_byte_range,
     validate_description,
     validate_sns_topic,
@@ -38,10 +38,10 @@ def test_format_cost(usd: float, text: str) -> None:
     assert format_cost(usd) == text
 
 
-def test_format_size() -> None:
-    assert format_size(512) == "512 B"
-    assert format_size(2_200_000) == "2.1 MB"
-    assert format_size(3 * GB) == "3.0 GB"
+def test_human_size_binary_units() -> None:
+    assert human_size(512) == "512 B" and human_size(None) == "—"
+    assert human_size(2_200_000) == "2.1 MiB" and human_size(3 * GB) == "3.0 GiB"
+    assert human_size(150 * 1024**2) == "150 MiB" and human_size(None, unknown="?") == "?"
 
 
 SIZE = 6 * MIB + MIB // 2  # 6.5 MiB, as in GLACIER.md §3.4

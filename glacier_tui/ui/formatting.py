@@ -45,10 +45,14 @@ def plain(text: object, style: str = "") -> Text:
     return Text(clean(text), style=style, no_wrap=True, overflow="ellipsis")
 
 
-def human_size(n: int | None) -> str:
-    """1536 -> '1.5 KiB'. None -> '—'."""
+def human_size(n: int | None, unknown: str = "—") -> str:
+    """Binary units everywhere sizes are shown: 1536 -> '1.5 KiB', 150 MiB -> '150 MiB'.
+
+    One decimal below 100, none from 100 up (the column width stays steady);
+    ``unknown`` for None (an inventory entry without a valid size).
+    """
     if n is None:
-        return "—"
+        return unknown
     if n < 1024:
         return f"{n} B"
     value = float(n)

@@ -14,7 +14,7 @@ from glacier_tui.glacier.treehash import MIB, is_mib_aligned
 
 __all__ = [
     "GB", "MIB", "TIER_TIMES", "ArchiveRef", "RestoreRequest", "estimate_cost", "format_cost",
-    "format_size", "parse_byte_range", "validate_description", "validate_sns_topic",
+    "parse_byte_range", "validate_description", "validate_sns_topic",
 ]
 
 GB = 1024**3  # AWS bills retrieval per GB meaning GiB.
@@ -71,16 +71,6 @@ def format_cost(usd: float) -> str:
     if 0 < usd < 0.005:
         return "<$0.01"
     return f"${usd:,.2f}"
-
-
-def format_size(n: int) -> str:
-    """Human size with binary units: ``2.1 MB`` style."""
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(value) < 1024 or unit == "TB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover - loop always returns
 
 
 def parse_byte_range(text: str, size: int) -> tuple[tuple[int, int] | None, str | None]:

@@ -17,13 +17,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from glacier_tui.glacier.models import Tier
+from glacier_tui.ui.formatting import human_size
 from glacier_tui.ui.restore_model import (
     TIER_TIMES,
     ArchiveRef,
     RestoreRequest,
     estimate_cost,
     format_cost,
-    format_size,
     parse_byte_range,
     validate_description,
     validate_sns_topic,
@@ -112,7 +112,7 @@ class RestoreScreen(ModalScreen[RestoreRequest | None]):
         noun = "archive" if count == 1 else "archives"
         with Vertical(id="dialog"):
             yield Static(
-                Text(f"Restore {count} {noun} ({format_size(self._total)})"), id="title"
+                Text(f"Restore {count} {noun} ({human_size(self._total)})"), id="title"
             )
             yield Static(self._names_text(), id="names")
             with RadioSet(id="tier"):
@@ -157,7 +157,7 @@ class RestoreScreen(ModalScreen[RestoreRequest | None]):
             if i:
                 text.append(", ")
             text.append(archive.name or archive.archive_id[:16])
-            text.append(f" ({format_size(archive.size)})")
+            text.append(f" ({human_size(archive.size)})")
         more = len(self._archives) - _SHOWN_NAMES
         if more > 0:
             text.append(f", and {more} more")

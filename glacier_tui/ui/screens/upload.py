@@ -24,7 +24,7 @@ from textual.widgets import Button, DirectoryTree, Input, Static
 from textual.widgets._directory_tree import DirEntry
 from textual.widgets.tree import TreeNode
 
-from glacier_tui.ui.restore_model import format_size
+from glacier_tui.ui.formatting import human_size
 
 _SHOWN_MARKED = 3
 
@@ -245,7 +245,7 @@ class UploadScreen(ModalScreen[list[Path] | None]):
         names = ", ".join(p.name or str(p) for p in paths[:_SHOWN_MARKED])
         more = f", and {len(paths) - _SHOWN_MARKED} more" if len(paths) > _SHOWN_MARKED else ""
         widget.update(Text(
-            f"Marked {len(paths)} ({files} files, {format_size(size)}): {names}{more}"
+            f"Marked {len(paths)} ({files} files, {human_size(size)}): {names}{more}"
         ))
 
     @on(Button.Pressed, "#confirm")

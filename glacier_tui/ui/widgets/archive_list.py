@@ -23,6 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from glacier_tui.glacier.descriptions import safe_text
+from glacier_tui.ui.formatting import human_size
 
 __all__ = ["ArchiveList", "ArchiveSource", "Row", "StoreArchiveSource", "StoreSearchSource"]
 
@@ -80,17 +81,6 @@ class StoreSearchSource:
             self.vault_key, self.text, offset=offset, limit=limit
         )
         return rows
-
-
-def human_size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if size < 1024 or unit == "PiB":
-            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 class ArchiveList(ScrollView, can_focus=True):
