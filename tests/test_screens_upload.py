@@ -55,7 +55,7 @@ async def test_mark_with_space_and_confirm(tmp_path: Path) -> None:
         await pilot.press("space", "down", "down", "space")
         await _settle(pilot)
         marked = str(app.screen.query_one("#marked", Static).render())
-        assert "Marked 2 (2 files, 2.2 KB)" in marked
+        assert "Marked 2 (2 files, 2.2 KiB)" in marked
         await pilot.press("up", "space", "space")  # a.txt on then off again
         await _settle(pilot)
         await pilot.press("tab", "enter")  # Upload button
