@@ -6,6 +6,7 @@ explicit ``now`` (the app's injected clock) so snapshots are deterministic.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 
@@ -86,6 +87,19 @@ def human_duration(seconds: float) -> str:
         return f"{h}h {m:02d}m" if m else f"{h}h"
     d, h = divmod(h, 24)
     return f"{d}d {h}h" if h else f"{d}d"
+
+
+def countdown_text_lasts(seconds: float) -> float:
+    """How long ``human_duration`` of a countdown now at ``seconds`` keeps showing the same text.
+
+    The text depends on whole seconds under a minute, whole minutes under 48 hours and
+    whole hours above; it changes when the countdown drops below that unit's boundary.
+    """
+    if seconds <= 0:
+        return math.inf  # "expired" for good
+    s = int(seconds)
+    unit = 1 if s < 60 else 60 if s < 48 * 3600 else 3600
+    return seconds - (s // unit) * unit
 
 
 def age(dt: datetime | None, now: datetime) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+import math
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -13,6 +15,7 @@ from textual.widgets.data_table import RowDoesNotExist
 from glacier_tui.ui.formatting import (
     action_label,
     clean,
+    countdown_text_lasts,
     expires_in,
     human_size,
     short_id,
@@ -60,6 +63,11 @@ class JobTable(DataTable[str | Text]):
         self.jobs: dict[str, Job] = {}
         self.names: dict[str, str] = {}
         self._cells: dict[str, Cells] = {}
+        # When each shown row's "expires in" text next changes (a heap, plus the current
+        # due time per job so superseded heap entries are skipped): a poll re-renders
+        # just those rows instead of checking all of them.
+        self._expiry_heap: list[tuple[float, str]] = []
+        self._expiry_due: dict[str, float] = {}
         self.filter_text = ""
         self.now = datetime.now().astimezone()
 
@@ -136,6 +144,7 @@ class JobTable(DataTable[str | Text]):
                 return False
             self._cells[job_id] = cells
             self.add_row(*cells, key=job_id)
+            self._schedule_expiry(job_id)
             return True
         if not visible:
             del self._cells[job_id]
@@ -147,6 +156,7 @@ class JobTable(DataTable[str | Text]):
             ):
                 self.update_cell(job_id, col, after)
         self._cells[job_id] = cells
+        self._schedule_expiry(job_id)
         return False
 
     def _resort(self) -> None:
@@ -161,16 +171,35 @@ class JobTable(DataTable[str | Text]):
             self.select_job(current)
 
     def refresh_times(self, now: datetime) -> None:
-        """Re-render the time-relative cells; only succeeded jobs have an expiry."""
+        """Re-render the rows whose "expires in" text has changed since they were drawn.
+
+        Only rows that are due (see ``_schedule_expiry``): checking every succeeded job on
+        each poll cost 25-50 ms of UI time at 5,000 jobs, felt as key-press lag.
+        """
         if now == self.now:
             return
         self.now = now
-        for job_id, cells in list(self._cells.items()):
-            expires = self.jobs[job_id].output_expires
-            # Only rows whose "expires in" text changed (formatting every cell of every
-            # succeeded job cost ~0.1 ms a row on each poll: 0.45 s at 4,500 such jobs).
-            if expires is not None and expires_in(expires, now) != _text_of(cells[-1]):
-                self._render_row(job_id)
+        t = now.timestamp()
+        heap = self._expiry_heap
+        while heap and heap[0][0] <= t:
+            due, job_id = heapq.heappop(heap)
+            if self._expiry_due.get(job_id) == due:  # else superseded by a later render
+                del self._expiry_due[job_id]
+                if job_id in self._cells:
+                    self._render_row(job_id)
+
+    def _schedule_expiry(self, job_id: str) -> None:
+        expires = self.jobs[job_id].output_expires
+        if expires is None or job_id not in self._cells:
+            self._expiry_due.pop(job_id, None)
+            return
+        lasts = countdown_text_lasts((expires - self.now).total_seconds())
+        if lasts == math.inf:
+            self._expiry_due.pop(job_id, None)
+            return
+        due = self.now.timestamp() + lasts + 1e-6
+        self._expiry_due[job_id] = due
+        heapq.heappush(self._expiry_heap, (due, job_id))
 
     def set_filter(self, text: str) -> None:
         if text == self.filter_text:
@@ -184,6 +213,7 @@ class JobTable(DataTable[str | Text]):
             if self._matches(cells):
                 self._cells[job_id] = cells
                 self.add_row(*cells, key=job_id)
+                self._schedule_expiry(job_id)
         self._resort()
         if current is not None:
             self.select_job(current)
