@@ -160,9 +160,15 @@ class VaultTree(Tree[NodeData]):
         self._rebuild()
 
     def refresh_labels(self, now: datetime) -> None:
+        """Relabel the vaults whose label changed (e.g. the inventory's age).
+
+        Setting every label on each poll cost tens of ms of UI time at 1,000 vaults.
+        """
         self.now = now
         for name, node in self._vault_nodes.items():
-            node.set_label(self.vault_label(self.vaults[name]))
+            label = self.vault_label(self.vaults[name])
+            if label != node.label:  # rich Text equality: same text and same styles
+                node.set_label(label)
 
     def vault_node(self, name: str) -> TreeNode[NodeData] | None:
         return self._vault_nodes.get(name)

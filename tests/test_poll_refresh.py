@@ -1,4 +1,4 @@
-"""JobTable's "expires in" column: only due rows are re-rendered, and the text is always right."""
+"""What a poll re-renders: job rows whose "expires in" text is due, vault labels that changed."""
 
 from __future__ import annotations
 
@@ -71,3 +71,33 @@ async def test_expiry_column_matches_a_full_recompute_at_every_poll() -> None:
             changed = {j.job_id for j in jobs if expires_in(j.output_expires, now)
                        != expires_in(j.output_expires, before)}
             assert set(rendered) == changed and len(rendered) == len(changed)
+
+
+class TreeApp(App[None]):
+    def compose(self) -> ComposeResult:
+        from glacier_tui.ui.widgets.vault_tree import VaultTree
+
+        yield VaultTree()
+
+
+async def test_vault_labels_are_set_only_when_they_change() -> None:
+    from glacier_tui.glacier.models import Vault
+    from glacier_tui.ui.widgets.vault_tree import VaultTree
+
+    vaults = [Vault(name=f"v{i}", arn=f"arn:aws:glacier:us-east-1:1:vaults/v{i}",
+                    last_inventory_date=START - timedelta(minutes=5 + i), number_of_archives=i,
+                    size_in_bytes=1024 * i) for i in range(20)]
+    app = TreeApp()
+    async with app.run_test() as pilot:
+        tree = app.query_one(VaultTree)
+        tree.now = START
+        tree.set_vaults(vaults, {v.name: True for v in vaults})
+        await pilot.pause()
+        updates = {n: node._updates for n, node in tree._vault_nodes.items()}
+        tree.refresh_labels(START + timedelta(seconds=20))  # still "5m ago" ... "24m ago"
+        assert {n: node._updates for n, node in tree._vault_nodes.items()} == updates
+        tree.refresh_labels(START + timedelta(minutes=1))  # every age moved on a minute
+        for name, node in tree._vault_nodes.items():
+            assert node._updates == updates[name] + 1
+            assert node.label == tree.vault_label(tree.vaults[name])
+            assert f"inv {int(name[1:]) + 6}m ago" in node.label.plain
