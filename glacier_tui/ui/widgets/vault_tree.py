@@ -132,8 +132,7 @@ class VaultTree(Tree[NodeData]):
         wanted = [n for n in sorted(self.vaults) if self._visible(n)]
         current = list(self._vault_nodes)
         if current == wanted:
-            for name in wanted:
-                self._vault_nodes[name].set_label(self.vault_label(self.vaults[name]))
+            self._relabel_vaults()
             return
         # Remember the highlighted vault so a rebuild does not move the user.
         highlighted = self.cursor_node.data.vault if self.cursor_node and self.cursor_node.data \
@@ -165,6 +164,9 @@ class VaultTree(Tree[NodeData]):
         Setting every label on each poll cost tens of ms of UI time at 1,000 vaults.
         """
         self.now = now
+        self._relabel_vaults()
+
+    def _relabel_vaults(self) -> None:
         for name, node in self._vault_nodes.items():
             label = self.vault_label(self.vaults[name])
             if label != node.label:  # rich Text equality: same text and same styles
