@@ -207,7 +207,6 @@ class _JsonStream:
     def __init__(self, reader: _Reader) -> None:
         self._chunks = reader.chunks()
         self._text = codecs.getincrementaldecoder("utf-8")("replace")
-        self.reader = reader
         self.buf = ""
         self.pos = 0
         self.base = 0  # byte offset of buf[0] in the file
@@ -219,8 +218,7 @@ class _JsonStream:
         if self.eof:
             return False
         chunk = next(self._chunks, None)
-        done = self.buf[: self.pos]
-        self.base += len(done) if done.isascii() else len(done.encode("utf-8", "replace"))
+        self.base = self.offset(self.pos)
         text = self._text.decode(chunk or b"", final=chunk is None)
         self.buf = self.buf[self.pos :] + text
         self.pos = 0
@@ -235,6 +233,9 @@ class _JsonStream:
 
     def error(self, message: str, pos: int | None = None) -> InventoryFormatError:
         return InventoryFormatError(message, self.offset(self.pos if pos is None else pos))
+
+    def truncated(self) -> InventoryFormatError:
+        return self.error("inventory JSON is truncated (unexpected end of file)", len(self.buf))
 
     def peek(self) -> str:
         """The next character that is not whitespace ("" at end of file)."""
@@ -262,15 +263,13 @@ class _JsonStream:
                     self.fill()  # maybe only cut off by the window: read on and retry
                     continue
                 if self.eof and (e.pos >= len(self.buf) - 1 or e.msg.startswith("Unterminated")):
-                    raise self.error(
-                        "inventory JSON is truncated (unexpected end of file)", len(self.buf)
-                    ) from None
+                    raise self.truncated() from None
                 raise self.error(f"malformed inventory JSON: {e.msg}", e.pos) from None
 
     def expect(self, chars: str, what: str) -> str:
         c = self.peek()
         if c == "" and self.eof:
-            raise self.error("inventory JSON is truncated (unexpected end of file)", len(self.buf))
+            raise self.truncated()
         if c not in chars:
             raise self.error(f"malformed inventory JSON: expected {what}")
         self.pos += 1
