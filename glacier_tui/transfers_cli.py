@@ -283,7 +283,7 @@ async def _upload(args: argparse.Namespace, settings: Any) -> int:
     failed = 0
     async with GlacierClient(_client_options(settings)) as glacier:
         with _Bars(_show_bars(args)) as bars:
-            for path, name in files:
+            for done, (path, name) in enumerate(files, 1):
                 try:
                     result = await upload_file(
                         glacier, args.vault, path, relative_name=name, min_part_size=min_part,
@@ -294,7 +294,6 @@ async def _upload(args: argparse.Namespace, settings: Any) -> int:
                     failed += 1
                     _fail("upload", f"{name}: {exc.user_message()}")
                     if isinstance(exc, _FAILS_EVERY_FILE):
-                        done = files.index((path, name)) + 1
                         if done < len(files):
                             _fail("upload", f"stopped: {len(files) - done} more file(s) not"
                                   " attempted (the same error would stop each of them)")
