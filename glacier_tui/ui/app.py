@@ -177,10 +177,18 @@ class GlacierApp(App[None]):
     def _start_boot(self) -> None:
         self.run_worker(self._boot(), name="boot", group="boot", exclusive=True)
 
-    def _prepare(self) -> Settings:
-        """In a thread: load the settings, set up logging, import the main screen."""
+    def _prepare(self) -> Settings | str:
+        """In a thread: load the settings, set up logging, import the main screen.
+
+        A bad setting comes back as its one-line message instead.
+        """
+        from glacier_tui.config import ConfigError
+
         assert self._load_settings is not None
-        settings = self._load_settings()
+        try:
+            settings = self._load_settings()
+        except ConfigError as exc:
+            return str(exc)
         setup_logging()
         log.info("starting (demo=%s, readonly=%s, region=%s)", self.demo, settings.readonly,
                  settings.region)
@@ -189,14 +197,9 @@ class GlacierApp(App[None]):
         return settings
 
     async def _boot(self) -> None:
-        try:
-            settings = await asyncio.to_thread(self._prepare)
-        except Exception as exc:
-            from glacier_tui.config import ConfigError
-
-            if not isinstance(exc, ConfigError):
-                raise
-            self.startup_error = str(exc)
+        settings = await asyncio.to_thread(self._prepare)
+        if isinstance(settings, str):
+            self.startup_error = settings
             self.exit(return_code=2)
             return
         self._apply_settings(settings)
