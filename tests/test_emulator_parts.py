@@ -27,14 +27,24 @@ def _put(c: Any, uid: str, data: bytes, start: int, **extra: Any) -> Any:
                                    range=f"bytes {start}-{start + len(data) - 1}/*", **extra)
 
 
+def _start(c: Any) -> str:
+    """A vault "v" and a multipart upload of 1 MiB parts in it; the upload id."""
+    c.create_vault(vaultName="v")
+    return str(c.initiate_multipart_upload(vaultName="v", partSize=str(MIB))["uploadId"])
+
+
+def _complete(c: Any, uid: str, data: bytes) -> Any:
+    return c.complete_multipart_upload(vaultName="v", uploadId=uid, archiveSize=str(len(data)),
+                                       checksum=tree_hash(data))
+
+
 def _upload_dir(emulator: Any, uid: str) -> Path:
     return Path(emulator.emulator.store.upload_dir(uid))
 
 
 def test_parts_in_place_complete_without_copy(emulator: Any, boto3_client: Any) -> None:
     c = boto3_client
-    c.create_vault(vaultName="v")
-    uid = c.initiate_multipart_upload(vaultName="v", partSize=str(MIB))["uploadId"]
+    uid = _start(c)
     data = os.urandom(3 * MIB + 123)
     for start in (2 * MIB, 0, 3 * MIB, MIB):  # any order
         _put(c, uid, data[start : start + MIB], start)
@@ -42,8 +52,7 @@ def test_parts_in_place_complete_without_copy(emulator: Any, boto3_client: Any) 
     assert shared.stat().st_size == len(data)
     assert [p.name for p in _upload_dir(emulator, uid).iterdir()] == ["upload.bin"]
     inode = shared.stat().st_ino
-    r = c.complete_multipart_upload(vaultName="v", uploadId=uid, archiveSize=str(len(data)),
-                                    checksum=tree_hash(data))
+    r = _complete(c, uid, data)
     assert r["checksum"] == tree_hash(data)
     row = emulator.emulator.store.db.execute("SELECT blob FROM archives WHERE id=?",
                                     (r["archiveId"],)).fetchone()
@@ -56,8 +65,7 @@ def test_reupload_of_acknowledged_part_keeps_old_bytes_until_it_verifies(
     emulator: Any, boto3_client: Any
 ) -> None:
     c = boto3_client
-    c.create_vault(vaultName="v")
-    uid = c.initiate_multipart_upload(vaultName="v", partSize=str(MIB))["uploadId"]
+    uid = _start(c)
     first, second = os.urandom(MIB), os.urandom(MIB)
     tail = os.urandom(1000)
     _put(c, uid, first, 0)
@@ -66,8 +74,7 @@ def test_reupload_of_acknowledged_part_keeps_old_bytes_until_it_verifies(
     with pytest.raises(ClientError):
         _put(c, uid, second, 0, checksum=tree_hash(first))
     whole = first + tail
-    r = c.complete_multipart_upload(vaultName="v", uploadId=uid, archiveSize=str(len(whole)),
-                                    checksum=tree_hash(whole))
+    r = _complete(c, uid, whole)
     assert _archive(emulator, c, r["archiveId"]) == whole
 
     # A good re-upload replaces the part: its bytes are put in place at completion.
@@ -76,29 +83,25 @@ def test_reupload_of_acknowledged_part_keeps_old_bytes_until_it_verifies(
     _put(c, uid, tail, MIB)
     _put(c, uid, second, 0)
     whole = second + tail
-    r = c.complete_multipart_upload(vaultName="v", uploadId=uid, archiveSize=str(len(whole)),
-                                    checksum=tree_hash(whole))
+    r = _complete(c, uid, whole)
     assert _archive(emulator, c, r["archiveId"]) == whole
 
 
 def test_failed_body_past_the_end_is_not_in_the_archive(emulator: Any, boto3_client: Any) -> None:
     c = boto3_client
-    c.create_vault(vaultName="v")
-    uid = c.initiate_multipart_upload(vaultName="v", partSize=str(MIB))["uploadId"]
+    uid = _start(c)
     data = os.urandom(MIB + 10)
     _put(c, uid, data[:MIB], 0)
     _put(c, uid, data[MIB:], MIB)
     with pytest.raises(ClientError):  # written in place at 2 MiB, then refused
         _put(c, uid, os.urandom(MIB), 2 * MIB, checksum="0" * 64)
-    r = c.complete_multipart_upload(vaultName="v", uploadId=uid, archiveSize=str(len(data)),
-                                    checksum=tree_hash(data))
+    r = _complete(c, uid, data)
     assert _archive(emulator, c, r["archiveId"]) == data
 
 
 def test_abort_removes_the_upload_files(emulator: Any, boto3_client: Any) -> None:
     c = boto3_client
-    c.create_vault(vaultName="v")
-    uid = c.initiate_multipart_upload(vaultName="v", partSize=str(MIB))["uploadId"]
+    uid = _start(c)
     _put(c, uid, os.urandom(MIB), 0)
     _put(c, uid, os.urandom(MIB), 0)  # a second copy, stored apart
     assert len(list(_upload_dir(emulator, uid).iterdir())) == 2
@@ -109,8 +112,7 @@ def test_abort_removes_the_upload_files(emulator: Any, boto3_client: Any) -> Non
 def test_part_upload_is_one_write_transaction(emulator: Any, boto3_client: Any) -> None:
     """Only the part's final transaction changes the database (the begin step reads)."""
     c = boto3_client
-    c.create_vault(vaultName="v")
-    uid = c.initiate_multipart_upload(vaultName="v", partSize=str(MIB))["uploadId"]
+    uid = _start(c)
     db = emulator.emulator.store.db
     before = db.total_changes
     _put(c, uid, os.urandom(MIB), 0)

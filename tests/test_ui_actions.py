@@ -81,6 +81,14 @@ async def select_vault(pilot: Any, app: GlacierApp, name: str) -> None:
                    and isinstance(app.focused, VaultTree))
 
 
+async def open_upload_screen(pilot: Any, app: GlacierApp) -> None:
+    """Once the demo vaults are in, select "scratch" and press u."""
+    await loaded(pilot, app)
+    await select_vault(pilot, app, "scratch")
+    await pilot.press("u")
+    await wait_for(pilot, lambda: isinstance(app.screen, UploadScreen))
+
+
 async def load_photos_inventory(pilot: Any, app: GlacierApp) -> None:
     """Download the seeded, succeeded inventory job of family-photos (`d` on its row)."""
     table = main(app).query_one(JobTable)
@@ -111,10 +119,7 @@ async def test_upload_file_with_u(demo: Any, tmp_path: Path) -> None:
     src.write_bytes(b"hello glacier\n" * 100)
     app = make_app(demo.url, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await loaded(pilot, app)
-        await select_vault(pilot, app, "scratch")
-        await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(app.screen, UploadScreen))
+        await open_upload_screen(pilot, app)
         await pilot.press("shift+tab")  # from the directory tree to the path input
         assert isinstance(app.focused, Input) and app.focused.id == "path"
         await pilot.press(*src.name, "enter")
@@ -388,10 +393,7 @@ async def test_quit_with_running_transfer_asks(
     src.write_bytes(b"x" * 100)
     app = make_app(demo.url, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await loaded(pilot, app)
-        await select_vault(pilot, app, "scratch")
-        await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(app.screen, UploadScreen))
+        await open_upload_screen(pilot, app)
         await pilot.press("shift+tab", *src.name, "enter")
         await wait_for(pilot, lambda: bool(app.screen.marked))  # type: ignore[attr-defined]
         await pilot.press("tab", "tab", "enter")
