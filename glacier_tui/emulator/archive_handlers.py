@@ -58,11 +58,7 @@ class ArchiveHandlers(ServiceBase):
             ),
         )
         self._mark_written(db, vault, now)
-        return {
-            "location": self.loc(vault, "archives", archive_id),
-            "archiveId": archive_id,
-            "checksum": tree,
-        }
+        return self.archive_created(vault, archive_id, tree)
 
     def delete_archive(self, db: sqlite3.Connection, p: dict[str, Any]) -> dict[str, Any]:
         vault = self._vault(db, p.get("vaultName"))["name"]

@@ -190,11 +190,7 @@ class MultipartHandlers(ServiceBase):
             arch = db.execute("SELECT * FROM archives WHERE id=?", (u["archive_id"],)).fetchone()
             if arch is None or arch["tree_hash"] != checksum or arch["size"] != total:
                 raise rnf(f"The upload ID was not found: {u['id']}")
-            return {
-                "location": self.loc(vault, "archives", arch["id"]),
-                "archiveId": arch["id"],
-                "checksum": arch["tree_hash"],
-            }
+            return self.archive_created(vault, arch["id"], arch["tree_hash"])
         parts = db.execute(
             "SELECT * FROM parts WHERE upload_id=? ORDER BY start", (u["id"],)
         ).fetchall()
@@ -241,11 +237,7 @@ class MultipartHandlers(ServiceBase):
             (archive_id, now, u["id"]),
         )
         self._mark_written(db, vault, now)
-        return {
-            "location": self.loc(vault, "archives", archive_id),
-            "archiveId": archive_id,
-            "checksum": computed,
-        }
+        return self.archive_created(vault, archive_id, computed)
 
     def _assemble(
         self, upload_id: str, parts: list[sqlite3.Row], total: int, final: Path

@@ -142,6 +142,14 @@ class ServiceBase:
     def loc(self, vault: str, *rest: str) -> str:
         return "/".join([f"/{self.cfg.account_id}/vaults/{vault}", *rest])
 
+    def archive_created(self, vault: str, archive_id: str, tree_hash: str) -> dict[str, Any]:
+        """The UploadArchive / CompleteMultipartUpload response (ArchiveCreationOutput)."""
+        return {
+            "location": self.loc(vault, "archives", archive_id),
+            "archiveId": archive_id,
+            "checksum": tree_hash,
+        }
+
     def new_id(self, kind: str) -> str:
         return make_id(self.cfg.seed, kind, self.store.next_counter(kind))
 
