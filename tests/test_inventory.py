@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from glacier_tui.glacier import inventory_pipeline as pipeline
 from glacier_tui.glacier.inventory import (
     InventoryFormatError,
     import_inventory,
@@ -41,6 +42,19 @@ def archive(i: int, desc: str, size: Any = 217, h: str = H) -> dict[str, Any]:
 def doc(archives: list[dict[str, Any]], arn: str = ARN) -> bytes:
     return json.dumps({"VaultARN": arn, "InventoryDate": "2014-08-01T14:30:07Z",
                        "ArchiveList": archives}).encode()
+
+
+class Unseekable(io.RawIOBase):
+    """A pipe-like stream: the import cannot seek back, so it takes the careful path."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        return self._data.readinto(b)
 
 
 @pytest.fixture
@@ -219,23 +233,34 @@ def test_cli_import_ls_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_helper_process_matches_serial(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Large files go through the two-process pipeline; same rows, order and totals."""
+    """Large files go through the two-process pipeline in units; same rows, order and
+    totals as the careful path in one process (an unseekable stream)."""
     import glacier_tui.glacier.inventory as inv
 
     arch = [archive(i, mt2(f"d{i % 7}/f{i}.txt") if i % 3 else f"p/{i}", i) for i in range(50)]
     arch.append(archive(3, "dup/first-kept"))  # duplicate id: the first occurrence wins
+    arch[20]["Size"] = -1  # examples of warnings come back in file order from both processes
+    arch[40]["Size"] = "x"
     data = doc(arch)
     serial = Store(tmp_path / "serial.sqlite3")
-    a = import_inventory(serial, "v", io.BytesIO(data))
+    a = import_inventory(serial, "v", Unseekable(data))
     monkeypatch.setattr(inv, "_PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(inv, "_HELPER_BATCH", 7)
+    monkeypatch.setattr(inv, "_UNIT_BYTES", 700)  # ~3 entries a unit
+    sent: list[int] = []
+    kept: list[int] = []
+    send, add_unit = pipeline.Helper.send, pipeline.Sink.add_unit
+    monkeypatch.setattr(pipeline.Helper, "send",
+                        lambda h, seq, p: (sent.append(seq), send(h, seq, p))[1])
+    monkeypatch.setattr(pipeline.Sink, "add_unit",
+                        lambda sk, seq, p: (kept.append(seq), add_unit(sk, seq, p))[1])
     b = import_inventory(store, "v", io.BytesIO(data), batch_size=7)
-    assert (b.archives, b.duplicates, b.folders, b.sources) == (
-        a.archives, a.duplicates, a.folders, a.sources)
-    assert b.duplicates == 1 and len(b.warnings) == len(a.warnings) == 1
+    assert sent and kept and not set(sent) & set(kept)  # both processes took units
+    assert (b.archives, b.duplicates, b.folders, b.sources, b.warnings) == (
+        a.archives, a.duplicates, a.folders, a.sources, a.warnings)
+    assert b.duplicates == 1 and len(b.warnings) == 2 and "-1; " in b.warnings[0]
 
     def rows(s: Store, n: int) -> list[Any]:
-        return s.conn.execute(f"SELECT rowid, * FROM archives_{n} ORDER BY rowid").fetchall()
+        return s.conn.execute(f"SELECT * FROM archives_{n} ORDER BY rowid").fetchall()
 
     def folders(s: Store, n: int) -> list[Any]:
         return s.conn.execute(f"SELECT * FROM folders_{n} ORDER BY path").fetchall()
@@ -253,7 +278,7 @@ def test_helper_process_bad_input_keeps_previous(
     import_inventory(store, "v", io.BytesIO(doc([archive(9, "keep/me")])))
     before = store.current_snapshot_id("v")
     monkeypatch.setattr(inv, "_PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(inv, "_HELPER_BATCH", 5)
+    monkeypatch.setattr(inv, "_UNIT_BYTES", 500)
     body = doc([archive(i, f"x/{i}") for i in range(40)])[:-300]
     with pytest.raises(InventoryFormatError) as ei:
         import_inventory(store, "v", io.BytesIO(body), batch_size=5)

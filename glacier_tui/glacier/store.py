@@ -52,6 +52,10 @@ SCHEMA_VERSION: Final = 1
 
 # Archive row tuple as the importer produces it (column order of archives_<n>).
 ArchiveTuple = tuple[str, str, str, str, int | None, str | None, str | None, str | None, str]
+# The same with the rowid first (see Store.insert_archives_at).
+RowidArchiveTuple = tuple[
+    int, str, str, str, str, int | None, str | None, str | None, str | None, str
+]
 ARCHIVE_COLUMNS: Final = (
     "archive_id, folder, name, description, size, created, mtime, tree_hash, source"
 )
@@ -272,6 +276,18 @@ class Store:
         n = int(snapshot)
         with self._tx() as c:
             c.executemany(f"INSERT INTO archives_{n} VALUES (?,?,?,?,?,?,?,?,?)", rows)
+
+    def insert_archives_at(
+        self, snapshot: int, rows: Iterable[RowidArchiveTuple]
+    ) -> None:
+        """Insert one batch of ``(rowid, *archive tuple)``: the rowid keeps file order when
+        two processes insert batches of one import out of order (one transaction)."""
+        n = int(snapshot)
+        with self._tx() as c:
+            c.executemany(
+                f"INSERT INTO archives_{n}(rowid, {ARCHIVE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
 
     def finish_snapshot(
         self,
