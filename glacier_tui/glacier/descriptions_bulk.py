@@ -152,17 +152,23 @@ def _records(pattern: re.Pattern[str], items: list[str], groups: int) -> list[st
     return parts
 
 
+def _stamped_records(pattern: re.Pattern[str], items: list[str]) -> tuple[list[str], bytes] | None:
+    """(first groups, concatenated stamps of the second groups) of a two-group pattern."""
+    parts = _records(pattern, items, 2)
+    if parts is None:
+        return None
+    stamps = _stamps(parts[2::3])
+    return None if stamps is None else (parts[1::3], stamps)
+
+
 _FG_RECORD: Final = re.compile(r"<m><v>4</v><p>([^<]*)</p><lm>([^<]*)</lm><ce>[^<]*</ce></m>\n")
 
 
 def _fast_fastglacier(items: list[str]) -> _Decoded | None:
-    parts = _records(_FG_RECORD, items, 2)
-    if parts is None:
+    found = _stamped_records(_FG_RECORD, items)
+    if found is None:
         return None
-    stamps = _stamps(parts[2::3])
-    if stamps is None:
-        return None
-    b64 = parts[1::3]
+    b64, stamps = found
     try:
         raw = list(map(binascii.a2b_base64, b64))
     except ValueError:
@@ -189,13 +195,11 @@ _UTF7_OPEN_AT_END: Final = re.compile(r"\+[A-Za-z0-9+/]*\n")
 
 
 def _fast_cloudberry(items: list[str]) -> _Decoded | None:
-    parts = _records(_CB_RECORD, items, 2)
-    if parts is None:
+    found = _stamped_records(_CB_RECORD, items)
+    if found is None:
         return None
-    stamps = _stamps(parts[2::3])
-    if stamps is None:
-        return None
-    text = "\n".join(parts[1::3]) + "\n"
+    raw, stamps = found
+    text = "\n".join(raw) + "\n"
     # JSON escapes and control characters (the "\n"s aside) need the reference.
     if "\\" in text or _has_c0(text.replace("\n", "")):
         return None
