@@ -250,9 +250,9 @@ def test_helper_process_matches_serial(
     kept: list[int] = []
     send, add_unit = pipeline.Helper.send, pipeline.Sink.add_unit
     monkeypatch.setattr(pipeline.Helper, "send",
-                        lambda h, seq, p: (sent.append(seq), send(h, seq, p))[1])
+                        lambda h, seq, *a: (sent.append(seq), send(h, seq, *a))[1])
     monkeypatch.setattr(pipeline.Sink, "add_unit",
-                        lambda sk, seq, p: (kept.append(seq), add_unit(sk, seq, p))[1])
+                        lambda sk, seq, *a: (kept.append(seq), add_unit(sk, seq, *a))[1])
     b = import_inventory(store, "v", io.BytesIO(data), batch_size=7)
     assert sent and kept and not set(sent) & set(kept)  # both processes took units
     assert (b.archives, b.duplicates, b.folders, b.sources, b.warnings) == (

@@ -16,7 +16,7 @@ import glacier_tui.glacier.inventory as inv
 from glacier_tui.glacier import inventory_pipeline as pipeline
 from glacier_tui.glacier.inventory import ImportResult, InventoryFormatError, import_inventory
 from glacier_tui.glacier.store import Store
-from tests.test_inventory import ARN, Unseekable, aid, archive, mt2
+from tests.test_inventory import ARN, H, Unseekable, aid, archive, mt2
 
 HEAD = {"VaultARN": ARN, "InventoryDate": "2014-08-01T14:30:07Z"}
 
@@ -123,12 +123,14 @@ def test_documents_import_as_the_careful_path_does(
         body(mixed(40))[:-1],  # truncated at the very end
         body(mixed(40)).replace(b'"Size": 120', b'"Size": 12x', 1),  # bad number mid-list
         body(mixed(40)).replace(b'}, {"ArchiveId"', b'} {"ArchiveId"', 1),  # missing comma
+        body(mixed(40)).replace(b'"Size": 110', b'"Size": 11x', 1)[:-700],  # and truncated
         body(mixed(40)) + b" x",  # text after the document
         body(mixed(40)).replace(b'"ArchiveList": [', b'"ArchiveList": "x", "L": [', 1),
         b'{"ArchiveList":"x"}',
         b'{"ArchiveList":[' + b"[" * 100_000 + b"]" * 100_000 + b"]}",
     ],
-    ids=["truncated", "truncated-end", "bad-number", "no-comma", "trailing", "list-string",
+    ids=["truncated", "truncated-end", "bad-number", "no-comma", "bad-and-truncated",
+         "trailing", "list-string",
          "list-string-only", "deep"],
 )
 def test_bad_documents_fail_at_the_same_byte(
@@ -178,7 +180,7 @@ def test_two_processes_take_turns_and_keep_file_order(
     sent: list[int] = []
     send = pipeline.Helper.send
     monkeypatch.setattr(pipeline.Helper, "send",
-                        lambda h, seq, p: (sent.append(seq), send(h, seq, p))[1])
+                        lambda h, seq, *a: (sent.append(seq), send(h, seq, *a))[1])
     entries = [*mixed(300), archive(7, "dup/later")]  # the first occurrence is kept
     summary, rows, _ = same_as_careful(stores, body(entries))
     assert summary[2] == 1
@@ -187,3 +189,92 @@ def test_two_processes_take_turns_and_keep_file_order(
         f"SELECT rowid FROM archives_{stores[0].current_snapshot_id('v')}")}
     assert sent and set(sent) <= stored_by and stored_by - set(sent)  # both stored units
     assert not Path(f"{stores[0].path}.import-lock").exists()
+
+
+# -- CSV: units of whole lines --------------------------------------------------------------
+
+CSV_HEADER = "ArchiveId,ArchiveDescription,CreationDate,Size,SHA256TreeHash"
+
+
+def csv_lines(n: int) -> list[str]:
+    return [f'{aid(i)},"{mt2(f"d{i % 4}/f{i}") if i % 2 else f"p/x,{i}"}",'
+            f"2014-07-30T15:34:15Z,{i},{H}" for i in range(n)]
+
+
+def csv(lines: list[str], header: str = CSV_HEADER, nl: str = "\n", end: str = "\n") -> bytes:
+    return (nl.join([header, *lines]) + end).encode()
+
+
+def csv_outcome(store: Store, data: bytes) -> Any:
+    return outcome(store, data, io.BytesIO(data))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        csv(csv_lines(40)),
+        csv(csv_lines(40), nl="\r\n"),
+        csv(csv_lines(40), end=""),  # a complete last line without newline
+        csv([f"{H},2014-07-30T15:34:15Z,x/{i},{i},{aid(i)}" for i in range(30)],
+            header="SHA256TreeHash,CreationDate,ArchiveDescription,Size,ArchiveId"),
+        csv([*csv_lines(10), "", f"{aid(90)},,2014,-3,{H}", f",no id,2014,1,{H}"]),
+        csv([]),  # a header alone
+        csv(csv_lines(40))[:-30],  # a partial last line
+        csv([*csv_lines(20), "a,b", *csv_lines(20)]),  # a short line in the middle
+        csv([*csv_lines(3), f'{aid(77)},"open,2014,1,{H}', *csv_lines(30)]),
+        csv(["a,b", *csv_lines(40), "c,d"]),  # in the first unit and again later
+        csv([*csv_lines(40), "c,d"]),  # only in the last unit
+        b"",
+        b"ArchiveId,Nope\n",
+    ],
+    ids=["plain", "crlf", "no-final-newline", "columns-reordered", "odd-rows", "header-only",
+         "partial-last", "short-middle", "open-quote", "first-and-last", "last", "empty",
+         "bad-header"],
+)
+def test_csv_units_give_what_one_unit_gives(
+    stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch, data: bytes
+) -> None:
+    whole = csv_outcome(stores[1], data)  # a 1 MiB unit: the file is one unit
+    monkeypatch.setattr(inv, "_UNIT_BYTES", 700)
+    assert csv_outcome(stores[0], data) == whole
+    monkeypatch.setattr(inv, "_PARALLEL_MIN_BYTES", 0)
+    with Store(stores[0].path.with_name("two.sqlite3")) as two:
+        assert csv_outcome(two, data) == whole
+
+
+def test_a_csv_error_in_a_helper_unit_wins_over_a_later_one_of_the_parent(
+    stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = csv([*csv_lines(2), "early,bad", *csv_lines(60), "late,bad", *csv_lines(5)])
+    monkeypatch.setattr(inv, "_UNIT_BYTES", 700)
+    monkeypatch.setattr(inv, "_PARALLEL_MIN_BYTES", 0)
+    sent: list[int] = []
+    send = pipeline.Helper.send
+    monkeypatch.setattr(pipeline.Helper, "send",
+                        lambda h, seq, *a: (sent.append(seq), send(h, seq, *a))[1])
+    with pytest.raises(InventoryFormatError) as ei:
+        import_inventory(stores[0], "v", io.BytesIO(data))
+    assert 1 in sent  # the helper took the first unit, with the early error
+    assert ei.value.offset == data.index(b"early,bad")
+
+
+def test_the_helper_takes_a_unit_whatever_its_seq(tmp_path: Path) -> None:
+    # Unit frames are tagged: a seq whose low byte reads as another frame's tag
+    # (b"P" is 80) must still be taken as a unit.
+    from glacier_tui.glacier.inventory_parse import JsonUnitParser
+
+    with Store(tmp_path / "h.sqlite3") as store:
+        snap = store.begin_snapshot("v", "json")
+        helper = pipeline.Helper.start(store, snap, 100)
+        assert helper is not None
+        seqs = [ord("P"), ord("U"), 256 + ord("P"), 1 << 38]
+        try:
+            for seq in seqs:
+                helper.send(seq, 0, json.dumps(archive(seq % 997, f"x/{seq}")).encode(),
+                            JsonUnitParser())
+            result = helper.finish()
+        finally:
+            helper.close()
+        rows = store.conn.execute(f"SELECT rowid, name FROM archives_{snap} ORDER BY rowid")
+        assert [(r >> pipeline.ROWID_SHIFT, n) for r, n in rows] == [(s, str(s)) for s in seqs]
+        assert result.totals == {"x": [4, 4 * 217]}

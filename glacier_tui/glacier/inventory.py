@@ -5,10 +5,12 @@ storing batches, on one core or two, in ``inventory_pipeline.py``. Rows are inse
 in batches into a new snapshot that becomes current only when the whole file was
 read; memory stays flat in the number of archives.
 
-A seekable JSON document goes the fast way first (units of whole entries, each parsed
-with one ``json.loads``, by this process or a helper process); if any part of it is not
-valid JSON, the import starts over the careful way (entry by entry, exact error
-offsets). CSV and unseekable streams go the careful way, in this process.
+The file is cut into units (whole ArchiveList entries, or whole CSV lines) that this
+process and, for large files, a helper process parse, decode and store as each is free.
+A JSON unit that is not valid JSON makes the import start over the careful way (entry
+by entry, in this process, exact error offsets), which JSON from an unseekable stream
+takes from the start; a CSV unit reports its own error's exact offset, and the first in
+the file wins.
 
 Validation policy (issue 7 §6):
 * truncated / malformed file -> :class:`InventoryFormatError` naming the byte
@@ -35,18 +37,18 @@ from typing import IO, Literal
 
 from .inventory_parse import (
     MAX_ARCHIVE_SIZE,
+    CsvUnits,
     InventoryFormatError,
     JsonUnits,
     NotFast,
     RawRow,
     Reader,
     Stats,
-    iter_csv,
     iter_json,
     parse_csv_line,
     rows_to_columns,
 )
-from .inventory_pipeline import Helper, Sink, feed_units, lock_path
+from .inventory_pipeline import Helper, Sink, UnitFailed, feed_units, lock_path
 from .store import Store
 
 __all__ = [
@@ -129,10 +131,12 @@ def import_inventory(
             head = reader.peek().lstrip(b"\xef\xbb\xbf \t\r\n")
             fmt = "json" if head.startswith((b"{", b"[")) else "csv"
         job = _Import(store, vault_key, fmt, expected_vault_arn, batch_size)
-        if fmt == "json" and start is not None:
+        parallel = (total or 0) >= _PARALLEL_MIN_BYTES
+        if fmt == "csv":
+            return job.run(reader, fast=True, parallel=parallel, t0=t0)
+        if start is not None:
             try:
-                return job.run(reader, fast=True, parallel=(total or 0) >= _PARALLEL_MIN_BYTES,
-                               t0=t0)
+                return job.run(reader, fast=True, parallel=parallel, t0=t0)
             except NotFast:
                 f.seek(start)
                 reader = Reader(f, total, progress)
@@ -165,24 +169,15 @@ class _Import:
         try:
             helper = Helper.start(store, snap, _MAX_WATCHED_IDS) if parallel else None
             sink = Sink(store, snap, _MAX_WATCHED_IDS, lock_path(store) if helper else None)
-            if fast:
-                units = JsonUnits(reader, header, _UNIT_BYTES)
-                seq = feed_units(sink, iter(units), helper)
-                tail = Reader(io.BytesIO(units.tail), None, None)
-                rows = iter_json(tail, sink.stats, header, list_at=units.tail_at)
-            else:
-                seq = 0
-                rows = (
-                    iter_json(reader, sink.stats, header) if self.fmt == "json"
-                    else iter_csv(reader, sink.stats)
-                )
-            sink.stats.seq = seq + 1  # examples met below sort after the units' ones
-            for batch in _batches(rows, self.batch_size):
-                seq += 1
-                sink.add(seq, rows_to_columns(batch))
-                sink.stats.seq = seq + 1
-            if helper is not None:
-                sink.merge(helper.finish())
+            try:
+                self._feed(reader, sink, helper, header, fast=fast)
+            except UnitFailed as failed:  # the helper's unit: the first error in the file
+                raise failed.error from None
+            except InventoryFormatError:
+                earlier = helper.earlier_failure() if helper is not None else None
+                if earlier is not None:
+                    raise earlier from None
+                raise
             stats = sink.stats
             warnings = _warnings(stats, header, self.vault_key, self.expected_vault_arn, self.fmt)
             count, dups, folders = store.finish_snapshot(
@@ -212,6 +207,32 @@ class _Import:
             inventory_date=header.get("InventoryDate"), bytes_read=reader.offset,
             elapsed=time.perf_counter() - t0, warnings=warnings, sources=dict(stats.sources),
         )
+
+    def _feed(
+        self, reader: Reader, sink: Sink, helper: Helper | None, header: dict[str, str], *,
+        fast: bool,
+    ) -> None:
+        """Store every row of the document (the helper's share too, merged at the end)."""
+        seq = 0
+        if self.fmt == "csv":
+            lines = CsvUnits(reader, _UNIT_BYTES)
+            seq = feed_units(sink, lines, helper) + 1
+            sink.add(seq, lines.parser.last_line(lines.tail, lines.tail_at, sink.stats))
+        else:
+            if fast:
+                units = JsonUnits(reader, header, _UNIT_BYTES)
+                seq = feed_units(sink, units, helper)
+                rest = Reader(io.BytesIO(units.tail), None, None)
+                rows = iter_json(rest, sink.stats, header, list_at=units.tail_at)
+            else:
+                rows = iter_json(reader, sink.stats, header)
+            sink.stats.seq = seq + 1  # examples met below sort after the units' ones
+            for batch in _batches(rows, self.batch_size):
+                seq += 1
+                sink.add(seq, rows_to_columns(batch))
+                sink.stats.seq = seq + 1
+        if helper is not None:
+            sink.merge(helper.finish())
 
 
 def _batches(rows: Iterator[RawRow], size: int) -> Iterator[list[RawRow]]:

@@ -20,8 +20,9 @@ import json
 import operator
 import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import IO, Annotated, Any, Final
+from typing import IO, Annotated, Any, Final, Protocol
 
 import msgspec
 
@@ -29,13 +30,16 @@ __all__ = [
     "CHUNK",
     "MAX_ARCHIVE_SIZE",
     "Columns",
+    "CsvUnitParser",
+    "CsvUnits",
     "InventoryFormatError",
+    "JsonUnitParser",
     "JsonUnits",
     "NotFast",
     "RawRow",
     "Reader",
     "Stats",
-    "iter_csv",
+    "UnitParser",
     "iter_json",
     "json_unit",
     "parse_csv_line",
@@ -55,7 +59,11 @@ class InventoryFormatError(ValueError):
 
     def __init__(self, message: str, offset: int) -> None:
         super().__init__(f"{message} (at byte {offset})")
+        self.reason = message
         self.offset = offset
+
+    def __reduce__(self) -> tuple[type[InventoryFormatError], tuple[str, int]]:
+        return type(self), (self.reason, self.offset)  # crosses the helper's pipe
 
 
 class NotFast(Exception):
@@ -396,6 +404,7 @@ class JsonUnits:
         self.unit_bytes = unit_bytes
         self.tail = b""
         self.tail_at = 0
+        self.parser: UnitParser = JsonUnitParser()
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         chunks = self.reader.chunks(max(CHUNK, self.unit_bytes))
@@ -594,57 +603,116 @@ def _split_row(line: str) -> list[str]:
     return [_unquote(aid), _unquote(right[0]), *(_unquote(x) for x in right[1:])]
 
 
-def iter_csv(reader: Reader, stats: Stats) -> Iterator[RawRow]:
-    leftover = b""
-    line_start = 0  # byte offset of the next line
-    colmap: list[int] | None = None
-    fast = False
-    for chunk in reader.chunks():
-        lines = (leftover + chunk).split(b"\n")
-        leftover = lines.pop()
+class UnitParser(Protocol):
+    """Turns one unit (bytes of whole entries or lines, from file offset ``at``) into
+    checked columns. Picklable: the helper process gets the parent's."""
+
+    def __call__(self, payload: bytes, at: int, stats: Stats) -> Columns: ...
+
+
+@dataclass(frozen=True)
+class JsonUnitParser:
+    def __call__(self, payload: bytes, at: int, stats: Stats) -> Columns:
+        return json_unit(payload, stats)
+
+
+@dataclass(frozen=True)
+class CsvUnitParser:
+    """Lines of a CSV inventory whose header mapped the columns to ``colmap``."""
+
+    colmap: tuple[int, ...]
+    fast: bool  # the standard column order: _split_row
+
+    def __call__(self, payload: bytes, at: int, stats: Stats) -> Columns:
+        rows: list[RawRow] = []
+        offset = at
+        lines = payload.split(b"\n")
+        lines.pop()  # a unit ends with "\n"
         for raw in lines:
-            offset = line_start
-            line_start += len(raw) + 1
+            line_at = offset
+            offset += len(raw) + 1
             text = raw.decode("utf-8", "replace")
             if text.endswith("\r"):
                 text = text[:-1]
-            if colmap is None:
-                colmap, fast = _header(text.lstrip("\ufeff"), offset)
-                continue
-            if not text:
-                continue
-            try:
-                if fast:
-                    f = _split_row(text)
-                else:
-                    allf = parse_csv_line(text)
-                    f = [allf[i] for i in colmap]
-            except (ValueError, IndexError) as e:
-                raise InventoryFormatError(f"malformed inventory CSV line: {e}", offset) from None
-            if len(f) != 5:
-                raise InventoryFormatError(
-                    f"inventory CSV line has {len(f)} fields, expected 5", offset
-                )
-            row = _check(stats, f[0], f[1], f[2], f[3], f[4])
-            if row is not None:
-                yield row
-    if leftover.strip():
-        # A last line without newline is fine if complete; a cut-off line is not.
-        text = leftover.decode("utf-8", "replace").rstrip("\r")
-        if colmap is None:
-            raise InventoryFormatError("inventory CSV has no data lines", line_start)
+            if text:
+                row = self.row(text, line_at, stats)
+                if row is not None:
+                    rows.append(row)
+        return rows_to_columns(rows)
+
+    def fields(self, text: str) -> list[str]:
+        if self.fast:
+            return _split_row(text)
+        allf = parse_csv_line(text)
+        return [allf[i] for i in self.colmap]
+
+    def row(self, text: str, at: int, stats: Stats) -> RawRow | None:
         try:
-            f = _split_row(text) if fast else [parse_csv_line(text)[i] for i in colmap]
+            f = self.fields(text)
+        except (ValueError, IndexError) as e:
+            raise InventoryFormatError(f"malformed inventory CSV line: {e}", at) from None
+        if len(f) != 5:
+            raise InventoryFormatError(f"inventory CSV line has {len(f)} fields, expected 5", at)
+        return _check(stats, f[0], f[1], f[2], f[3], f[4])
+
+    def last_line(self, tail: bytes, at: int, stats: Stats) -> Columns:
+        """A last line without newline is fine if complete; a cut-off line is not."""
+        if not tail.strip():
+            return rows_to_columns([])
+        text = tail.decode("utf-8", "replace").rstrip("\r")
+        try:
+            f = self.fields(text)
         except (ValueError, IndexError):
             f = []
-        tree_hash = f[4] if len(f) == 5 else ""
-        if len(f) != 5 or not re.fullmatch(r"[0-9a-fA-F]{64}", tree_hash):
-            raise InventoryFormatError("inventory CSV is truncated (partial last line)", line_start)
+        if len(f) != 5 or not re.fullmatch(r"[0-9a-fA-F]{64}", f[4]):
+            raise InventoryFormatError("inventory CSV is truncated (partial last line)", at)
         row = _check(stats, f[0], f[1], f[2], f[3], f[4])
-        if row is not None:
-            yield row
-    elif colmap is None:
-        raise InventoryFormatError("inventory CSV is empty (no header line)", 0)
+        return rows_to_columns([] if row is None else [row])
+
+
+class CsvUnits:
+    """Reads the header line of a CSV inventory, then cuts the rest into units of whole
+    lines (bytes, with their file offsets). :attr:`tail` is a last line without newline."""
+
+    def __init__(self, reader: Reader, unit_bytes: int) -> None:
+        self.reader = reader
+        self.unit_bytes = unit_bytes
+        self.tail = b""
+        self.tail_at = 0
+        self.parser = CsvUnitParser((0, 1, 2, 3, 4), True)
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        chunks = self.reader.chunks(max(CHUNK, self.unit_bytes))
+        buf = b""
+        while (nl := buf.find(b"\n")) < 0:
+            chunk = next(chunks, b"")
+            if not chunk:
+                if buf.strip():
+                    raise InventoryFormatError("inventory CSV has no data lines", 0)
+                raise InventoryFormatError("inventory CSV is empty (no header line)", 0)
+            buf += chunk
+        header = buf[:nl].decode("utf-8", "replace").removesuffix("\r").lstrip("\ufeff")
+        colmap, fast = _header(header, 0)
+        self.parser = CsvUnitParser(tuple(colmap), fast)
+        base, pos = 0, nl + 1  # buf[0] is at file offset base
+        while True:
+            if len(buf) - pos >= self.unit_bytes:
+                end = buf.rfind(b"\n", pos, pos + self.unit_bytes) + 1 or buf.rfind(b"\n", pos) + 1
+                if end:
+                    yield base + pos, buf[pos:end]
+                    pos = end
+                    continue
+            chunk = next(chunks, b"")
+            if not chunk:
+                break
+            buf = buf[pos:] + chunk
+            base += pos
+            pos = 0
+        end = buf.rfind(b"\n", pos) + 1
+        if end:
+            yield base + pos, buf[pos:end]
+            pos = end
+        self.tail, self.tail_at = buf[pos:], base + pos
 
 
 def _header(text: str, offset: int) -> tuple[list[int], bool]:

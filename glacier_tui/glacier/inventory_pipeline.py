@@ -5,7 +5,7 @@ itself), decodes the descriptions, inserts the rows at rowids that keep file ord
 and keeps the folder totals, the archive-id hashes and the parse counters.
 
 Decoding is pure Python, so a thread could not run beside the parser (GIL). Large
-JSON imports start a helper *process* (``python -c``, not multiprocessing: no re-import
+imports start a helper *process* (``python -c``, not multiprocessing: no re-import
 of the caller's __main__) with a Sink of its own: the parent cuts the file into units
 (cheap: a search for entry boundaries) and sends a unit to the helper while it has
 fewer than ``MAX_IN_FLIGHT`` queued, else takes the unit itself, so both cores parse,
@@ -14,10 +14,13 @@ much as parsing them). The two processes take turns to write through an ``flock`
 lock file, and rowid = ``seq << ROWID_SHIFT | index`` keeps file order whatever the
 order of the inserts.
 
-Protocol: parent -> helper frames (8-byte length, then 8-byte unit seq + the unit's
-bytes); an empty frame ends. Helper -> parent: b"a" per unit stored, b"n" if a unit is
-not valid JSON (the import starts over on the careful path), then b"d" + frame (pickled
-:class:`SinkResult`) or b"e" + frame (error text).
+Protocol: parent -> helper frames (8-byte length, then b"P" + the pickled unit parser,
+or b"U" + the unit's seq and file offset, 8 bytes each, + its bytes); an empty frame
+ends.
+Helper -> parent: b"a" per unit stored; b"n" if a unit is not valid JSON (the import
+starts over on the careful path) or b"f" + frame (pickled seq and
+:class:`InventoryFormatError`); at the end b"d" + frame (pickled :class:`SinkResult`);
+b"e" + frame (error text) for anything else.
 """
 
 from __future__ import annotations
@@ -37,10 +40,10 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Protocol
 
 from .descriptions_bulk import decode_many
-from .inventory_parse import Columns, NotFast, Stats, json_unit
+from .inventory_parse import Columns, InventoryFormatError, NotFast, Stats, UnitParser
 from .store import Store
 
 try:
@@ -48,7 +51,7 @@ try:
 except ImportError:  # Windows: SQLite's busy timeout alone serialises the writers
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Helper", "IdHashes", "Sink", "SinkResult"]
+__all__ = ["Helper", "IdHashes", "Sink", "SinkResult", "UnitFailed", "Units", "feed_units"]
 
 ROWID_SHIFT: Final = 24  # rows per unit < 16M; seq < 2^39 units
 MAX_IN_FLIGHT: Final = 2  # units queued at the helper (bounded memory)
@@ -146,10 +149,11 @@ class Sink:
         self.totals: Totals | None = {}
         self._lock = _FileLock(lock) if lock is not None and fcntl is not None else None
 
-    def add_unit(self, seq: int, payload: bytes) -> None:
-        """Parse one JSON unit and store it; :class:`NotFast` if it is not valid JSON."""
+    def add_unit(self, seq: int, at: int, payload: bytes, parser: UnitParser) -> None:
+        """Parse one unit (from file offset ``at``) and store it. Raises
+        :class:`InventoryFormatError`, or :class:`NotFast` for JSON that does not parse."""
         self.stats.seq = seq
-        self.add(seq, json_unit(payload, self.stats))
+        self.add(seq, parser(payload, at, self.stats))
 
     def add(self, seq: int, columns: Columns) -> None:
         aids, descs, created, sizes, hashes = columns
@@ -271,18 +275,27 @@ def helper_main() -> None:
         store.conn.execute("PRAGMA synchronous=OFF")  # as begin_snapshot: bulk phase
         sink = Sink(store, int(sys.argv[2]), int(sys.argv[3]), lock_path(store))
         frames = _frames_ahead(inp)
+        parser: UnitParser | None = None
         while True:
             frame = frames.get()
             if isinstance(frame, EOFError):
                 raise frame
             if not frame:
                 break
-            (seq,) = struct.unpack_from("<Q", frame)
+            if frame[:1] == b"P":
+                parser = pickle.loads(frame[1:])
+                continue
+            assert parser is not None and frame[:1] == b"U"
+            seq, at = struct.unpack_from("<QQ", frame, 1)
             try:
-                sink.add_unit(seq, frame[8:])
+                sink.add_unit(seq, at, frame[17:], parser)
             except NotFast:
                 out.write(b"n")
                 out.flush()
+                return
+            except InventoryFormatError as e:
+                out.write(b"f")
+                _write_frame(out, pickle.dumps((seq, e)))
                 return
             out.write(b"a")
             out.flush()
@@ -297,6 +310,16 @@ def helper_main() -> None:
         _write_frame(out, f"{type(e).__name__}: {e}".encode("utf-8", "replace"))
 
 
+class UnitFailed(Exception):
+    """A unit the helper took is malformed: ``error`` is the file's first error if no
+    unit the parent stored failed (the parent stores its units in file order)."""
+
+    def __init__(self, seq: int, error: InventoryFormatError) -> None:
+        super().__init__(str(error))
+        self.seq = seq
+        self.error = error
+
+
 class Helper:
     """The parent's side of the helper process."""
 
@@ -306,6 +329,7 @@ class Helper:
         self.inp: IO[bytes] = proc.stdin
         self.out: IO[bytes] = proc.stdout
         self.in_flight = 0
+        self._parser: UnitParser | None = None
 
     @classmethod
     def start(cls, store: Store, snap: int, id_limit: int) -> Helper | None:
@@ -328,10 +352,12 @@ class Helper:
     def _reply(self) -> SinkResult | None:
         try:
             kind = self.out.read(1)
-            if kind in (b"d", b"e"):
+            if kind in (b"d", b"e", b"f"):
                 payload = _read_frame(self.out)
                 if kind == b"e":
                     raise RuntimeError(f"inventory import helper failed: {payload.decode()}")
+                if kind == b"f":
+                    raise UnitFailed(*pickle.loads(payload))
                 result: SinkResult = pickle.loads(payload)
                 return result
         except EOFError:
@@ -349,8 +375,11 @@ class Helper:
             self._reply()
         return self.in_flight < MAX_IN_FLIGHT
 
-    def send(self, seq: int, payload: bytes) -> None:
-        _write_frame(self.inp, struct.pack("<Q", seq) + payload)
+    def send(self, seq: int, at: int, payload: bytes, parser: UnitParser) -> None:
+        if parser != self._parser:
+            _write_frame(self.inp, b"P" + pickle.dumps(parser))
+            self._parser = parser
+        _write_frame(self.inp, b"U" + struct.pack("<QQ", seq, at) + payload)
         self.in_flight += 1
 
     def finish(self) -> SinkResult:
@@ -359,6 +388,17 @@ class Helper:
             pass
         self.proc.wait()
         return result
+
+    def earlier_failure(self) -> BaseException | None:
+        """After the parent met a format error: the helper's own failure, if it had one
+        (always on an earlier unit: the parent sends nothing past its own failure)."""
+        try:
+            self.finish()
+        except UnitFailed as failed:
+            return failed.error
+        except NotFast as e:
+            return e
+        return None
 
     def close(self) -> None:
         for f in (self.inp, self.out):
@@ -373,13 +413,26 @@ class Helper:
             self.proc.wait()
 
 
-def feed_units(sink: Sink, units: Iterator[tuple[int, bytes]], helper: Helper | None) -> int:
-    """Store every unit, each in whichever process is free; return the last seq used."""
+class Units(Protocol):
+    """Units of whole entries or lines, as (file offset, bytes), and their parser."""
+
+    @property
+    def parser(self) -> UnitParser: ...
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]: ...
+
+
+def feed_units(sink: Sink, units: Units, helper: Helper | None) -> int:
+    """Store every unit, each in whichever process is free; return the last seq used.
+
+    A malformed unit raises its :class:`InventoryFormatError` (the helper's comes as
+    :class:`UnitFailed`; see :meth:`Helper.earlier_failure` for the parent's own).
+    """
     seq = 0
-    for _offset, payload in units:
+    for at, payload in units:
         seq += 1
         if helper is not None and helper.idle():
-            helper.send(seq, payload)
+            helper.send(seq, at, payload, units.parser)
         else:
-            sink.add_unit(seq, payload)
+            sink.add_unit(seq, at, payload, units.parser)
     return seq
