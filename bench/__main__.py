@@ -8,7 +8,7 @@ import traceback
 
 SUITES = (
     "treehash_bench", "transfer_bench", "inventory_bench", "ui_bench",
-    "soak", "kill_resume", "load",
+    "scroll_bench", "soak", "kill_resume", "load",
 )
 
 

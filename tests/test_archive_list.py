@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual.app import App, ComposeResult
 
@@ -124,3 +125,26 @@ async def test_empty_source() -> None:
         await pilot.press("end", "space", "pagedown")
         await settle(app, pilot)
         assert lst.row_count == 0 and lst.cursor == 0 and lst.marked == set()
+
+
+def test_store_source_reads_the_second_half_from_its_end(tmp_path: Path) -> None:
+    from glacier_tui.glacier.store import Store
+    from glacier_tui.ui.widgets.archive_list import StoreArchiveSource
+
+    with Store(tmp_path / "s.sqlite3") as store:
+        snap = store.begin_snapshot("v", "json")
+        # Equal names and sizes too: ties are broken by rowid in both directions.
+        store.insert_archives(snap, [
+            (f"id{i:03d}", "f", f"n{i // 3:03d}", "d", i % 4, None, None, None, "plain")
+            for i in range(250)])
+        store.finish_snapshot(snap, vault_arn=None, inventory_date=None, warnings=[])
+        for sort in ("name", "size", "created"):
+            for descending in (False, True):
+                src = StoreArchiveSource(store, "v", "f", sort=sort, descending=descending)
+                every = [r.archive_id for r in store.archives(
+                    "v", "f", sort=sort, descending=descending, limit=1000)]
+                assert src.count() == 250
+                for offset, limit in ((0, 100), (100, 100), (124, 7), (126, 100), (200, 100),
+                                      (249, 100), (250, 100)):
+                    got = [r.archive_id for r in src.rows(offset, limit)]
+                    assert got == every[offset:offset + limit], (sort, descending, offset)
