@@ -261,7 +261,7 @@ def test_a_csv_error_in_a_helper_unit_wins_over_a_later_one_of_the_parent(
 def test_the_helper_takes_a_unit_whatever_its_seq(tmp_path: Path) -> None:
     # Unit frames are tagged: a seq whose low byte reads as another frame's tag
     # (b"P" is 80) must still be taken as a unit.
-    from glacier_tui.glacier.inventory_parse import JsonUnitParser
+    from glacier_tui.glacier.inventory_json import JsonUnitParser
 
     with Store(tmp_path / "h.sqlite3") as store:
         snap = store.begin_snapshot("v", "json")

@@ -1,7 +1,8 @@
 """Streaming import of Glacier inventory job output (GLACIER.md §5) into the local store.
 
-Parsing is in ``inventory_parse.py`` (careful and fast JSON paths, CSV), decoding and
-storing batches, on one core or two, in ``inventory_pipeline.py``. Rows are inserted
+Parsing is in ``inventory_json.py`` (careful and fast paths) and ``inventory_csv.py``
+on the shared pieces of ``inventory_parse.py``; decoding and storing batches, on one
+core or two, in ``inventory_pipeline.py``. Rows are inserted
 in batches into a new snapshot that becomes current only when the whole file was
 read; memory stays flat in the number of archives.
 
@@ -35,17 +36,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
+from .inventory_csv import CsvUnits, parse_csv_line
+from .inventory_json import JsonUnits, iter_json
 from .inventory_parse import (
     MAX_ARCHIVE_SIZE,
-    CsvUnits,
     InventoryFormatError,
-    JsonUnits,
     NotFast,
     RawRow,
     Reader,
     Stats,
-    iter_json,
-    parse_csv_line,
     rows_to_columns,
 )
 from .inventory_pipeline import Helper, Sink, UnitFailed, feed_units, lock_path

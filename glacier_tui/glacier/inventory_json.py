@@ -1,0 +1,395 @@
+"""Parsing JSON inventories (GLACIER.md §5.2): a careful path and a fast one.
+
+* The careful path reads a bounded window of the file and parses the top-level object
+  key by key and each ArchiveList entry as one value with the stdlib's C scanner
+  (``JSONDecoder.raw_decode``), whose error positions give exact byte offsets.
+* The fast path (:class:`JsonUnits`) only cuts the ArchiveList into units, runs of whole
+  entries about ``unit_bytes`` long, at ``}, {"ArchiveId"`` boundaries, so either
+  process can parse a unit in one call (:func:`json_unit`). A boundary found that way
+  is always a real one in a valid document (the quote before ArchiveId follows ``{``,
+  so it is not escaped and cannot be inside a string); when a document is not valid, a
+  unit fails to parse and the import starts over on the careful path, which reports
+  the exact error.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import operator
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Final
+
+import msgspec
+
+from .inventory_parse import (
+    CHUNK,
+    MAX_ARCHIVE_SIZE,
+    Columns,
+    InventoryFormatError,
+    NotFast,
+    RawRow,
+    Reader,
+    Stats,
+    UnitParser,
+    check_entry,
+    rows_to_columns,
+)
+
+__all__ = ["JsonUnitParser", "JsonUnits", "iter_json", "json_unit"]
+
+
+class _JsonStream:
+    """A bounded window over the document: decoded text ``buf`` from byte ``base`` on.
+
+    Values are parsed with the stdlib's C scanner (``JSONDecoder.raw_decode``) one at a
+    time, so memory holds one window (``LOOKAHEAD`` plus a chunk), never the document.
+    """
+
+    LOOKAHEAD: Final = 64 * 1024  # kept ahead of the cursor: every real entry fits in it
+    MAX_VALUE: Final = 8 * 1024 * 1024  # a value still unfinished this far ahead is malformed
+
+    def __init__(self, reader: Reader, base: int = 0) -> None:
+        self._chunks = reader.chunks()
+        self._text = codecs.getincrementaldecoder("utf-8")("replace")
+        self.buf = ""
+        self.pos = 0
+        self.base = base  # byte offset of buf[0] in the file
+        self.eof = False
+        self.raw_decode = json.JSONDecoder().raw_decode
+
+    def fill(self) -> bool:
+        """Drop the consumed text and append the next chunk; False at end of file."""
+        if self.eof:
+            return False
+        chunk = next(self._chunks, None)
+        self.base = self.offset(self.pos)
+        text = self._text.decode(chunk or b"", final=chunk is None)
+        self.buf = self.buf[self.pos :] + text
+        self.pos = 0
+        if chunk is None:
+            self.eof = True
+        return chunk is not None
+
+    def offset(self, pos: int) -> int:
+        """The byte offset in the file of ``buf[pos]``."""
+        done = self.buf[:pos]
+        return self.base + (len(done) if done.isascii() else len(done.encode("utf-8", "replace")))
+
+    def error(self, message: str, pos: int | None = None) -> InventoryFormatError:
+        return InventoryFormatError(message, self.offset(self.pos if pos is None else pos))
+
+    def truncated(self) -> InventoryFormatError:
+        return self.error("inventory JSON is truncated (unexpected end of file)", len(self.buf))
+
+    def peek(self) -> str:
+        """The next character that is not whitespace ("" at end of file)."""
+        while True:
+            m = _WS_RE.match(self.buf, self.pos)
+            self.pos = m.end() if m else self.pos
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self.fill():
+                return ""
+
+    def value(self) -> Any:
+        """Parse the JSON value at the cursor and move past it."""
+        self.peek()
+        while True:
+            if not self.eof and len(self.buf) - self.pos < self.LOOKAHEAD:
+                self.fill()
+            try:
+                value, self.pos = self.raw_decode(self.buf, self.pos)
+                return value
+            except RecursionError:
+                raise self.error("malformed inventory JSON: values nested too deeply") from None
+            except json.JSONDecodeError as e:
+                if not self.eof and len(self.buf) - self.pos < self.MAX_VALUE:
+                    self.fill()  # maybe only cut off by the window: read on and retry
+                    continue
+                if self.eof and (e.pos >= len(self.buf) - 1 or e.msg.startswith("Unterminated")):
+                    raise self.truncated() from None
+                raise self.error(f"malformed inventory JSON: {e.msg}", e.pos) from None
+
+    def expect(self, chars: str, what: str) -> str:
+        c = self.peek()
+        if c == "" and self.eof:
+            raise self.truncated()
+        if c not in chars:
+            raise self.error(f"malformed inventory JSON: expected {what}")
+        self.pos += 1
+        return c
+
+
+_WS_RE: Final = re.compile(r"[ \t\n\r]+")
+_HEADER_KEYS: Final = ("VaultARN", "InventoryDate")
+
+
+def iter_json(
+    reader: Reader, stats: Stats, header: dict[str, str], *, list_at: int | None = None
+) -> Iterator[RawRow]:
+    """Walk the top-level object; yield each ArchiveList entry as it is parsed.
+
+    Header keys are read wherever they are (AWS writes them before the list). With
+    ``list_at`` (a byte offset), ``reader`` starts there, inside the ArchiveList: the rest
+    of a document whose beginning the fast path took.
+    """
+    doc = _JsonStream(reader, list_at or 0)
+    if list_at is None:
+        if doc.peek() != "{":
+            raise doc.error("inventory JSON is not an object")
+        doc.pos += 1
+        if doc.peek() == "}":
+            doc.pos += 1
+            key = None
+        else:
+            key = _key(doc)
+    else:
+        key = "ArchiveList"
+    seen_list = False
+    while key is not None:
+        if key == "ArchiveList":
+            if list_at is None:
+                if doc.peek() != "[":
+                    raise doc.error("ArchiveList is not an array")
+                doc.pos += 1
+            list_at = None
+            seen_list = True
+            yield from _json_entries(doc, stats)
+        else:
+            value = doc.value()
+            if key in _HEADER_KEYS and isinstance(value, str):
+                header[key] = value
+        key = _key(doc) if doc.expect(",}", "',' or '}'") == "," else None
+    if doc.peek() != "":
+        raise doc.error("malformed inventory JSON: text after the document")
+    if not seen_list:
+        raise InventoryFormatError("inventory JSON has no ArchiveList", reader.offset)
+
+
+def _key(doc: _JsonStream) -> str:
+    key = doc.value()
+    if not isinstance(key, str):
+        raise doc.error("malformed inventory JSON: expected a key")
+    doc.expect(":", "':'")
+    return key
+
+
+def _entry_row(stats: Stats, it: Any) -> RawRow | None:
+    """One parsed ArchiveList entry, checked inline for the common case."""
+    if type(it) is not dict:
+        stats.skipped += 1
+        return None
+    aid = it.get("ArchiveId")
+    desc = it.get("ArchiveDescription")
+    created = it.get("CreationDate")
+    size = it.get("Size")
+    tree_hash = it.get("SHA256TreeHash")
+    if (
+        type(aid) is str and aid and type(desc) is str and type(size) is int
+        and 0 <= size <= MAX_ARCHIVE_SIZE and type(created) is str and type(tree_hash) is str
+    ):
+        return aid, desc, created, size, tree_hash
+    return check_entry(stats, aid, desc, created, size, tree_hash)
+
+
+def _json_entries(doc: _JsonStream, stats: Stats) -> Iterator[RawRow]:
+    """The careful loop: one raw_decode per entry."""
+    if doc.peek() == "]":
+        doc.pos += 1
+        return
+    lookahead = doc.LOOKAHEAD
+    while True:
+        buf, pos = doc.buf, doc.pos
+        if len(buf) - pos < lookahead and not doc.eof:
+            doc.fill()
+            buf, pos = doc.buf, doc.pos
+        try:
+            it, end = doc.raw_decode(buf, pos)
+        except (json.JSONDecodeError, RecursionError):
+            it = doc.value()  # refills, then raises the right error
+            buf, end = doc.buf, doc.pos
+        row = _entry_row(stats, it)
+        if row is not None:
+            yield row
+        sep = buf[end : end + 1]
+        if sep == ",":
+            doc.pos = end + 1
+            if buf[end + 1 : end + 2] in _WS_CHARS:
+                doc.peek()  # pretty-printed: skip to the next entry
+            continue
+        doc.pos = end
+        if doc.expect(",]", "',' or ']'") == "]":
+            return
+        doc.peek()
+
+
+# -- the fast JSON path ---------------------------------------------------------------------
+
+# Simple string members before the list ("VaultARN", "InventoryDate"), then the list.
+# Whitespace is JSON's four characters only: anything else must fail as it would there.
+_W: Final = rb"[ \t\n\r]*"
+_HEAD_MEMBER: Final = re.compile(_W + rb'"([A-Za-z]+)"' + _W + b":" + _W
+                                 + rb'"([^"\\\x00-\x1f]*)"' + _W + b",")
+_HEAD_LIST: Final = re.compile(_W + b'"ArchiveList"' + _W + b":" + _W + rb"\[" + _W)
+_ENTRY_KEY: Final = b'"ArchiveId"'
+_BEFORE_ENTRY: Final = re.compile(rb"\}" + _W + b"," + _W + rb"\{" + _W + b"$")
+_ENTRY_START: Final = re.compile(_W + b"," + _W)
+_FIELDS: Final = operator.itemgetter(
+    "ArchiveId", "ArchiveDescription", "CreationDate", "Size", "SHA256TreeHash"
+)
+
+
+class JsonUnits:
+    """Cuts the ArchiveList of a compact or regular JSON inventory into units of whole
+    entries (bytes, with their file offsets), reading as it goes.
+
+    Raises :class:`NotFast` when the document's head is not simple members followed by
+    the list, or when no entry boundary turns up within ``4 * unit_bytes``. After the
+    units, :attr:`tail_at` is the offset of the rest (the last entries, the end of the
+    list and of the object), left to the careful parser.
+    """
+
+    def __init__(self, reader: Reader, header: dict[str, str], unit_bytes: int) -> None:
+        self.reader = reader
+        self.header = header
+        self.unit_bytes = unit_bytes
+        self.tail = b""
+        self.tail_at = 0
+        self.parser: UnitParser = JsonUnitParser()
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        chunks = self.reader.chunks(max(CHUNK, self.unit_bytes))
+        buf = b""
+        while len(buf) < 4 * CHUNK:
+            chunk = next(chunks, b"")
+            if not chunk:
+                break
+            buf += chunk
+        pos = self._head(buf)
+        base = 0  # file offset of buf[0]
+        while True:
+            if len(buf) - pos >= self.unit_bytes:
+                end = self._boundary(buf, pos, pos + self.unit_bytes)
+                if end is None:  # one entry longer than a unit
+                    end = self._boundary(buf, pos, len(buf))
+                if end is None:
+                    if len(buf) - pos > 4 * self.unit_bytes:
+                        raise NotFast("no entry boundary")
+                else:
+                    yield base + pos, buf[pos:end]
+                    m = _ENTRY_START.match(buf, end)
+                    assert m is not None  # _boundary saw "}" "," "{" there
+                    pos = m.end()
+                    continue
+            chunk = next(chunks, b"")
+            if not chunk:
+                break
+            buf = buf[pos:] + chunk
+            base += pos
+            pos = 0
+        self.tail, self.tail_at = buf[pos:], base + pos
+
+    def _head(self, buf: bytes) -> int:
+        pos = buf.find(b"{")
+        if pos < 0 or buf[:pos].strip():
+            raise NotFast("not an object")
+        pos += 1
+        while (m := _HEAD_MEMBER.match(buf, pos)) is not None:
+            key = m.group(1).decode()
+            if key == "ArchiveList":
+                raise NotFast("ArchiveList is not an array")
+            if key in _HEADER_KEYS:
+                self.header[key] = m.group(2).decode("utf-8", "replace")
+            pos = m.end()
+        m = _HEAD_LIST.match(buf, pos)
+        if m is None:
+            raise NotFast("the list is not where expected")
+        return m.end()
+
+    @staticmethod
+    def _boundary(buf: bytes, start: int, end: int) -> int | None:
+        """End (exclusive) of the last whole entry before an entry start in buf[start:end]."""
+        while True:
+            k = buf.rfind(_ENTRY_KEY, start, end)
+            if k <= start:
+                return None
+            m = _BEFORE_ENTRY.search(buf, max(start, k - 64), k)
+            if m is not None:
+                return m.start() + 1
+            end = k
+
+
+class _Entry(msgspec.Struct, gc=False):
+    """An ArchiveList entry exactly as AWS writes it: anything else fails to decode."""
+
+    ArchiveId: Annotated[str, msgspec.Meta(min_length=1)]
+    ArchiveDescription: str
+    CreationDate: str
+    Size: Annotated[int, msgspec.Meta(ge=0, le=MAX_ARCHIVE_SIZE)]
+    SHA256TreeHash: str
+
+
+_UNIT_DECODER: Final = msgspec.json.Decoder(list[_Entry])
+_ENTRY_FIELDS: Final = operator.attrgetter(
+    "ArchiveId", "ArchiveDescription", "CreationDate", "Size", "SHA256TreeHash"
+)
+
+
+def json_unit(payload: bytes, stats: Stats) -> Columns:
+    """Parse one unit of whole entries into checked columns; :class:`NotFast` if it is
+    not valid JSON (the careful path then finds and reports the error).
+
+    msgspec decodes and type-checks a unit of well-formed entries in C, about twice as
+    fast as ``json.loads`` and a pass over the dicts; a unit it refuses for any reason
+    (an odd entry, invalid UTF-8, NaN, a ``\\ud800`` escape...) goes by the json
+    module's rules instead, exactly as the careful path would take it.
+    """
+    try:
+        entries = _UNIT_DECODER.decode(b"[" + payload + b"]")
+    except (msgspec.DecodeError, ValueError):
+        return _json_unit_any(payload, stats)
+    if not entries:
+        return (), (), (), (), ()
+    aids, descs, created, sizes, hashes = zip(*map(_ENTRY_FIELDS, entries), strict=True)
+    return aids, descs, created, sizes, hashes
+
+
+def _json_unit_any(payload: bytes, stats: Stats) -> Columns:
+    # Decoded as the careful path decodes (json.loads(bytes) would let lone surrogates in).
+    text = payload.decode("utf-8", "replace")
+    try:
+        items = json.loads(f"[{text}]")
+    except (ValueError, RecursionError):
+        raise NotFast("unit does not parse") from None
+    try:
+        aids, descs, created, sizes, hashes = zip(*map(_FIELDS, items), strict=True)
+    except (KeyError, TypeError, ValueError):  # a field missing, an entry not an object
+        return _checked(items, stats)
+    if (
+        _all(str, aids) and all(aids) and _all(str, descs) and _all(int, sizes)
+        and min(sizes) >= 0 and max(sizes) <= MAX_ARCHIVE_SIZE
+        and _all(str, created) and _all(str, hashes)
+    ):
+        return aids, descs, created, sizes, hashes
+    return _checked(items, stats)
+
+
+def _all(t: type, column: Sequence[Any]) -> bool:
+    return set(map(type, column)) == {t}  # exact type: a bool is not a size
+
+
+def _checked(items: list[Any], stats: Stats) -> Columns:
+    rows = [row for it in items if (row := _entry_row(stats, it)) is not None]
+    return rows_to_columns(rows)
+
+
+_WS_CHARS: Final = frozenset(" \t\n\r")
+
+
+@dataclass(frozen=True)
+class JsonUnitParser:
+    def __call__(self, payload: bytes, at: int, stats: Stats) -> Columns:
+        return json_unit(payload, stats)
