@@ -37,7 +37,7 @@ import sys
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final, Protocol
@@ -185,10 +185,12 @@ class Sink:
         if self.totals is None or other.totals is None:
             self.totals = None
             return
-        self.totals = _add_totals(
-            self.totals, other.totals.keys(), (t[1] for t in other.totals.values()),
-            counts=(t[0] for t in other.totals.values()),
-        )
+        for folder, (count, size) in other.totals.items():
+            t = self.totals.setdefault(folder, [0, 0])
+            t[0] += count
+            t[1] += size
+        if len(self.totals) > _MAX_FOLDER_TOTALS:
+            self.totals = None
 
     def close(self) -> None:
         if self._lock is not None:
@@ -205,22 +207,16 @@ def _without_surrogates(columns: Columns) -> Columns:
 
 
 def _add_totals(
-    totals: Totals | None, folders: Any, sizes: Any, counts: Any = None
+    totals: Totals | None, folders: Sequence[str], sizes: Sequence[int | None]
 ) -> Totals | None:
     if totals is None:
         return None
-    if counts is None:
-        for folder, size in zip(folders, sizes, strict=True):
-            t = totals.get(folder)
-            if t is None:
-                t = totals[folder] = [0, 0]
-            t[0] += 1
-            if size is not None:
-                t[1] += size
-    else:
-        for folder, size, count in zip(folders, sizes, counts, strict=True):
-            t = totals.setdefault(folder, [0, 0])
-            t[0] += count
+    for folder, size in zip(folders, sizes, strict=True):
+        t = totals.get(folder)
+        if t is None:
+            t = totals[folder] = [0, 0]
+        t[0] += 1
+        if size is not None:
             t[1] += size
     return totals if len(totals) <= _MAX_FOLDER_TOTALS else None
 
