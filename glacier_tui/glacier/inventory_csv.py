@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from .inventory_parse import (
-    CHUNK,
     Columns,
     InventoryFormatError,
     RawRow,
     Reader,
     Stats,
+    Window,
     check_entry,
     rows_to_columns,
 )
@@ -157,37 +157,30 @@ class CsvUnits:
         self.parser = CsvUnitParser((0, 1, 2, 3, 4), True)
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
-        chunks = self.reader.chunks(max(CHUNK, self.unit_bytes))
-        buf = b""
-        while (nl := buf.find(b"\n")) < 0:
-            chunk = next(chunks, b"")
-            if not chunk:
-                if buf.strip():
+        w = Window(self.reader, self.unit_bytes)
+        while (nl := w.buf.find(b"\n")) < 0:
+            if not w.more():
+                if w.buf.strip():
                     raise InventoryFormatError("inventory CSV has no data lines", 0)
                 raise InventoryFormatError("inventory CSV is empty (no header line)", 0)
-            buf += chunk
-        header = buf[:nl].decode("utf-8", "replace").removesuffix("\r").lstrip("\ufeff")
+        header = w.buf[:nl].decode("utf-8", "replace").removesuffix("\r").lstrip("\ufeff")
         colmap, fast = _header(header, 0)
         self.parser = CsvUnitParser(tuple(colmap), fast)
-        base, pos = 0, nl + 1  # buf[0] is at file offset base
+        w.pos = nl + 1
         while True:
-            if len(buf) - pos >= self.unit_bytes:
-                end = buf.rfind(b"\n", pos, pos + self.unit_bytes) + 1 or buf.rfind(b"\n", pos) + 1
+            if w.left >= self.unit_bytes:
+                # The last newline within a unit's length (or, for a longer line, after it).
+                end = (w.buf.rfind(b"\n", w.pos, w.pos + self.unit_bytes) + 1
+                       or w.buf.rfind(b"\n", w.pos) + 1)
                 if end:
-                    yield base + pos, buf[pos:end]
-                    pos = end
+                    yield w.cut(end)
                     continue
-            chunk = next(chunks, b"")
-            if not chunk:
+            if not w.more():
                 break
-            buf = buf[pos:] + chunk
-            base += pos
-            pos = 0
-        end = buf.rfind(b"\n", pos) + 1
+        end = w.buf.rfind(b"\n", w.pos) + 1
         if end:
-            yield base + pos, buf[pos:end]
-            pos = end
-        self.tail, self.tail_at = buf[pos:], base + pos
+            yield w.cut(end)
+        self.tail_at, self.tail = w.rest()
 
 
 def _header(text: str, offset: int) -> tuple[list[int], bool]:

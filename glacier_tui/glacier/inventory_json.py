@@ -34,6 +34,7 @@ from .inventory_parse import (
     Reader,
     Stats,
     UnitParser,
+    Window,
     check_entry,
     rows_to_columns,
 )
@@ -261,36 +262,26 @@ class JsonUnits:
         self.parser: UnitParser = JsonUnitParser()
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
-        chunks = self.reader.chunks(max(CHUNK, self.unit_bytes))
-        buf = b""
-        while len(buf) < 4 * CHUNK:
-            chunk = next(chunks, b"")
-            if not chunk:
-                break
-            buf += chunk
-        pos = self._head(buf)
-        base = 0  # file offset of buf[0]
+        w = Window(self.reader, self.unit_bytes)
+        while len(w.buf) < 4 * CHUNK and w.more():
+            pass
+        w.pos = self._head(w.buf)
         while True:
-            if len(buf) - pos >= self.unit_bytes:
-                end = self._boundary(buf, pos, pos + self.unit_bytes)
+            if w.left >= self.unit_bytes:
+                end = self._boundary(w.buf, w.pos, w.pos + self.unit_bytes)
                 if end is None:  # one entry longer than a unit
-                    end = self._boundary(buf, pos, len(buf))
-                if end is None:
-                    if len(buf) - pos > 4 * self.unit_bytes:
-                        raise NotFast("no entry boundary")
-                else:
-                    yield base + pos, buf[pos:end]
-                    m = _ENTRY_START.match(buf, end)
+                    end = self._boundary(w.buf, w.pos, len(w.buf))
+                if end is not None:
+                    yield w.cut(end)
+                    m = _ENTRY_START.match(w.buf, end)
                     assert m is not None  # _boundary saw "}" "," "{" there
-                    pos = m.end()
+                    w.pos = m.end()
                     continue
-            chunk = next(chunks, b"")
-            if not chunk:
+                if w.left > 4 * self.unit_bytes:
+                    raise NotFast("no entry boundary")
+            if not w.more():
                 break
-            buf = buf[pos:] + chunk
-            base += pos
-            pos = 0
-        self.tail, self.tail_at = buf[pos:], base + pos
+        self.tail_at, self.tail = w.rest()
 
     def _head(self, buf: bytes) -> int:
         pos = buf.find(b"{")

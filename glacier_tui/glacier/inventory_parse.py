@@ -21,6 +21,7 @@ __all__ = [
     "Reader",
     "Stats",
     "UnitParser",
+    "Window",
     "check_entry",
     "rows_to_columns",
 ]
@@ -163,6 +164,40 @@ class Reader:
             if self.progress is not None:
                 self.progress(self.offset, self.total)
             yield chunk
+
+
+class Window:
+    """Bytes read but not yet cut into units: ``buf[pos:]``, with ``buf[0]`` at file
+    offset ``base``. Reads chunks of at least ``size`` as asked."""
+
+    def __init__(self, reader: Reader, size: int) -> None:
+        self._chunks = reader.chunks(max(CHUNK, size))
+        self.buf = b""
+        self.base = 0
+        self.pos = 0
+
+    @property
+    def left(self) -> int:
+        return len(self.buf) - self.pos
+
+    def more(self) -> bool:
+        """Append the next chunk (dropping what was cut); False at the end of the file."""
+        chunk = next(self._chunks, b"")
+        if not chunk:
+            return False
+        self.buf = self.buf[self.pos :] + chunk
+        self.base += self.pos
+        self.pos = 0
+        return True
+
+    def cut(self, end: int) -> tuple[int, bytes]:
+        """The unit ``buf[pos:end]`` with its file offset; the window moves past it."""
+        unit = self.base + self.pos, self.buf[self.pos : end]
+        self.pos = end
+        return unit
+
+    def rest(self) -> tuple[int, bytes]:
+        return self.base + self.pos, self.buf[self.pos :]
 
 
 class UnitParser(Protocol):

@@ -332,12 +332,13 @@ class Helper:
         path = str(store.path)
         if path == ":memory:" or getattr(sys, "frozen", False) or not sys.executable:
             return None
+        # This package's own copy, whatever the working directory holds ("-P": no cwd).
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parent.parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-c", _HELPER_CODE, path, str(snap), str(id_limit)],
+                [sys.executable, "-P", "-c", _HELPER_CODE, path, str(snap), str(id_limit)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 env=env, bufsize=0,
             )
