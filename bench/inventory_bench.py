@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import print_rows  # noqa: E402
+
 _CHILD = r"""
 import json, os, resource, sys, threading, time
 mode, src, db = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -152,10 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=None)
     ap.add_argument("--src", type=Path, default=None, help="use this generated inventory")
     a = ap.parse_args(argv)
-    rows = run(a.quick, a.n, a.src)
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
+    print_rows(run(a.quick, a.n, a.src))
     return 0
 
 

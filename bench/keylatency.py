@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from textual import events
@@ -30,17 +31,8 @@ async def key_to_frame(
     ``changed`` returns a value that differs once the key took effect (e.g. the
     table's cursor row). ``gap`` spaces the presses like a held key (about 30/s).
     """
-    frames: list[float] = []
-    original = app._display
-
-    def spy(screen: Any, renderable: Any) -> None:
-        if renderable is not None:
-            frames.append(time.perf_counter())
-        original(screen, renderable)
-
-    app._display = spy  # type: ignore[method-assign]
     samples: list[float] = []
-    try:
+    with frame_times(app) as frames:
         driver = app._driver
         assert driver is not None
         for key in keys:
@@ -58,9 +50,25 @@ async def key_to_frame(
             if len(frames) > reacted:
                 samples.append(frames[reacted] - start)
             await asyncio.sleep(gap)
+    return samples
+
+
+@contextmanager
+def frame_times(app: App[Any]) -> Iterator[list[float]]:
+    """Collects the moment each frame is composited (``App._display``) while open."""
+    frames: list[float] = []
+    original = app._display
+
+    def spy(screen: Any, renderable: Any) -> None:
+        if renderable is not None:
+            frames.append(time.perf_counter())
+        original(screen, renderable)
+
+    app._display = spy  # type: ignore[method-assign]
+    try:
+        yield frames
     finally:
         app._display = original  # type: ignore[method-assign]
-    return samples
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:

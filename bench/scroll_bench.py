@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.keylatency import key_to_frame, percentiles  # noqa: E402
+from bench import print_rows  # noqa: E402
+from bench.keylatency import frame_times, key_to_frame, percentiles  # noqa: E402
 from glacier_tui.glacier.store import Store  # noqa: E402
 
 VAULT = "bench"
@@ -54,16 +55,7 @@ async def rows_shown(app: Any, archive_list: Any, key: str, max_wait: float = 5.
     """Seconds from ``key`` until a frame shows the cursor's row (not a placeholder)."""
     from textual import events
 
-    frames: list[float] = []
-    original = app._display
-
-    def spy(screen: Any, renderable: Any) -> None:
-        if renderable is not None:
-            frames.append(time.perf_counter())
-        original(screen, renderable)
-
-    app._display = spy
-    try:
+    with frame_times(app) as frames:
         start = time.perf_counter()
         before = archive_list.cursor
         app._driver.send_message(events.Key(key, None))
@@ -77,8 +69,6 @@ async def rows_shown(app: Any, archive_list: Any, key: str, max_wait: float = 5.
         while len(frames) <= seen and time.perf_counter() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.0005)
         return (frames[seen] if len(frames) > seen else deadline) - start
-    finally:
-        app._display = original
 
 
 async def measure(store: Store, n: int, presses: int) -> dict[str, Any]:
@@ -177,10 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="100k archives, fewer keys")
     ap.add_argument("--n", type=int, default=None)
     a = ap.parse_args(argv)
-    rows = run(a.quick, a.n)
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
+    print_rows(run(a.quick, a.n))
     return 0
 
 

@@ -47,6 +47,17 @@ def small_units(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     return two
 
 
+def two_processes(monkeypatch: pytest.MonkeyPatch, unit_bytes: int) -> list[int]:
+    """Small units, the helper process for any size; returns the seqs sent to the helper."""
+    monkeypatch.setattr(inv, "_UNIT_BYTES", unit_bytes)
+    monkeypatch.setattr(inv, "_PARALLEL_MIN_BYTES", 0)
+    sent: list[int] = []
+    send = pipeline.Helper.send
+    monkeypatch.setattr(pipeline.Helper, "send",
+                        lambda h, seq, *a: (sent.append(seq), send(h, seq, *a))[1])
+    return sent
+
+
 def outcome(store: Store, data: bytes, stream: io.RawIOBase | io.BytesIO) -> Any:
     try:
         r = import_inventory(store, "v", stream)
@@ -175,12 +186,7 @@ def test_a_fake_boundary_inside_an_entry_starts_over_on_the_careful_path(
 def test_two_processes_take_turns_and_keep_file_order(
     stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(inv, "_UNIT_BYTES", 600)
-    monkeypatch.setattr(inv, "_PARALLEL_MIN_BYTES", 0)
-    sent: list[int] = []
-    send = pipeline.Helper.send
-    monkeypatch.setattr(pipeline.Helper, "send",
-                        lambda h, seq, *a: (sent.append(seq), send(h, seq, *a))[1])
+    sent = two_processes(monkeypatch, 600)
     entries = [*mixed(300), archive(7, "dup/later")]  # the first occurrence is kept
     summary, rows, _ = same_as_careful(stores, body(entries))
     assert summary[2] == 1
@@ -246,12 +252,7 @@ def test_a_csv_error_in_a_helper_unit_wins_over_a_later_one_of_the_parent(
     stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = csv([*csv_lines(2), "early,bad", *csv_lines(60), "late,bad", *csv_lines(5)])
-    monkeypatch.setattr(inv, "_UNIT_BYTES", 700)
-    monkeypatch.setattr(inv, "_PARALLEL_MIN_BYTES", 0)
-    sent: list[int] = []
-    send = pipeline.Helper.send
-    monkeypatch.setattr(pipeline.Helper, "send",
-                        lambda h, seq, *a: (sent.append(seq), send(h, seq, *a))[1])
+    sent = two_processes(monkeypatch, 700)
     with pytest.raises(InventoryFormatError) as ei:
         import_inventory(stores[0], "v", io.BytesIO(data))
     assert 1 in sent  # the helper took the first unit, with the early error
