@@ -31,7 +31,7 @@ import contextlib
 import io
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
@@ -42,6 +42,7 @@ from .inventory_parse import (
     MAX_ARCHIVE_SIZE,
     InventoryFormatError,
     NotFast,
+    ProgressFn,
     RawRow,
     Reader,
     Stats,
@@ -60,7 +61,6 @@ __all__ = [
 ]
 
 InventoryFormat = Literal["json", "csv"]
-ProgressFn = Callable[[int, int | None], None]
 
 _PARALLEL_MIN_BYTES = 24 * 1024 * 1024  # smaller files: a helper process is not worth starting
 _UNIT_BYTES = 1024 * 1024  # a fast-path unit: ~2,400 AWS entries
@@ -131,12 +131,11 @@ def import_inventory(
             fmt = "json" if head.startswith((b"{", b"[")) else "csv"
         job = _Import(store, vault_key, fmt, expected_vault_arn, batch_size)
         parallel = (total or 0) >= _PARALLEL_MIN_BYTES
-        if fmt == "csv":
-            return job.run(reader, fast=True, parallel=parallel, t0=t0)
-        if start is not None:
+        if fmt == "csv" or start is not None:
             try:
                 return job.run(reader, fast=True, parallel=parallel, t0=t0)
-            except NotFast:
+            except NotFast:  # only JSON, read from a seekable file, gives way
+                assert start is not None
                 f.seek(start)
                 reader = Reader(f, total, progress)
         return job.run(reader, fast=False, parallel=False, t0=t0)
@@ -161,6 +160,7 @@ class _Import:
     batch_size: int
 
     def run(self, reader: Reader, *, fast: bool, parallel: bool, t0: float) -> ImportResult:
+        """One attempt. ``fast``: JSON in units (CSV always is); ``parallel``: a helper."""
         store = self.store
         header: dict[str, str] = {}
         snap = store.begin_snapshot(self.vault_key, self.fmt)

@@ -17,6 +17,7 @@ __all__ = [
     "Columns",
     "InventoryFormatError",
     "NotFast",
+    "ProgressFn",
     "RawRow",
     "Reader",
     "Stats",
