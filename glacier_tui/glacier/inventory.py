@@ -49,6 +49,7 @@ from .inventory_parse import (
     rows_to_columns,
 )
 from .inventory_pipeline import Helper, Sink, UnitFailed, feed_units, lock_path
+from .malloc_tuning import bulk_allocations
 from .store import Store
 
 __all__ = [
@@ -124,21 +125,22 @@ def import_inventory(
     t0 = time.perf_counter()
     f, owned, total = _open(source)
     try:
-        start = f.tell() if _seekable(f) else None
-        reader = Reader(f, total, progress)
-        if fmt is None:
-            head = reader.peek().lstrip(b"\xef\xbb\xbf \t\r\n")
-            fmt = "json" if head.startswith((b"{", b"[")) else "csv"
-        job = _Import(store, vault_key, fmt, expected_vault_arn, batch_size)
-        parallel = (total or 0) >= _PARALLEL_MIN_BYTES
-        if fmt == "csv" or start is not None:
-            try:
-                return job.run(reader, fast=True, parallel=parallel, t0=t0)
-            except NotFast:  # only JSON, read from a seekable file, gives way
-                assert start is not None
-                f.seek(start)
-                reader = Reader(f, total, progress)
-        return job.run(reader, fast=False, parallel=False, t0=t0)
+        with bulk_allocations():
+            start = f.tell() if _seekable(f) else None
+            reader = Reader(f, total, progress)
+            if fmt is None:
+                head = reader.peek().lstrip(b"\xef\xbb\xbf \t\r\n")
+                fmt = "json" if head.startswith((b"{", b"[")) else "csv"
+            job = _Import(store, vault_key, fmt, expected_vault_arn, batch_size)
+            parallel = (total or 0) >= _PARALLEL_MIN_BYTES
+            if fmt == "csv" or start is not None:
+                try:
+                    return job.run(reader, fast=True, parallel=parallel, t0=t0)
+                except NotFast:  # only JSON, read from a seekable file, gives way
+                    assert start is not None
+                    f.seek(start)
+                    reader = Reader(f, total, progress)
+            return job.run(reader, fast=False, parallel=False, t0=t0)
     finally:
         if owned:
             f.close()

@@ -324,9 +324,8 @@ class _Entry(msgspec.Struct, gc=False):
 
 
 _UNIT_DECODER: Final = msgspec.json.Decoder(list[_Entry])
-_ENTRY_FIELDS: Final = operator.attrgetter(
-    "ArchiveId", "ArchiveDescription", "CreationDate", "Size", "SHA256TreeHash"
-)
+# One getter per field, in Columns order: a column per map() costs a third of zip(*rows).
+_ENTRY_COLUMNS: Final = tuple(map(operator.attrgetter, _Entry.__struct_fields__))
 
 
 def json_unit(payload: bytes, stats: Stats) -> Columns:
@@ -342,9 +341,7 @@ def json_unit(payload: bytes, stats: Stats) -> Columns:
         entries = _UNIT_DECODER.decode(b"[" + payload + b"]")
     except (msgspec.DecodeError, ValueError):
         return _json_unit_any(payload, stats)
-    if not entries:
-        return (), (), (), (), ()
-    aids, descs, created, sizes, hashes = zip(*map(_ENTRY_FIELDS, entries), strict=True)
+    aids, descs, created, sizes, hashes = (list(map(get, entries)) for get in _ENTRY_COLUMNS)
     return aids, descs, created, sizes, hashes
 
 

@@ -44,6 +44,7 @@ from typing import IO, Any, Final, Protocol
 
 from .descriptions_bulk import decode_many
 from .inventory_parse import Columns, InventoryFormatError, NotFast, Stats, UnitParser
+from .malloc_tuning import tune_for_bulk
 from .store import Store
 
 try:
@@ -266,6 +267,7 @@ def _frames_ahead(inp: IO[bytes]) -> queue.Queue[bytes | EOFError]:
 def helper_main() -> None:
     """Entry point of the helper process: argv = [db path, snapshot id, id limit]."""
     inp, out = sys.stdin.buffer, sys.stdout.buffer
+    tune_for_bulk()
     try:
         store = Store(sys.argv[1])
         store.conn.execute("PRAGMA synchronous=OFF")  # as begin_snapshot: bulk phase

@@ -49,6 +49,8 @@ __all__ = [
 
 SortKey = Literal["name", "size", "created"]
 SCHEMA_VERSION: Final = 1
+_CACHE_KIB: Final = 32 * 1024  # page cache per connection
+_SORT_CACHE_KIB: Final = 2 * 1024  # while finish_snapshot builds indexes
 
 # Archive row tuple as the importer produces it (column order of archives_<n>).
 ArchiveTuple = tuple[str, str, str, str, int | None, str | None, str | None, str | None, str]
@@ -192,7 +194,7 @@ class Store:
             c.execute("PRAGMA synchronous=NORMAL")
             # Default temp_store (files): index-build sorters spill to disk instead of RAM,
             # which keeps a million-row import's peak RSS flat.
-            c.execute("PRAGMA cache_size=-32768")  # 32 MiB page cache per connection
+            c.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
             self._local.conn = c
             with self._all_lock:
                 self._all.append(c)
@@ -311,10 +313,8 @@ class Store:
         """
         n = int(snapshot)
         c = self.conn
-        # Let the index builds' sorter use a second core.
-        c.execute("PRAGMA threads=2")
         has_dups = False
-        try:
+        with self._index_builds():
             with self._tx():
                 c.execute(f"CREATE INDEX archives_{n}_folder ON archives_{n}(folder, name)")
             # A UNIQUE index is its own duplicate check: the (rare) failure falls back to
@@ -327,8 +327,6 @@ class Store:
                         )
                 except sqlite3.IntegrityError:
                     has_dups = True
-        finally:
-            c.execute("PRAGMA threads=0")
         removed = 0
         if has_dups:
             folder_totals = None
@@ -362,6 +360,20 @@ class Store:
             )
         self.cleanup_orphans(vault_key)
         return int(count), removed, folders
+
+    @contextmanager
+    def _index_builds(self) -> Iterator[None]:
+        """Let CREATE INDEX's sorter use a second core, on small runs: with a 2 MiB cache
+        each sorted run fits the CPU caches and a worker thread sorts runs alongside
+        (~0.7 us a row against ~1.1 with the connection's 32 MiB cache)."""
+        c = self.conn
+        c.execute("PRAGMA threads=2")
+        c.execute(f"PRAGMA cache_size=-{_SORT_CACHE_KIB}")
+        try:
+            yield
+        finally:
+            c.execute("PRAGMA threads=0")
+            c.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
 
     def _remove_duplicates(self, n: int) -> int:
         """Delete every later occurrence of a duplicated archive id; return rows removed."""
@@ -596,7 +608,7 @@ class Store:
             "SELECT 1 FROM sqlite_master WHERE type='index' AND name=?", (name,)
         ).fetchone()
         if exists is None:
-            with self._tx() as c:
+            with self._index_builds(), self._tx() as c:
                 c.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
         self._known_indexes.add(name)
 
