@@ -50,6 +50,17 @@ def test_schema_and_wal(store: Store, tmp_path: Path) -> None:
     again.close()
 
 
+def test_index_builds_restore_the_connection_settings(store: Store) -> None:
+    # finish_snapshot and lazy indexes sort with a small cache on two threads, then
+    # give the connection back its browsing cache.
+    c = store.conn
+    assert c.execute("PRAGMA cache_size").fetchone()[0] == -32768
+    assert c.execute("PRAGMA threads").fetchone()[0] == 0
+    store.archives("v", "docs", sort="size")  # builds the (folder, size) index
+    assert c.execute("PRAGMA cache_size").fetchone()[0] == -32768
+    assert c.execute("PRAGMA threads").fetchone()[0] == 0
+
+
 def test_folders_and_totals(store: Store) -> None:
     root = store.folder("v")
     assert root is not None and (root.count, root.bytes, root.direct_count) == (6, 166, 1)
