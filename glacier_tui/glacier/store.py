@@ -50,7 +50,7 @@ __all__ = [
 SortKey = Literal["name", "size", "created"]
 SCHEMA_VERSION: Final = 1
 _CACHE_KIB: Final = 32 * 1024  # page cache per connection
-_SORT_CACHE_KIB: Final = 2 * 1024  # while finish_snapshot builds indexes
+_SORT_CACHE_KIB: Final = 2 * 1024  # while CREATE INDEX sorts (see _index_builds)
 
 # Archive row tuple as the importer produces it (column order of archives_<n>).
 ArchiveTuple = tuple[str, str, str, str, int | None, str | None, str | None, str | None, str]
