@@ -6,6 +6,8 @@ import argparse
 import importlib
 import traceback
 
+from bench import print_rows
+
 SUITES = (
     "treehash_bench", "transfer_bench", "inventory_bench", "ui_bench",
     "scroll_bench", "soak", "kill_resume", "load",
@@ -31,10 +33,8 @@ def main() -> int:
             failed = True
             rows.append((suite, "FAILED"))
             traceback.print_exc()
-        width = max(len(name) for name, _ in rows)
         print(f"\n== {suite}")
-        for name, value in rows:
-            print(f"{name:{width}}  {value}")
+        print_rows(rows)
         rows = []
     return 1 if failed else 0
 

@@ -85,10 +85,14 @@ async def measure(store: Store, n: int, presses: int) -> dict[str, Any]:
     async with app.run_test(size=(120, 40)) as pilot:
         lst = app.query_one(ArchiveList)
         lst.focus()
-        for _ in range(500):
-            if lst.row_count == n and lst.current_row() is not None:
-                break
-            await pilot.pause(0.01)
+
+        async def loaded(*, with_rows: bool) -> None:
+            for _ in range(500):
+                if lst.row_count == n and (not with_rows or lst.current_row() is not None):
+                    break
+                await pilot.pause(0.01)
+
+        await loaded(with_rows=True)
         cursor = lambda: lst.cursor  # noqa: E731
         out["down"] = await key_to_frame(app, ["down"] * presses, cursor)
         out["pagedown"] = await key_to_frame(app, ["pagedown"] * presses, cursor)
@@ -96,10 +100,7 @@ async def measure(store: Store, n: int, presses: int) -> dict[str, Any]:
         shown: list[float] = []
         async def start_cold(at: int) -> None:
             lst.reload()  # no page loaded: the jump's rows come from SQLite
-            for _ in range(500):
-                if lst.row_count == n:
-                    break
-                await pilot.pause(0.01)
+            await loaded(with_rows=False)
             lst.cursor = at
             await pilot.pause(0.3)
 

@@ -93,7 +93,7 @@ def _stamps(values: list[str] | list[bytes]) -> bytes | None:
         return None
     try:
         b = b"".join(values) if isinstance(values[0], bytes) else "".join(values).encode("ascii")
-    except (UnicodeEncodeError, TypeError):
+    except UnicodeEncodeError:
         return None
     if b[8::16] != b"T" * n or b[15::16] != b"Z" * n:
         return None
@@ -200,13 +200,18 @@ def _fast_cloudberry(items: list[str]) -> _Decoded | None:
         return None
     raw, stamps = found
     text = "\n".join(raw) + "\n"
-    # JSON escapes and control characters (the "\n"s aside) need the reference.
-    if "\\" in text or _has_c0(text.replace("\n", "")):
+    try:
+        b = text.encode("ascii")
+    except UnicodeEncodeError:  # some item keeps its raw text in the reference
         return None
-    if "+" in text and _UTF7_OPEN_AT_END.search(text):
+    # JSON escapes and control characters (the items' "\n" separators aside) need the
+    # reference.
+    if b"\\" in b or len(b.translate(None, _C0)) != len(b) - len(items):
+        return None
+    if b"+" in b and _UTF7_OPEN_AT_END.search(text):
         return None
     try:
-        paths = text.encode("ascii").decode("utf-7").split("\n")
+        paths = b.decode("utf-7").split("\n")
     except UnicodeError:  # some item keeps its raw text in the reference
         return None
     paths.pop()
@@ -377,13 +382,8 @@ def _try_fast(
     folders, names, mtimes, sources = out
     isos: list[str] | list[None] = [None] * len(idx) if stamps is None else _iso_many(stamps)
     source = kind.source
-    if _is_clean(paths, kind.plain):
-        for i, path, iso in zip(idx, paths, isos, strict=True):
-            folders[i], _, names[i] = path.rpartition("/")
-            mtimes[i] = iso
-            sources[i] = source
-        return True
-    for i, clean, iso in zip(idx, _normalized(paths, kind.plain), isos, strict=True):
+    cleaned = paths if _is_clean(paths, kind.plain) else _normalized(paths, kind.plain)
+    for i, clean, iso in zip(idx, cleaned, isos, strict=True):
         if clean is None:
             slow.append(i)
             continue

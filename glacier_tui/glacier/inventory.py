@@ -2,9 +2,9 @@
 
 Parsing is in ``inventory_json.py`` (careful and fast paths) and ``inventory_csv.py``
 on the shared pieces of ``inventory_parse.py``; decoding and storing batches, on one
-core or two, in ``inventory_pipeline.py``. Rows are inserted
-in batches into a new snapshot that becomes current only when the whole file was
-read; memory stays flat in the number of archives.
+core or two, in ``inventory_pipeline.py``. Rows are inserted in batches into a new
+snapshot that becomes current only when the whole file was read; memory stays flat in
+the number of archives.
 
 The file is cut into units (whole ArchiveList entries, or whole CSV lines) that this
 process and, for large files, a helper process parse, decode and store as each is free.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Final
 
 from .inventory_parse import (
+    ENTRY_FIELDS,
     Columns,
     InventoryFormatError,
     RawRow,
@@ -19,8 +19,6 @@ from .inventory_parse import (
 )
 
 __all__ = ["CsvUnitParser", "CsvUnits", "parse_csv_line"]
-
-CSV_COLUMNS: Final = ("ArchiveId", "ArchiveDescription", "CreationDate", "Size", "SHA256TreeHash")
 
 
 def parse_csv_line(line: str) -> list[str]:
@@ -190,9 +188,9 @@ def _header(text: str, offset: int) -> tuple[list[int], bool]:
         names = []
     lower = [h.lower() for h in names]
     try:
-        colmap = [lower.index(c.lower()) for c in CSV_COLUMNS]
+        colmap = [lower.index(c.lower()) for c in ENTRY_FIELDS]
     except ValueError:
         raise InventoryFormatError(
-            f"inventory CSV header must name {', '.join(CSV_COLUMNS)}; got {text[:120]!r}", offset
+            f"inventory CSV header must name {', '.join(ENTRY_FIELDS)}; got {text[:120]!r}", offset
         ) from None
     return colmap, colmap == [0, 1, 2, 3, 4] and len(names) == 5

@@ -13,6 +13,7 @@ from typing import IO, Any, Final, Protocol
 
 __all__ = [
     "CHUNK",
+    "ENTRY_FIELDS",
     "MAX_ARCHIVE_SIZE",
     "Columns",
     "InventoryFormatError",
@@ -31,6 +32,8 @@ ProgressFn = Callable[[int, int | None], None]
 
 MAX_ARCHIVE_SIZE: Final = 10_000 * 4 * 1024**3  # 10,000 parts of 4 GiB (GLACIER.md §8)
 CHUNK: Final = 256 * 1024
+# An ArchiveList entry's fields (JSON keys, CSV columns), in the order of Columns.
+ENTRY_FIELDS: Final = ("ArchiveId", "ArchiveDescription", "CreationDate", "Size", "SHA256TreeHash")
 _MAX_EXAMPLES: Final = 3
 
 

@@ -55,25 +55,13 @@ class StoreArchiveSource:
                  sort: str = "name", descending: bool = False) -> None:
         self.store, self.vault_key, self.folder = store, vault_key, folder
         self.sort, self.descending = sort, descending
-        self._count: int | None = None
 
     def count(self) -> int:
-        self._count = int(self.store.count_archives(self.vault_key, self.folder))
-        return self._count
+        return int(self.store.count_archives(self.vault_key, self.folder))
 
     def rows(self, offset: int, limit: int) -> Sequence[Row]:
-        n = self.count() if self._count is None else self._count
-        end = min(offset + limit, n)
-        if offset > n // 2 and end > offset:
-            # An OFFSET costs its length (~50 ms at 1M): the second half of the list is
-            # read from its end, in the opposite order (ties by rowid reverse too).
-            back: Sequence[Row] = self._page(not self.descending, n - end, end - offset)
-            return back[::-1]
-        return self._page(self.descending, offset, limit)
-
-    def _page(self, descending: bool, offset: int, limit: int) -> Sequence[Row]:
         rows: Sequence[Row] = self.store.archives(
-            self.vault_key, self.folder, sort=self.sort, descending=descending,
+            self.vault_key, self.folder, sort=self.sort, descending=self.descending,
             offset=offset, limit=limit,
         )
         return rows

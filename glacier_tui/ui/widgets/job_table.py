@@ -190,7 +190,7 @@ class JobTable(DataTable[str | Text]):
 
     def _schedule_expiry(self, job_id: str) -> None:
         expires = self.jobs[job_id].output_expires
-        if expires is None or job_id not in self._cells:
+        if expires is None:
             self._expiry_due.pop(job_id, None)
             return
         lasts = countdown_text_lasts((expires - self.now).total_seconds())

@@ -167,10 +167,8 @@ class VaultTree(Tree[NodeData]):
         self._relabel_vaults()
 
     def _relabel_vaults(self) -> None:
-        for name, node in self._vault_nodes.items():
-            label = self.vault_label(self.vaults[name])
-            if label != node.label:  # rich Text equality: same text and same styles
-                node.set_label(label)
+        for node in self._vault_nodes.values():
+            self._relabel(node)
 
     def vault_node(self, name: str) -> TreeNode[NodeData] | None:
         return self._vault_nodes.get(name)
@@ -288,11 +286,15 @@ class VaultTree(Tree[NodeData]):
         if data is None:
             return
         if data.kind == "vault" and data.vault in self.vaults:
-            node.set_label(self.vault_label(self.vaults[data.vault]))
+            label = self.vault_label(self.vaults[data.vault])
         elif data.kind == "folder":
-            node.set_label(self._folder_label(data, data.path.rpartition("/")[2]))
+            label = self._folder_label(data, data.path.rpartition("/")[2])
         elif data.kind == "archive":
-            node.set_label(self._archive_label(data, data.path.rpartition("/")[2]))
+            label = self._archive_label(data, data.path.rpartition("/")[2])
+        else:
+            return
+        if label != node.label:  # rich Text equality: same text and same styles
+            node.set_label(label)
 
     def _relabel_all(self, node: TreeNode[NodeData]) -> None:
         for child in node.children:
