@@ -1,4 +1,4 @@
-"""``glacier-tui inventory import|export|ls`` — the local inventory store from the shell.
+"""``glacier-tui inventory import|export|ls|names`` — the local inventory store from the shell.
 
 Exit codes: 0 ok, 1 failure (e.g. malformed file), 2 bad usage.
 """
@@ -25,6 +25,7 @@ from rich.progress import (
 
 from glacier_tui.glacier.descriptions import safe_text
 from glacier_tui.glacier.inventory import InventoryFormatError, import_inventory
+from glacier_tui.glacier.sanitize import inert
 from glacier_tui.glacier.store import ArchiveRow, Store
 from glacier_tui.ui.formatting import human_size
 
@@ -33,7 +34,7 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``import`` / ``export`` / ``ls`` sub-subcommands to ``parser``."""
-    sub = parser.add_subparsers(dest="inventory_command", metavar="{import,export,ls}")
+    sub = parser.add_subparsers(dest="inventory_command", metavar="{import,export,ls,names}")
     sub.required = True
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -56,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("path", nargs="?", default="", help="folder (default: root)")
     p.add_argument("--limit", type=int, default=1000)
 
+    p = sub.add_parser("names", help="name a vault's archives from a Synology index file "
+                       "(the archive of its <vault>_mapping vault)")
+    common(p)
+    p.add_argument("--index", type=Path, required=True, metavar="FILE",
+                   help="the downloaded index (a SQLite database)")
+
 
 def run(args: argparse.Namespace) -> int:
     cmd = getattr(args, "inventory_command", None)
@@ -75,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
             return _export(store, args, err)
         if cmd == "ls":
             return _ls(store, args, err)
-        err.print("usage: inventory {import,export,ls} ...")
+        if cmd == "names":
+            return _names(store, args, err)
+        err.print("usage: inventory {import,export,ls,names} ...")
         return 2
     finally:
         store.close()
@@ -177,4 +186,29 @@ def _ls(store: Store, args: argparse.Namespace, err: Console) -> int:
     for a in store.archives(args.vault, path, limit=args.limit):
         out.write(f"{safe_text(a.name)}\t{_human(a.size)}\t{a.created or ''}\n")
     out.write(f"-- {info.count:,} archives, {_human(info.bytes)} in {path or '/'}\n")
+    return 0
+
+
+def _names(store: Store, args: argparse.Namespace, err: Console) -> int:
+    from glacier_tui.glacier.appliance_index import IndexFormatError, import_index
+
+    try:
+        res = import_index(store, args.vault, args.index, origin=str(args.index))
+    except IndexFormatError as e:
+        err.print(e.user_message(), markup=False, highlight=False, soft_wrap=True)
+        return 1
+    out = Console(highlight=False)
+    task = res.info.get("taskName")
+    out.print(
+        f"Synology index version {res.version}"
+        + (f" (task {inert(task)!r})" if task else "")
+        + f": {res.entries:,} archives named, {res.renamed:,} in the current inventory",
+        markup=False,
+    )
+    if res.skipped or res.duplicates:
+        err.print(f"warning: {res.skipped:,} unusable rows skipped, {res.duplicates:,} further"
+                  " paths of archives already named", markup=False)
+    if store.current_snapshot_id(args.vault) is None:
+        err.print("no inventory stored for this vault yet: the names apply when it is imported",
+                  markup=False)
     return 0
