@@ -377,3 +377,67 @@ def test_demo_pair_retrieve_and_import(tmp_path: Path) -> None:
     assert [a.name for a in store.archives(DATA_VAULT, "homes/etc")] == ["shadow"]
     assert [a.name for a in store.archives(DATA_VAULT, "homes/eve")] == ["red.txt"]
     store.close()
+
+
+# -- the TUI: the detail pane's offer, X, the job, the import --------------------------------
+
+
+async def test_tui_offers_and_imports_the_index(tmp_path: Path) -> None:
+    from app_harness import START, main_screen, make_app, tree, wait_for
+
+    from glacier_tui.emulator import EmulatorConfig, EmulatorThread
+    from glacier_tui.ui.widgets.job_table import JobTable
+    from glacier_tui.ui.widgets.vault_tree import vault_key
+
+    config = EmulatorConfig(data_dir=tmp_path / "emu", port=0, seed=0, seed_demo=True,
+                            start_time=START, frozen=True)
+    with EmulatorThread(config) as emu:
+        app = make_app(emu.url, tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = main_screen(app)
+            table = screen.query_one(JobTable)
+            await wait_for(pilot, lambda: bool(screen.vaults) and bool(table.jobs))
+            offer = ("Synology index", f"found in {MAPPING_VAULT}: press X to retrieve it")
+            assert screen._appliance_rows(DATA_VAULT) == [offer]
+            assert screen._appliance_rows(MAPPING_VAULT) == [offer]
+            assert screen._appliance_rows("family-photos") == []
+
+            def initiated() -> list[dict[str, Any]]:
+                return [r for r in emu.requests() if r.get("operation") == "InitiateJob"]
+
+            # X before the mapping vault's inventory is cached: a hint, no job.
+            t = tree(app)
+            t.focus()
+            assert t.select_vault(DATA_VAULT)
+            await pilot.pause()
+            await pilot.press("X")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert not initiated()
+
+            # Inventories of both vaults (i), then X: a retrieval of the index archive.
+            for name in (MAPPING_VAULT, DATA_VAULT):
+                assert t.select_vault(name)
+                await pilot.pause()
+                await pilot.press("i")
+                await wait_for(pilot, lambda n=name: n in screen.inventory_jobs.values())
+            emu.advance(6 * 3600)
+            await wait_for(pilot, lambda: all(t.has_inventory.get(n, False)
+                                              for n in (MAPPING_VAULT, DATA_VAULT)))
+            assert t.select_vault(DATA_VAULT)
+            await pilot.pause()
+            await pilot.press("X")
+            await wait_for(pilot, lambda: bool(screen.index_jobs))
+            assert len(initiated()) == 3
+            job_id = next(iter(screen.index_jobs))
+            assert table.jobs[job_id].vault_name == MAPPING_VAULT
+
+            emu.advance(6 * 3600)
+            store = app.store
+            key = vault_key(screen.vaults[DATA_VAULT])
+            await wait_for(pilot, lambda: store.name_overlay_info(key) is not None)
+            await app.workers.wait_for_complete()
+            assert [f.name for f in store.subfolders(key, "")] == [
+                "homes", "music", "photo", "video"]
+            assert screen._appliance_rows(DATA_VAULT) == [
+                ("Synology index", f"version 1, 13 names from {MAPPING_VAULT}")]
