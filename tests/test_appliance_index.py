@@ -441,3 +441,12 @@ async def test_tui_offers_and_imports_the_index(tmp_path: Path) -> None:
                 "homes", "music", "photo", "video"]
             assert screen._appliance_rows(DATA_VAULT) == [
                 ("Synology index", f"version 1, 13 names from {MAPPING_VAULT}")]
+
+
+def test_reading_has_a_deadline(store: Store, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import glacier_tui.glacier.appliance_index as ai
+
+    monkeypatch.setattr(ai, "DEADLINE_S", 0.0)
+    msg = bad(store, tmp_path, mapping_db(ROWS * 500))
+    assert "took longer than 0 s" in msg

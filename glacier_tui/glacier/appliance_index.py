@@ -305,7 +305,8 @@ def open_index(path: str | os.PathLike[str]) -> Iterator[IndexReader]:
             _guarded(lambda: conn.execute("PRAGMA trusted_schema=OFF"))
             check = _guarded(lambda: conn.execute("PRAGMA quick_check(5)").fetchall())
             if [r[0] for r in check] != ["ok"]:
-                first = inert(str(check[0][0]))[:200] if check else "no answer"
+                first = (inert(str(check[0][0]).replace("*** in database main ***", ""))
+                         .strip()[:120] if check else "no answer")
                 raise IndexFormatError(f"the database is damaged ({first})")
             yield _reader(conn)
         finally:
