@@ -450,3 +450,47 @@ def test_reading_has_a_deadline(store: Store, tmp_path: Path,
     monkeypatch.setattr(ai, "DEADLINE_S", 0.0)
     msg = bad(store, tmp_path, mapping_db(ROWS * 500))
     assert "took longer than 0 s" in msg
+
+
+def test_cli_retrieve_then_import(tmp_path: Path) -> None:
+    import asyncio
+
+    from glacier_tui.emulator import EmulatorConfig, EmulatorThread
+    from glacier_tui.glacier.client import ClientOptions, GlacierClient
+    from glacier_tui.glacier.downloads import download_job_output
+
+    config = EmulatorConfig(data_dir=tmp_path / "emu", port=0, seed=0, seed_demo=True,
+                            start_time=datetime(2026, 1, 15, 12, tzinfo=UTC), frozen=True)
+    db = tmp_path / "store.sqlite3"
+
+    async def inventories(url: str, emu: Any) -> None:
+        opts = ClientOptions(endpoint_url=url, region="us-east-1", max_attempts=1)
+        async with GlacierClient(opts) as g:
+            ids = {v: await g.initiate_inventory_retrieval(v) for v in (DATA_VAULT, MAPPING_VAULT)}
+            emu.advance(6 * 3600)
+            with Store(db) as s:
+                for vault, job_id in ids.items():
+                    job = await g.describe_job(vault, job_id)
+                    out = await download_job_output(g, vault, job, tmp_path / f"{vault}.json")
+                    import_inventory(s, vault, out.path)
+
+    with EmulatorThread(config) as emu:
+        conn = ("--endpoint-url", emu.url, "--region", "us-east-1")
+        r = cli(*conn, "names", "--vault", DATA_VAULT, "--db", db, "--retrieve")
+        assert r.returncode == 1
+        assert "no cached inventory of 'NAS_demo_1_mapping'" in r.stderr
+        asyncio.run(inventories(emu.url, emu))
+        r = cli(*conn, "--readonly", "names", "--vault", DATA_VAULT, "--db", db, "--retrieve")
+        assert (r.returncode, r.stderr.strip()) == (1, "read-only mode: not requesting the index")
+        r = cli(*conn, "names", "--vault", DATA_VAULT, "--db", db, "--retrieve")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("requested the index of NAS_demo_1_mapping (job ")
+        r = cli(*conn, "names", "--vault", DATA_VAULT, "--db", db, "--retrieve")
+        assert "is InProgress; run this again" in r.stdout
+        emu.advance(6 * 3600)
+        r = cli(*conn, "names", "--vault", DATA_VAULT, "--db", db, "--retrieve")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("Synology index version 1 (task 'demo backup'): 13 archives"
+                                   " named, 13 in the current inventory")
+    with Store(db) as s:
+        assert [a.name for a in s.archives(DATA_VAULT, "video/holidays")] == ["2019-crete.mp4"]
