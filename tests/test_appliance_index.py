@@ -173,14 +173,19 @@ def test_odd_column_types_do_not_crash(store: Store, tmp_path: Path) -> None:
         (7, "b.txt", aid(1), 1.5e300, "soon"),
         ("s", None, aid(2), None, None),
         ("s", "c.txt", 12345, None, None),
+        ("s", "d.txt", aid(3), "1e400", "nan"),
     ])
+    c.execute("INSERT INTO file_info_tb VALUES ('s', CAST(x'41ff42' AS TEXT), ?, 1, 1)",
+              (aid(4),))
     c.commit()
     c.close()
     res = import_index(store, VAULT, db)
-    assert (res.entries, res.skipped) == (2, 2)
+    assert (res.entries, res.skipped) == (4, 2)
     p = paths(store)
     assert p[aid(0)] == "s\ufffd/a.txt"
     assert p[aid(1)] == "b.txt"
+    assert p[aid(3)] == "s/d.txt"
+    assert p[aid(4)] == "s/A\ufffdB"
 
 
 # -- bad files: a clear error, nothing imported -----------------------------------------------
@@ -441,6 +446,13 @@ async def test_tui_offers_and_imports_the_index(tmp_path: Path) -> None:
                 "homes", "music", "photo", "video"]
             assert screen._appliance_rows(DATA_VAULT) == [
                 ("Synology index", f"version 1, 13 names from {MAPPING_VAULT}")]
+
+            # X again: the succeeded job's output is imported again, no new job.
+            first = store.name_overlay_info(key)
+            await pilot.press("X")
+            await wait_for(pilot, lambda: store.name_overlay_info(key) != first)
+            await app.workers.wait_for_complete()
+            assert len(initiated()) == 3
 
 
 def test_reading_has_a_deadline(store: Store, tmp_path: Path,

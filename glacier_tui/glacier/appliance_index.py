@@ -215,7 +215,7 @@ def _int(v: object) -> int | None:
     if isinstance(v, float) and math.isfinite(v):
         return int(v)
     if isinstance(v, str | bytes) and len(v) <= 20:
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, OverflowError):  # "x", "nan", "1e400"
             return int(float(v))
     return None
 
@@ -300,6 +300,8 @@ def open_index(path: str | os.PathLike[str]) -> Iterator[IndexReader]:
             conn = sqlite3.connect(f"{copy.as_uri()}?mode=ro&immutable=1", uri=True)
         except sqlite3.Error as exc:
             raise IndexFormatError(f"SQLite could not open it ({inert(exc)})") from None
+        # Text that is not UTF-8 must not stop the import: it is read with U+FFFD.
+        conn.text_factory = lambda b: b.decode("utf-8", errors="replace")
         try:
             conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
             _guarded(lambda: conn.execute("PRAGMA trusted_schema=OFF"))

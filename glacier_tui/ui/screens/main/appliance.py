@@ -92,6 +92,9 @@ class ApplianceIndexMixin(MainScreenBase):
         except Exception as exc:
             self.post_message(OperationError(user_message(exc), title="Synology index"))
             return
+        if job.succeeded:  # its output is still there: import it (again) now
+            self._fetch_index(job, data)
+            return
         self.index_jobs[job.job_id] = data
         self.post_message(JobStarted(job, f"Synology index of {data}", auto=True))
 
