@@ -182,6 +182,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         if not hasattr(args, "db") or args.db is None:
             args.db = settings.resolved_store_path()
+        args.settings = settings  # "inventory names --retrieve" connects
         return int(inventory_cli.run(args))
     raise AssertionError(f"unknown command {command!r}")  # pragma: no cover
 

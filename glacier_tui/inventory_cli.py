@@ -1,4 +1,4 @@
-"""``glacier-tui inventory import|export|ls`` — the local inventory store from the shell.
+"""``glacier-tui inventory import|export|ls|names`` — the local inventory store from the shell.
 
 Exit codes: 0 ok, 1 failure (e.g. malformed file), 2 bad usage.
 """
@@ -6,11 +6,12 @@ Exit codes: 0 ok, 1 failure (e.g. malformed file), 2 bad usage.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import json
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -25,15 +26,19 @@ from rich.progress import (
 
 from glacier_tui.glacier.descriptions import safe_text
 from glacier_tui.glacier.inventory import InventoryFormatError, import_inventory
+from glacier_tui.glacier.sanitize import inert
 from glacier_tui.glacier.store import ArchiveRow, Store
 from glacier_tui.ui.formatting import human_size
+
+if TYPE_CHECKING:
+    from glacier_tui.glacier.appliance_index import IndexImport
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``import`` / ``export`` / ``ls`` sub-subcommands to ``parser``."""
-    sub = parser.add_subparsers(dest="inventory_command", metavar="{import,export,ls}")
+    sub = parser.add_subparsers(dest="inventory_command", metavar="{import,export,ls,names}")
     sub.required = True
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -56,6 +61,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("path", nargs="?", default="", help="folder (default: root)")
     p.add_argument("--limit", type=int, default=1000)
 
+    p = sub.add_parser("names", help="name a vault's archives from a Synology index file "
+                       "(the archive of its <vault>_mapping vault)")
+    common(p)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--index", type=Path, metavar="FILE",
+                     help="the downloaded index (a SQLite database)")
+    src.add_argument("--retrieve", action="store_true",
+                     help="request the index from <vault>_mapping (whose inventory must be "
+                     "imported); run again once the job has succeeded to download and import it")
+
 
 def run(args: argparse.Namespace) -> int:
     cmd = getattr(args, "inventory_command", None)
@@ -75,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
             return _export(store, args, err)
         if cmd == "ls":
             return _ls(store, args, err)
-        err.print("usage: inventory {import,export,ls} ...")
+        if cmd == "names":
+            return _names(store, args, err)
+        err.print("usage: inventory {import,export,ls,names} ...")
         return 2
     finally:
         store.close()
@@ -178,3 +195,81 @@ def _ls(store: Store, args: argparse.Namespace, err: Console) -> int:
         out.write(f"{safe_text(a.name)}\t{_human(a.size)}\t{a.created or ''}\n")
     out.write(f"-- {info.count:,} archives, {_human(info.bytes)} in {path or '/'}\n")
     return 0
+
+
+def _names(store: Store, args: argparse.Namespace, err: Console) -> int:
+    from glacier_tui.glacier.appliance_index import IndexFormatError, IndexImport, import_index
+    from glacier_tui.glacier.errors import GlacierError
+
+    try:
+        if args.retrieve:
+            got = asyncio.run(_retrieve_index(store, args, err))
+            if not isinstance(got, IndexImport):
+                return got
+            res = got
+        else:
+            res = import_index(store, args.vault, args.index, origin=str(args.index))
+    except (IndexFormatError, GlacierError) as e:
+        err.print(e.user_message(), markup=False, highlight=False, soft_wrap=True)
+        return 1
+    out = Console(highlight=False)
+    task = res.info.get("taskName")
+    out.print(
+        f"Synology index version {res.version}"
+        + (f" (task {inert(task)!r})" if task else "")
+        + f": {res.entries:,} archives named, {res.renamed:,} in the current inventory",
+        markup=False, soft_wrap=True,
+    )
+    if res.duplicates:
+        out.print(f"{res.duplicates:,} more path(s) listed for archives already named"
+                  " (the current one is used)", markup=False, soft_wrap=True)
+    if res.skipped:
+        err.print(f"warning: {res.skipped:,} index rows without a usable archive id or path"
+                  " were skipped", markup=False, soft_wrap=True)
+    if store.current_snapshot_id(args.vault) is None:
+        err.print("no inventory stored for this vault yet: the names apply when it is imported",
+                  markup=False)
+    return 0
+
+
+async def _retrieve_index(
+    store: Store, args: argparse.Namespace, err: Console
+) -> IndexImport | int:
+    """Request the index job, or download and import its output once it has succeeded:
+    an :class:`IndexImport`, or an exit code when there is nothing to import yet."""
+    from glacier_tui.config import state_dir
+    from glacier_tui.glacier.appliance_fetch import (
+        download_and_import_index,
+        find_index_job,
+        index_archive,
+        start_index_retrieval,
+    )
+    from glacier_tui.glacier.appliance_index import MAPPING_SUFFIX
+    from glacier_tui.glacier.client import GlacierClient
+    from glacier_tui.glacier.models import vault_name_from_arn
+
+    settings = getattr(args, "settings", None)
+    mapping_key = args.vault + MAPPING_SUFFIX  # a name or an ARN: both end in the name
+    mapping = vault_name_from_arn(mapping_key)
+    index = index_archive(store, mapping_key)
+    if index is None or settings is None:
+        err.print(f"no cached inventory of {inert(mapping)!r}: import one first"
+                  f" (inventory import --vault {inert(mapping_key)} FILE)", markup=False)
+        return 1
+    async with GlacierClient(settings.client_options()) as client:
+        job = await find_index_job(client, mapping, index.archive_id)
+        if job is None:
+            if settings.readonly:
+                err.print("read-only mode: not requesting the index", markup=False)
+                return 1
+            job = await start_index_retrieval(client, mapping, index.archive_id,
+                                              tier=str(settings.default_tier.value))
+            print(f"requested the index of {mapping} (job {job.job_id}); run this again once"
+                  " the job has succeeded (hours on AWS)")
+            return 0
+        if not job.succeeded:
+            print(f"the index job {job.job_id} is {job.status_code}; run this again once it"
+                  " has succeeded")
+            return 0
+        return await download_and_import_index(client, store, job, args.vault,
+                                               state_dir() / "appliance-index")

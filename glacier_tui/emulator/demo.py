@@ -14,6 +14,7 @@ from typing import Any
 
 from glacier_tui.emulator.service import Service
 from glacier_tui.emulator.store import commit_file
+from glacier_tui.emulator.synology import build_synology_pair
 from glacier_tui.glacier.treehash import tree_hash
 
 DAY = 86400.0
@@ -154,6 +155,7 @@ def build_demo(svc: Service) -> None:
         )
         clock.set(end - 15 * DAY)
         _put(svc, "scratch", b"temporary", "scratch/tmp.bin")
+        build_synology_pair(svc, _put)
 
         # Inventories: every written vault was inventoried two days ago.
         clock.set(end - 2 * DAY)

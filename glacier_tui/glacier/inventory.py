@@ -201,6 +201,8 @@ class _Import:
                 helper.close()  # idempotent
                 with contextlib.suppress(OSError):
                     os.unlink(lock_path(store))
+        # Names from an appliance's own index (appliance_index) outlive each inventory.
+        store.apply_name_overlay(self.vault_key)
         return ImportResult(
             vault_key=self.vault_key, snapshot_id=snap, format=self.fmt, archives=count,
             folders=folders, duplicates=dups, skipped=stats.skipped,

@@ -41,6 +41,7 @@ __all__ = [
     "ArchiveRow",
     "DuplicateGroup",
     "FolderInfo",
+    "NameOverlayInfo",
     "SnapshotInfo",
     "SortKey",
     "Store",
@@ -150,6 +151,22 @@ class DuplicateGroup:
     tree_hash: str
     size: int | None
     archives: list[ArchiveRow]
+
+
+# A names-overlay row: (archive_id, folder, name, size or None, mtime ISO or None).
+OverlayTuple = tuple[str, str, str, int | None, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class NameOverlayInfo:
+    vault_key: str
+    source: str  # the archives' ``source`` once applied (e.g. "synology")
+    version: str | None  # the index format version found
+    origin: str | None  # where the names came from (e.g. "NAS_1_mapping")
+    imported_at: float | None
+    entries: int
+    applied_snapshot: int | None  # the snapshot the names were last written into
+    applied_count: int | None
 
 
 def _parent(path: str) -> str:
@@ -877,6 +894,145 @@ class Store:
             (len(prefix), prefix),
         )
         return [(str(k), json.loads(v)) for k, v in rows]
+
+
+    # -- names overlays (names from an appliance's own index, per vault) -----------------------
+    #
+    # Some backup appliances keep file names out of the archive descriptions, in an index
+    # of their own (see appliance_index). The names read from that index are kept per
+    # vault in ``name_overlays`` and written into the current snapshot's rows, so browsing,
+    # search, restores and exports see them exactly like decoded descriptions; they are
+    # applied again to each later inventory of the vault. Created on first use.
+
+    def _ensure_overlay_tables(self, c: sqlite3.Connection) -> None:
+        c.execute(
+            "CREATE TABLE IF NOT EXISTS name_overlays(vault_key TEXT NOT NULL,"
+            " archive_id TEXT NOT NULL, folder TEXT NOT NULL, name TEXT NOT NULL,"
+            " size INTEGER, mtime TEXT, PRIMARY KEY(vault_key, archive_id)) WITHOUT ROWID"
+        )
+        c.execute(
+            "CREATE TABLE IF NOT EXISTS name_overlay_info(vault_key TEXT PRIMARY KEY,"
+            " source TEXT NOT NULL, version TEXT, origin TEXT, imported_at REAL,"
+            " entries INTEGER NOT NULL, applied_snapshot INTEGER, applied_count INTEGER)"
+        )
+
+    def _has_overlay_tables(self) -> bool:
+        r = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='name_overlay_info'"
+        ).fetchone()
+        return r is not None
+
+    def put_name_overlay(
+        self,
+        vault_key: str,
+        rows: Iterable[OverlayTuple],
+        *,
+        source: str,
+        version: str | None,
+        origin: str | None,
+        batch: int = 5000,
+    ) -> int:
+        """Replace the vault's names overlay with ``rows`` in ONE transaction; return the count.
+
+        Rows are ``(archive_id, folder, name, size, mtime)``; a repeated archive id keeps
+        its first row. If iterating ``rows`` raises, everything is rolled back: the
+        previous overlay (or none) stays, and the exception propagates.
+        """
+        count = 0
+        with self._tx() as c:
+            self._ensure_overlay_tables(c)
+            c.execute("DELETE FROM name_overlays WHERE vault_key=?", (vault_key,))
+            chunk: list[tuple[str, str, str, str, int | None, str | None]] = []
+            for aid, folder, name, size, mtime in rows:
+                chunk.append((vault_key, aid, folder, name, size, mtime))
+                if len(chunk) >= batch:
+                    count += self._insert_overlay(c, chunk)
+            count += self._insert_overlay(c, chunk)
+            c.execute(
+                "INSERT OR REPLACE INTO name_overlay_info(vault_key, source, version, origin,"
+                " imported_at, entries, applied_snapshot, applied_count)"
+                " VALUES (?,?,?,?,?,?,NULL,NULL)",
+                (vault_key, source, version, origin, time.time(), count),
+            )
+        return count
+
+    @staticmethod
+    def _insert_overlay(
+        c: sqlite3.Connection, chunk: list[tuple[str, str, str, str, int | None, str | None]]
+    ) -> int:
+        if not chunk:
+            return 0
+        before = c.total_changes
+        c.executemany(
+            "INSERT OR IGNORE INTO name_overlays(vault_key, archive_id, folder, name, size,"
+            " mtime) VALUES (?,?,?,?,?,?)",
+            chunk,
+        )
+        chunk.clear()
+        return c.total_changes - before
+
+    def name_overlay_info(self, vault_key: str) -> NameOverlayInfo | None:
+        """What is known about the vault's names overlay, or None when there is none."""
+        if not self._has_overlay_tables():
+            return None
+        r = self.conn.execute(
+            "SELECT vault_key, source, version, origin, imported_at, entries, applied_snapshot,"
+            " applied_count FROM name_overlay_info WHERE vault_key=?",
+            (vault_key,),
+        ).fetchone()
+        return None if r is None else NameOverlayInfo(*r)
+
+    def drop_name_overlay(self, vault_key: str) -> None:
+        """Forget the vault's overlay (rows already renamed keep their names until the
+        next inventory import)."""
+        if not self._has_overlay_tables():
+            return
+        with self._tx() as c:
+            c.execute("DELETE FROM name_overlays WHERE vault_key=?", (vault_key,))
+            c.execute("DELETE FROM name_overlay_info WHERE vault_key=?", (vault_key,))
+
+    def apply_name_overlay(self, vault_key: str) -> int:
+        """Write the overlay's names into the current snapshot; return rows renamed.
+
+        Folder totals, the snapshot's totals and the search index follow. The archive
+        size from the inventory is kept (the index's size only fills a missing one).
+        Idempotent; 0 when the vault has no overlay or no inventory.
+        """
+        info = self.name_overlay_info(vault_key)
+        n = self.current_snapshot_id(vault_key)
+        if info is None or n is None:
+            return 0
+        c = self.conn
+        fts = c.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (f"fts_{n}",)
+        ).fetchone() is not None
+        self._ensure_id_index(n)
+        with self._tx():
+            cur = c.execute(
+                f"UPDATE archives_{n} AS a SET folder=o.folder, name=o.name,"
+                " size=COALESCE(a.size, o.size), mtime=COALESCE(o.mtime, a.mtime), source=?"
+                " FROM name_overlays AS o WHERE o.vault_key=? AND o.archive_id=a.archive_id",
+                (info.source, vault_key),
+            )
+            renamed = cur.rowcount
+            c.execute(f"DROP INDEX IF EXISTS folders_{n}_parent")
+            c.execute(f"DELETE FROM folders_{n}")
+            self._build_folders_tx(c, n, None)
+            count, total = c.execute(
+                f"SELECT count, bytes FROM folders_{n} WHERE path = ''"
+            ).fetchone() or (0, 0)
+            c.execute(
+                "UPDATE snapshots SET archive_count=?, total_bytes=? WHERE id=?",
+                (count, total, n),
+            )
+            if fts:  # external-content FTS over the names: rebuilt from the new names
+                c.execute(f"INSERT INTO fts_{n}(fts_{n}) VALUES ('rebuild')")
+            c.execute(
+                "UPDATE name_overlay_info SET applied_snapshot=?, applied_count=?"
+                " WHERE vault_key=?",
+                (n, renamed, vault_key),
+            )
+        return renamed
 
 
 _FTS5_TRIGRAM: bool | None = None

@@ -15,6 +15,7 @@ from one part per area, each a mixin on :class:`~.base.MainScreenBase` (shared s
 - ``inventory``: requesting an inventory and importing it;
 - ``transfers``: downloads and uploads;
 - ``restore``: restoring archives;
+- ``appliance``: names from a Synology index (``X``);
 - ``deletion``: deleting archives;
 - ``vault_admin``: creating and deleting vaults, vault settings;
 - ``navigation``: the filter bar, back and jump.
@@ -30,6 +31,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
 from glacier_tui.ui.messages import Info, OperationError
+from glacier_tui.ui.screens.main.appliance import ApplianceIndexMixin
 from glacier_tui.ui.screens.main.browse import BrowseMixin
 from glacier_tui.ui.screens.main.connection import ConnectionMixin
 from glacier_tui.ui.screens.main.deletion import DeletionMixin
@@ -53,7 +55,8 @@ __all__ = ["MUTATING", "NEEDS_CLIENT", "MainScreen"]
 
 # Actions that send a mutating request: hidden and refused in read-only mode.
 MUTATING: frozenset[str] = frozenset(
-    {"restore", "inventory", "create_vault", "upload", "delete", "delete_vault"}
+    {"restore", "inventory", "create_vault", "upload", "delete", "delete_vault",
+     "synology_index"}
 )
 # Actions that need a connected client.
 NEEDS_CLIENT: frozenset[str] = MUTATING | {"download", "refresh", "vault_settings"}
@@ -61,7 +64,7 @@ NEEDS_CLIENT: frozenset[str] = MUTATING | {"download", "refresh", "vault_setting
 
 class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMixin,
                  InventoryMixin, TransfersMixin, RestoreMixin, DeletionMixin, VaultAdminMixin,
-                 NavigationMixin):
+                 NavigationMixin, ApplianceIndexMixin):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "restore", "Restore", id="restore"),
         Binding("d", "download", "Download", id="download"),
@@ -72,6 +75,7 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
         Binding("delete", "delete", "Delete", id="delete", show=False),
         Binding("D", "delete_vault", "Delete vault", id="delete_vault", show=False),
         Binding("s", "vault_settings", "Settings", id="vault_settings"),
+        Binding("X", "synology_index", "Synology index", id="synology_index", show=False),
         Binding("x", "cancel_transfer", "Cancel", id="cancel_transfer"),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("colon", "jump", "Jump", id="jump", show=False),

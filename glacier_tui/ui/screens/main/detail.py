@@ -75,6 +75,7 @@ class DetailMixin(MainScreenBase):
         tree = self.query_one(VaultTree)
         inv = [("Cached inventory", "yes" if tree.has_inventory.get(vault.name) else
                 "none — press i to request one")]
+        inv += self._appliance_rows(vault.name)
         pane.show_vault(vault, inv)
         if self.gapp.client is not None and self._settings_vault != vault.name:
             self._settings_vault = vault.name

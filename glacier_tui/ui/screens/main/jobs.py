@@ -113,6 +113,10 @@ class JobsMixin(MainScreenBase):
                     tree = self.query_one(VaultTree)
                     tree.pending_inventory.pop(vault, None)
                     tree.reset_vault(vault)
+            elif job_id in self.index_jobs:  # a Synology index: download and import it
+                self.handled.add(job_id)
+                if job.succeeded:
+                    self._fetch_index(job, self.index_jobs[job_id])
             elif job_id in self.started_here and self.gapp.settings.auto_download \
                     and job.succeeded:
                 self.handled.add(job_id)
