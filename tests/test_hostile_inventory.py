@@ -97,7 +97,7 @@ def _peak_while(fn: Any) -> tuple[BaseException | None, int]:
     raised: BaseException | None = None
     try:
         fn()
-    except BaseException as e:  # noqa: BLE001 - the caller asserts on it
+    except BaseException as e:  # the caller asserts on it
         raised = e
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -290,9 +290,9 @@ def test_two_import_processes_one_is_refused(tmp_path: Path) -> None:
 
 
 def test_second_import_in_this_process_is_refused(store: Store) -> None:
-    with store.writer_lock():
-        with pytest.raises(LockedError, match=rf"being written by another glacier-tui \(pid {os.getpid()}\)"):
-            import_inventory(store, ARN, io.BytesIO(jdoc([entry(0)])))
+    held = rf"being written by another glacier-tui \(pid {os.getpid()}\)"
+    with store.writer_lock(), pytest.raises(LockedError, match=held):
+        import_inventory(store, ARN, io.BytesIO(jdoc([entry(0)])))
     assert import_inventory(store, ARN, io.BytesIO(jdoc([entry(0)]))).archives == 1
 
 
@@ -423,3 +423,12 @@ def test_symlinks_are_refused(where: str, tmp_path: Path, capsys: Any) -> None:
     assert "cannot open store" in capsys.readouterr().err
     assert target.read_bytes() == b"precious"
     assert sorted(p.name for p in real.iterdir()) == ["victim"]  # nothing created through it
+
+
+def test_malformed_entry_before_much_more_data_names_the_error(store: Store) -> None:
+    """A syntax error followed by megabytes of data is reported as what it is, not as an
+    entry too long (the parser reads on to the cap in case the entry was only cut off)."""
+    head = jdoc([entry(0)])[:-2] + b',{"ArchiveId":"a",]'
+    body = io.BufferedReader(Lazy(head, b" ", 4 * MIB, b"]}"))
+    with pytest.raises(InventoryFormatError, match="malformed inventory JSON: Expecting"):
+        import_inventory(store, "v", body)

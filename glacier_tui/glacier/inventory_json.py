@@ -119,11 +119,14 @@ class _JsonStream:
                 if not self.eof and len(self.buf) - self.pos <= self.MAX_VALUE:
                     self.fill()  # maybe only cut off by the window: read on and retry
                     continue
-                if not self.eof:
+                # Cut off by the end of what was read (a string, a literal or a container
+                # still open), as opposed to an error well inside it.
+                cut_off = e.pos >= len(self.buf) - 16 or e.msg.startswith("Unterminated")
+                if not self.eof and cut_off:
                     raise self.error(
                         f"{what} is longer than {mib(self.MAX_VALUE)}: not a Glacier inventory"
                     ) from None
-                if e.pos >= len(self.buf) - 1 or e.msg.startswith("Unterminated"):
+                if self.eof and (e.pos >= len(self.buf) - 1 or e.msg.startswith("Unterminated")):
                     raise self.truncated() from None
                 raise self.error(f"malformed inventory JSON: {e.msg}", e.pos) from None
             except ValueError:  # a number longer than Python's int-digits limit
