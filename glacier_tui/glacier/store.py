@@ -152,7 +152,8 @@ def _prepare_files(path: Path, *, create: bool) -> None:
     if not stat.S_ISDIR(st.st_mode):
         raise safe_files.UnsafeFileError(f"{directory} is not a directory")
     if directory == default_db_path().parent and stat.S_IMODE(st.st_mode) & 0o077:
-        os.chmod(directory, safe_files.PRIVATE_DIR)  # our own data directory
+        with contextlib.suppress(OSError):  # our own data directory, made by an older version
+            os.chmod(directory, safe_files.PRIVATE_DIR, follow_symlinks=False)
     for side in _SIDE_FILES:
         if safe_files.check_target(Path(f"{path}{side}")):
             _private(Path(f"{path}{side}"))
