@@ -69,8 +69,10 @@ def _source_problem(path: Path) -> str | None:
         return None
     try:
         mode = path.stat().st_mode
-    except OSError:
+    except (FileNotFoundError, NotADirectoryError):
         return "no such file"
+    except OSError as e:
+        return f"cannot read ({e.strerror})"
     if stat.S_ISREG(mode) or stat.S_ISFIFO(mode):  # a FIFO or pipe is read as a stream
         return None
     return "not a file" if stat.S_ISDIR(mode) else "not a regular file or FIFO"
