@@ -9,8 +9,10 @@ Memory caps (hostile or broken input gets a one-line error, never unbounded memo
 * :data:`MAX_LINE_BYTES` (1 MiB): one CSV line. A real line is under 4 KiB (an id of
   138 characters, a description of at most 1,024, a date, a size, a 64-digit hash).
 * :data:`MAX_ENTRY_BYTES` (1 MiB): one JSON value (an ArchiveList entry, or a member
-  before or after the list); a real entry is under 8 KiB even with every description
-  character written as a ``\\uXXXX`` escape.
+  before or after the list; the careful path counts it in decoded characters); a real
+  entry is under 8 KiB even with every description character written as a ``\\uXXXX``
+  escape. The fast path reads at most a unit plus this far ahead for an entry's end
+  before it gives way to the careful path.
 * A number longer than Python's int-digits limit (4,300 digits by default) is an
   error naming its field, not an unhandled ``ValueError``.
 """
