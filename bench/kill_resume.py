@@ -292,7 +292,9 @@ def _import(env: dict[str, str], work: Path, n: int, rng: random.Random,
     inv = generate(n, work / "inventory.json")
     want = len(json.loads(inv.read_text(encoding="utf-8"))["ArchiveList"])
     db = work / "store.sqlite3"
-    cmd = _cli("inventory", "import", str(inv), "--vault", VAULT, "--db", str(db), "--quiet")
+    # --force: the generated inventory's VaultARN names the vault "bench".
+    cmd = _cli("inventory", "import", str(inv), "--vault", VAULT, "--db", str(db), "--quiet",
+               "--force")
     expected, first = _timed(cmd, env)
     if first.returncode != 0 or _store_check(db) != ("ok", want):
         out.notes.append(f"uninterrupted import failed: {first.stderr.strip()[:200]}")

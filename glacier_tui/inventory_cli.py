@@ -1,6 +1,7 @@
 """``glacier-tui inventory import|export|ls|names`` — the local inventory store from the shell.
 
-Exit codes: 0 ok, 1 failure (e.g. malformed file), 2 bad usage.
+Exit codes: 0 ok, 1 failure (e.g. malformed file, no inventory stored, the store being
+written by another glacier-tui), 2 bad usage. ``ls`` and ``export`` never create a store.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import argparse
 import asyncio
 import csv
 import json
+import stat
 import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -24,10 +26,11 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from glacier_tui.glacier import errors
 from glacier_tui.glacier.descriptions import safe_text
-from glacier_tui.glacier.inventory import InventoryFormatError, import_inventory
+from glacier_tui.glacier.inventory import InventoryFormatError, WrongVaultError, import_inventory
 from glacier_tui.glacier.sanitize import inert
-from glacier_tui.glacier.store import ArchiveRow, Store
+from glacier_tui.glacier.store import ArchiveRow, Store, StoreMissingError
 from glacier_tui.ui.formatting import human_size
 
 if TYPE_CHECKING:
@@ -46,10 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--db", type=Path, default=None, help="store path (default: data dir)")
 
     p = sub.add_parser("import", help="import an inventory job output (JSON or CSV)")
-    p.add_argument("file", type=Path)
+    p.add_argument("file", type=Path, help="the file, a FIFO, or - for standard input")
     common(p)
     p.add_argument("--format", choices=("json", "csv"), default=None, help="default: detect")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true",
+                   help="import even if the inventory's VaultARN names another vault")
 
     p = sub.add_parser("export", help="write the decoded inventory")
     common(p)
@@ -72,18 +77,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "imported); run again once the job has succeeded to download and import it")
 
 
+def _source_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be imported (checked before the store is created), or None."""
+    if str(path) == "-":
+        return None
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "no such file"
+    except OSError as e:
+        return f"cannot read ({e.strerror})"
+    if stat.S_ISREG(mode) or stat.S_ISFIFO(mode):  # a FIFO or pipe is read as a stream
+        return None
+    return "not a file" if stat.S_ISDIR(mode) else "not a regular file or FIFO"
+
+
+def _no_inventory(err: Console, vault: str) -> int:
+    err.print(f"no inventory stored for {inert(vault)}; run `glacier-tui inventory import"
+              f" FILE --vault {inert(vault)}` first", markup=False)
+    return 1
+
+
 def run(args: argparse.Namespace) -> int:
     cmd = getattr(args, "inventory_command", None)
     err = Console(stderr=True, highlight=False)
-    if cmd == "import" and not Path(args.file).is_file():  # before the store is created
-        err.print(f"[red]no such file:[/] {escape(str(args.file))}")
+    if cmd == "import" and (problem := _source_problem(Path(args.file))):  # before the store
+        err.print(f"[red]{problem}:[/] {escape(inert(args.file))}")
         return 2
     try:
-        store = Store(args.db)
+        store = Store(args.db, create=cmd in ("import", "names"))  # reading never creates one
+    except StoreMissingError:
+        return _no_inventory(err, args.vault)
+    except errors.GlacierError as e:  # a symlink in the way, the store being written...
+        err.print(f"[red]cannot open store:[/] {escape(inert(e.message))}")
+        return 1
     except Exception as e:  # unreadable path, not a database, ...
-        err.print(f"[red]cannot open store:[/] {escape(str(e))}")
+        err.print(f"[red]cannot open store:[/] {escape(inert(e))}")
         return 1
     try:
+        if cmd in ("ls", "export") and store.current_snapshot_id(args.vault) is None:
+            return _no_inventory(err, args.vault)
         if cmd == "import":
             return _import(store, args, err)
         if cmd == "export":
@@ -100,25 +133,32 @@ def run(args: argparse.Namespace) -> int:
 
 def _import(store: Store, args: argparse.Namespace, err: Console) -> int:
     path: Path = args.file
-    if not path.is_file():
-        err.print(f"[red]no such file:[/] {escape(str(path))}")
-        return 2
+    stdin = str(path) == "-"
+    total = path.stat().st_size if not stdin and path.is_file() else None
+    expected_name = None if args.vault.startswith("arn:") else args.vault
     progress = Progress(
         TextColumn("importing"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
         TimeRemainingColumn(), console=err, disable=bool(args.quiet), transient=True,
     )
     with progress:
-        task = progress.add_task("import", total=path.stat().st_size)
+        task = progress.add_task("import", total=total)
         try:
             res = import_inventory(
-                store, args.vault, path, fmt=args.format,
+                store, args.vault, sys.stdin.buffer if stdin else path, fmt=args.format,
+                expected_vault_name=expected_name, force=bool(args.force),
                 progress=lambda done, _total: progress.update(task, completed=done),
             )
         except InventoryFormatError as e:
-            err.print(f"[red]bad inventory:[/] {escape(str(e))} — previous inventory kept")
+            err.print(f"[red]bad inventory:[/] {escape(inert(e))} — previous inventory kept")
+            return 1
+        except WrongVaultError as e:
+            err.print(f"[red]refused:[/] {escape(inert(e))} — previous inventory kept")
+            return 1
+        except errors.GlacierError as e:  # the store is being written by another glacier-tui
+            err.print(f"[red]not imported:[/] {escape(inert(e.message))}")
             return 1
         except OSError as e:
-            err.print(f"[red]cannot read:[/] {escape(str(e))}")
+            err.print(f"[red]cannot read:[/] {escape(inert(e))}")
             return 1
     out = Console(highlight=False)
     out.print(
@@ -181,8 +221,7 @@ def _human(n: int | None) -> str:
 
 def _ls(store: Store, args: argparse.Namespace, err: Console) -> int:
     if store.current_snapshot_id(args.vault) is None:
-        err.print(f"no inventory stored for vault {safe_text(args.vault)!r}", markup=False)
-        return 1
+        return _no_inventory(err, args.vault)
     path = str(args.path).strip("/")
     info = store.folder(args.vault, path)
     if info is None:

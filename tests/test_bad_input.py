@@ -277,7 +277,7 @@ CLI_CASES = [
          store=True),
     Case("inventory-not-object", INV, 1, f"inventory JSON is not an object (at byte 0) {INV_KEPT}",
          _write("inv", "[1,2,3]"), store=True),
-    Case("inventory-empty", INV, 1, "inventory CSV is empty (no header line)",
+    Case("inventory-empty", INV, 1, "the inventory file is empty",
          _write("inv", ""), store=True),
     Case("inventory-csv-header", INV, 1, "inventory CSV header must name ArchiveId",
          _write("inv", 'ArchiveId,ArchiveDescription\n"a,"x\n'), store=True),

@@ -15,6 +15,7 @@ import pytest
 from glacier_tui.glacier import inventory_pipeline as pipeline
 from glacier_tui.glacier.inventory import (
     InventoryFormatError,
+    WrongVaultError,
     import_inventory,
     parse_csv_line,
 )
@@ -85,7 +86,10 @@ def test_json_import_basic(store: Store) -> None:
 def test_header_after_list_and_arn_warning(store: Store) -> None:
     body = json.dumps({"ArchiveList": [archive(0, "x")], "VaultARN": "arn:other",
                        "InventoryDate": "2020-01-01T00:00:00Z"}).encode()
-    r = import_inventory(store, ARN, io.BytesIO(body))
+    with pytest.raises(WrongVaultError, match="pass --force"):  # another vault's inventory
+        import_inventory(store, ARN, io.BytesIO(body))
+    assert store.current_snapshot_id(ARN) is None
+    r = import_inventory(store, ARN, io.BytesIO(body), force=True)
     assert r.vault_arn == "arn:other" and r.inventory_date == "2020-01-01T00:00:00Z"
     assert any("arn:other" in w for w in r.warnings)
 
@@ -207,7 +211,8 @@ def test_cli_import_ls_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     db = str(tmp_path / "cli.db")
     f = tmp_path / "inv.json"
     f.write_bytes(doc([archive(0, "a/one.txt", 10), archive(1, "two.txt", 2048)]))
-    assert cli("import", str(f), "--vault", "v", "--db", db, "--quiet") == 0
+    assert cli("import", str(f), "--vault", "v", "--db", db, "--quiet",
+               "--force") == 0  # the file is of vault "photos"
     assert "imported 2 archives" in capsys.readouterr().out
     assert cli("ls", "--vault", "v", "--db", db) == 0
     out = capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""Streaming import of Glacier inventory job output (GLACIER.md §5) into the local store.
+"""Streaming import of Glacier inventory job output into the local store.
 
 Parsing is in ``inventory_json.py`` (careful and fast paths) and ``inventory_csv.py``
 on the shared pieces of ``inventory_parse.py``; decoding and storing batches, on one
@@ -13,10 +13,22 @@ by entry, in this process, exact error offsets), which JSON from an unseekable s
 takes from the start; a CSV unit reports its own error's exact offset, and the first in
 the file wins.
 
-Validation policy (issue 7 §6):
+One writer at a time: an import holds the store's writer lock (``<store>.lock``, an
+``flock`` naming the holder's pid) from start to end; a second import into the same
+store, from this process or another, is refused at once with
+:class:`~glacier_tui.glacier.safe_files.LockedError` ("the store is being written by
+another glacier-tui (pid N)") before it reads a byte or changes anything.
+
+Input: a regular file, or a pipe/FIFO read as a stream (a FIFO nobody writes to reads
+as empty, never blocks the open); a directory or device is refused. A UTF-8 byte order
+mark is skipped. Memory caps per line / entry: see ``inventory_parse``.
+
+Validation policy:
 * truncated / malformed file -> :class:`InventoryFormatError` naming the byte
   offset; the new snapshot is dropped and the previous inventory stays current;
-* VaultARN different from the expected one -> warning;
+* VaultARN naming another vault than the expected one (the expected ARN, or the
+  ARN's vault name against the expected name) -> :class:`WrongVaultError` as soon as
+  the header is read, unless ``force`` (then a warning);
 * duplicate ArchiveId -> the first occurrence is kept, the rest counted as a warning;
 * missing/empty ArchiveId -> row skipped, counted as a warning;
 * size not an integer, negative or > 40 TiB (the multipart maximum) -> the
@@ -28,8 +40,10 @@ Validation policy (issue 7 §6):
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import os
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,23 +54,31 @@ from .inventory_csv import CsvUnits, parse_csv_line
 from .inventory_json import JsonUnits, iter_json
 from .inventory_parse import (
     MAX_ARCHIVE_SIZE,
+    MAX_ENTRY_BYTES,
+    MAX_LINE_BYTES,
     InventoryFormatError,
     NotFast,
     ProgressFn,
     RawRow,
     Reader,
     Stats,
+    WrongVaultError,
     rows_to_columns,
 )
 from .inventory_pipeline import Helper, Sink, UnitFailed, feed_units, lock_path
 from .malloc_tuning import bulk_allocations
+from .sanitize import inert
 from .store import Store
 
 __all__ = [
     "MAX_ARCHIVE_SIZE",
+    "MAX_ENTRY_BYTES",
+    "MAX_LINE_BYTES",
     "ImportResult",
     "InventoryFormat",
     "InventoryFormatError",
+    "InventorySourceError",
+    "WrongVaultError",
     "import_inventory",
     "parse_csv_line",
 ]
@@ -86,10 +108,34 @@ class ImportResult:
     sources: dict[str, int] = field(default_factory=dict)  # decode status -> count
 
 
+class InventorySourceError(OSError):
+    """The path given is not something an inventory can be read from (a directory...)."""
+
+
+def _open_path(path: Path) -> tuple[IO[bytes], bool, int | None]:
+    """A regular file, or a FIFO/pipe read as a stream. The open never blocks: a FIFO
+    is opened non-blocking (a FIFO with no writer then reads as empty)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except IsADirectoryError:
+        raise InventorySourceError(f"{path} is a directory, not an inventory file") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise InventorySourceError(f"{path} is a directory, not an inventory file")
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+            raise InventorySourceError(f"{path} is a device or socket, not an inventory file")
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    return f, True, st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
 def _open(source: IO[bytes] | str | os.PathLike[str]) -> tuple[IO[bytes], bool, int | None]:
     if isinstance(source, str | os.PathLike):
-        p = Path(source)
-        return p.open("rb"), True, p.stat().st_size
+        return _open_path(Path(source))
     total: int | None = None
     try:
         total = os.fstat(source.fileno()).st_size
@@ -110,6 +156,8 @@ def import_inventory(
     *,
     fmt: InventoryFormat | None = None,
     expected_vault_arn: str | None = None,
+    expected_vault_name: str | None = None,
+    force: bool = False,
     progress: ProgressFn | None = None,
     batch_size: int = 10_000,
 ) -> ImportResult:
@@ -117,33 +165,50 @@ def import_inventory(
 
     ``fmt`` is detected from the first byte when None (``{`` -> json). The vault ARN in a
     JSON document is checked against ``expected_vault_arn`` (default: ``vault_key`` when it
-    is an ARN). ``progress(bytes_read, total_or_None)`` is called after every chunk (it
-    starts over if the fast path gives way to the careful one).
-    Raises :class:`InventoryFormatError` (previous inventory kept) on a bad file.
-    Synchronous and long-running: call it from a worker thread.
+    is an ARN), or else its vault name against ``expected_vault_name``; a mismatch raises
+    :class:`WrongVaultError` unless ``force`` (then it is a warning).
+    ``progress(bytes_read, total_or_None)`` is called after every chunk (it starts over if
+    the fast path gives way to the careful one).
+    Raises :class:`InventoryFormatError` (previous inventory kept) on a bad file, and
+    :class:`~glacier_tui.glacier.safe_files.LockedError` when another import is writing
+    the store. Synchronous and long-running: call it from a worker thread.
     """
     t0 = time.perf_counter()
-    f, owned, total = _open(source)
-    try:
-        with bulk_allocations():
-            start = f.tell() if _seekable(f) else None
-            reader = Reader(f, total, progress)
-            if fmt is None:
-                head = reader.peek().lstrip(b"\xef\xbb\xbf \t\r\n")
-                fmt = "json" if head.startswith((b"{", b"[")) else "csv"
-            job = _Import(store, vault_key, fmt, expected_vault_arn, batch_size)
-            parallel = (total or 0) >= _PARALLEL_MIN_BYTES
-            if fmt == "csv" or start is not None:
-                try:
-                    return job.run(reader, fast=True, parallel=parallel, t0=t0)
-                except NotFast:  # only JSON, read from a seekable file, gives way
-                    assert start is not None
-                    f.seek(start)
-                    reader = Reader(f, total, progress)
-            return job.run(reader, fast=False, parallel=False, t0=t0)
-    finally:
-        if owned:
-            f.close()
+    with store.writer_lock():
+        f, owned, total = _open(source)
+        try:
+            return _import(store, vault_key, f, total, fmt, progress, t0, _VaultCheck(
+                vault_key, expected_vault_arn, expected_vault_name, force), batch_size)
+        finally:
+            if owned:
+                f.close()
+
+
+def _import(
+    store: Store, vault_key: str, f: IO[bytes], total: int | None,
+    fmt: InventoryFormat | None, progress: ProgressFn | None, t0: float,
+    vault: _VaultCheck, batch_size: int,
+) -> ImportResult:
+    with bulk_allocations():
+        start = f.tell() if _seekable(f) else None
+        reader = Reader(f, total, progress)
+        reader.skip_bom()
+        if not reader.peek():
+            raise InventoryFormatError("the inventory file is empty", reader.offset)
+        if fmt is None:
+            head = reader.peek().lstrip(b" \t\r\n")
+            fmt = "json" if head.startswith((b"{", b"[")) else "csv"
+        job = _Import(store, vault_key, fmt, vault, batch_size)
+        parallel = (total or 0) >= _PARALLEL_MIN_BYTES
+        if fmt == "csv" or start is not None:
+            try:
+                return job.run(reader, fast=True, parallel=parallel, t0=t0)
+            except NotFast:  # only JSON, read from a seekable file, gives way
+                assert start is not None
+                f.seek(start)
+                reader = Reader(f, total, progress)
+                reader.skip_bom()
+        return job.run(reader, fast=False, parallel=False, t0=t0)
 
 
 def _seekable(f: IO[bytes]) -> bool:
@@ -154,17 +219,53 @@ def _seekable(f: IO[bytes]) -> bool:
 
 
 @dataclass
+class _VaultCheck:
+    """Refuses an inventory whose VaultARN names another vault (unless ``force``)."""
+
+    vault_key: str
+    expected_arn: str | None
+    expected_name: str | None
+    force: bool
+    header: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.expected_arn is None and self.vault_key.startswith("arn:"):
+            self.expected_arn = self.vault_key
+
+    def mismatch(self) -> str | None:
+        """What the inventory's ARN names instead of the expected vault, if it does."""
+        arn = self.header.get("VaultARN")
+        if arn is None:
+            return None
+        name = arn.rpartition(":vaults/")[2] if ":vaults/" in arn else arn
+        if self.expected_arn is not None:
+            if arn == self.expected_arn:
+                return None
+            want = self.expected_arn
+        elif self.expected_name is not None and ":vaults/" in arn and name != self.expected_name:
+            want = self.expected_name  # only an ARN that does name a vault is compared
+        else:
+            return None
+        return f"this inventory is of vault {inert(name)} ({inert(arn)}), not {inert(want)}"
+
+    def __call__(self) -> None:
+        if not self.force and (what := self.mismatch()) is not None:
+            raise WrongVaultError(f"{what}; pass --force to import it anyway")
+
+
+@dataclass
 class _Import:
     store: Store
     vault_key: str
     fmt: InventoryFormat
-    expected_vault_arn: str | None
+    vault: _VaultCheck
     batch_size: int
 
     def run(self, reader: Reader, *, fast: bool, parallel: bool, t0: float) -> ImportResult:
         """One attempt. ``fast``: JSON in units (CSV always is); ``parallel``: a helper."""
         store = self.store
-        header: dict[str, str] = {}
+        header = self.vault.header
+        header.clear()
         snap = store.begin_snapshot(self.vault_key, self.fmt)
         sink = helper = None
         try:
@@ -179,8 +280,9 @@ class _Import:
                 if earlier is not None:
                     raise earlier from None
                 raise
+            self.vault()  # a VaultARN after the list
             stats = sink.stats
-            warnings = _warnings(stats, header, self.vault_key, self.expected_vault_arn, self.fmt)
+            warnings = _warnings(stats, header, self.vault, self.fmt)
             count, dups, folders = store.finish_snapshot(
                 snap,
                 vault_arn=header.get("VaultARN"),
@@ -223,12 +325,13 @@ class _Import:
             sink.add(seq, lines.parser.last_line(lines.tail, lines.tail_at, sink.stats))
         else:
             if fast:
-                units = JsonUnits(reader, header, _UNIT_BYTES)
+                units = JsonUnits(reader, header, _UNIT_BYTES, on_header=self.vault)
                 seq = feed_units(sink, units, helper)
                 rest = Reader(io.BytesIO(units.tail), None, None)
-                rows = iter_json(rest, sink.stats, header, list_at=units.tail_at)
+                rows = iter_json(rest, sink.stats, header, list_at=units.tail_at,
+                                 on_header=self.vault)
             else:
-                rows = iter_json(reader, sink.stats, header)
+                rows = iter_json(reader, sink.stats, header, on_header=self.vault)
             sink.stats.seq = seq + 1  # examples met below sort after the units' ones
             for batch in _batches(rows, self.batch_size):
                 seq += 1
@@ -249,15 +352,11 @@ def _batches(rows: Iterator[RawRow], size: int) -> Iterator[list[RawRow]]:
         yield batch
 
 
-def _warnings(
-    stats: Stats, header: dict[str, str], vault_key: str, expected: str | None, fmt: str
-) -> list[str]:
+def _warnings(stats: Stats, header: dict[str, str], vault: _VaultCheck, fmt: str) -> list[str]:
     out: list[str] = []
-    if expected is None and vault_key.startswith("arn:"):
-        expected = vault_key
+    if (what := vault.mismatch()) is not None:  # imported anyway: --force
+        out.append(f"{what} (imported with --force)")
     arn = header.get("VaultARN")
-    if expected is not None and arn is not None and arn != expected:
-        out.append(f"inventory is for vault {arn!r}, expected {expected!r}")
     if fmt == "json" and arn is None:
         out.append("inventory JSON has no VaultARN")
     if stats.skipped:

@@ -1,4 +1,9 @@
-"""Parsing CSV inventories (GLACIER.md §5.3): a header line, then units of whole lines."""
+"""Parsing CSV inventories: a header line, then units of whole lines.
+
+A line still without its newline after :data:`MAX_LINE_BYTES` (1 MiB) is an error as
+soon as that much of it was read, so a file without newlines never fills memory (the
+window holds at most that plus one read).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,16 @@ from dataclasses import dataclass
 
 from .inventory_parse import (
     ENTRY_FIELDS,
+    MAX_LINE_BYTES,
     Columns,
     InventoryFormatError,
     RawRow,
     Reader,
     Stats,
+    TooManyDigits,
     Window,
     check_entry,
+    mib,
     rows_to_columns,
 )
 
@@ -68,9 +76,11 @@ def parse_csv_line(line: str) -> list[str]:
 
 
 def _unquote(f: str) -> str:
-    if len(f) >= 2 and f[0] == '"' and f[-1] == '"':
-        return f[1:-1].replace('\\"', '"')
-    return f
+    if f[:1] != '"':
+        return f
+    if len(f) < 2 or f[-1] != '"':  # a quote opened and never closed on its line
+        raise ValueError("unterminated quoted field")
+    return f[1:-1].replace('\\"', '"')
 
 
 def _split_row(line: str) -> list[str]:
@@ -126,7 +136,10 @@ class CsvUnitParser:
             raise InventoryFormatError(f"malformed inventory CSV line: {e}", at) from None
         if len(f) != 5:
             raise InventoryFormatError(f"inventory CSV line has {len(f)} fields, expected 5", at)
-        return check_entry(stats, f[0], f[1], f[2], f[3], f[4])
+        try:
+            return check_entry(stats, f[0], f[1], f[2], f[3], f[4])
+        except TooManyDigits as e:
+            raise InventoryFormatError(str(e), at) from None
 
     def last_line(self, tail: bytes, at: int, stats: Stats) -> Columns:
         """A last line without newline is fine if complete; a cut-off line is not."""
@@ -139,7 +152,7 @@ class CsvUnitParser:
             f = []
         if len(f) != 5 or not re.fullmatch(r"[0-9a-fA-F]{64}", f[4]):
             raise InventoryFormatError("inventory CSV is truncated (partial last line)", at)
-        row = check_entry(stats, f[0], f[1], f[2], f[3], f[4])
+        row = self.row(text, at, stats)
         return rows_to_columns([] if row is None else [row])
 
 
@@ -153,32 +166,55 @@ class CsvUnits:
         self.tail = b""
         self.tail_at = 0
         self.parser = CsvUnitParser((0, 1, 2, 3, 4), True)
+        self.lines = 0  # lines cut so far (for the number of a line that is too long)
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         w = Window(self.reader, self.unit_bytes)
         while (nl := w.buf.find(b"\n")) < 0:
+            self._check_line(w)
             if not w.more():
                 if w.buf.strip():
-                    raise InventoryFormatError("inventory CSV has no data lines", 0)
-                raise InventoryFormatError("inventory CSV is empty (no header line)", 0)
+                    raise InventoryFormatError("inventory CSV has no data lines", w.base)
+                if w.base or w.buf:
+                    raise InventoryFormatError("inventory CSV is empty (no header line)", 0)
+                raise InventoryFormatError("the inventory file is empty", 0)
         header = w.buf[:nl].decode("utf-8", "replace").removesuffix("\r").lstrip("\ufeff")
         colmap, fast = _header(header, 0)
         self.parser = CsvUnitParser(tuple(colmap), fast)
         w.pos = nl + 1
+        self.lines = 1
         while True:
             if w.left >= self.unit_bytes:
                 # The last newline within a unit's length (or, for a longer line, after it).
                 end = (w.buf.rfind(b"\n", w.pos, w.pos + self.unit_bytes) + 1
                        or w.buf.rfind(b"\n", w.pos) + 1)
                 if end:
-                    yield w.cut(end)
+                    yield self._cut(w, end)
                     continue
+                self._check_line(w)
             if not w.more():
                 break
         end = w.buf.rfind(b"\n", w.pos) + 1
         if end:
-            yield w.cut(end)
+            yield self._cut(w, end)
+        self._check_line(w)
         self.tail_at, self.tail = w.rest()
+
+    def _cut(self, w: Window, end: int) -> tuple[int, bytes]:
+        unit = w.cut(end)
+        self.lines += unit[1].count(b"\n")
+        return unit
+
+    def _check_line(self, w: Window) -> None:
+        """The line being read has no newline yet: refuse it past the cap."""
+        if w.left > MAX_LINE_BYTES:
+            raise self._too_long(w.base + w.pos)
+
+    def _too_long(self, at: int) -> InventoryFormatError:
+        return InventoryFormatError(
+            f"line {self.lines + 1:,} is longer than {mib(MAX_LINE_BYTES)}:"
+            " not a Glacier inventory", at,
+        )
 
 
 def _header(text: str, offset: int) -> tuple[list[int], bool]:

@@ -1,4 +1,4 @@
-"""Parsing JSON inventories (GLACIER.md §5.2): a careful path and a fast one.
+"""Parsing JSON inventories: a careful path and a fast one.
 
 * The careful path reads a bounded window of the file and parses the top-level object
   key by key and each ArchiveList entry as one value with the stdlib's C scanner
@@ -10,6 +10,10 @@
   so it is not escaped and cannot be inside a string); when a document is not valid, a
   unit fails to parse and the import starts over on the careful path, which reports
   the exact error.
+
+Memory is capped: a value (an entry, or any member of the top-level object) longer than
+:data:`MAX_ENTRY_BYTES` (1 MiB) is an error once that much of it was read, and the fast
+path gives way when a unit's entries do not end within that much past a unit.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import codecs
 import json
 import operator
 import re
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
@@ -28,15 +33,18 @@ from .inventory_parse import (
     CHUNK,
     ENTRY_FIELDS,
     MAX_ARCHIVE_SIZE,
+    MAX_ENTRY_BYTES,
     Columns,
     InventoryFormatError,
     NotFast,
     RawRow,
     Reader,
     Stats,
+    TooManyDigits,
     UnitParser,
     Window,
     check_entry,
+    mib,
     rows_to_columns,
 )
 
@@ -51,14 +59,14 @@ class _JsonStream:
     """
 
     LOOKAHEAD: Final = 64 * 1024  # kept ahead of the cursor: every real entry fits in it
-    MAX_VALUE: Final = 8 * 1024 * 1024  # a value still unfinished this far ahead is malformed
+    MAX_VALUE: Final = MAX_ENTRY_BYTES  # a value still unfinished this far ahead: refused
 
-    def __init__(self, reader: Reader, base: int = 0) -> None:
+    def __init__(self, reader: Reader, base: int | None = None) -> None:
         self._chunks = reader.chunks()
         self._text = codecs.getincrementaldecoder("utf-8")("replace")
         self.buf = ""
         self.pos = 0
-        self.base = base  # byte offset of buf[0] in the file
+        self.base = reader.offset if base is None else base  # file offset of buf[0]
         self.eof = False
         self.raw_decode = json.JSONDecoder().raw_decode
 
@@ -96,7 +104,7 @@ class _JsonStream:
             if not self.fill():
                 return ""
 
-    def value(self) -> Any:
+    def value(self, what: str = "a JSON value") -> Any:
         """Parse the JSON value at the cursor and move past it."""
         self.peek()
         while True:
@@ -108,12 +116,33 @@ class _JsonStream:
             except RecursionError:
                 raise self.error("malformed inventory JSON: values nested too deeply") from None
             except json.JSONDecodeError as e:
-                if not self.eof and len(self.buf) - self.pos < self.MAX_VALUE:
+                if not self.eof and len(self.buf) - self.pos <= self.MAX_VALUE:
                     self.fill()  # maybe only cut off by the window: read on and retry
                     continue
+                # Cut off by the end of what was read (a string, a literal or a container
+                # still open), as opposed to an error well inside it.
+                cut_off = e.pos >= len(self.buf) - 16 or e.msg.startswith("Unterminated")
+                if not self.eof and cut_off:
+                    raise self.error(
+                        f"{what} is longer than {mib(self.MAX_VALUE)}: not a Glacier inventory"
+                    ) from None
                 if self.eof and (e.pos >= len(self.buf) - 1 or e.msg.startswith("Unterminated")):
                     raise self.truncated() from None
                 raise self.error(f"malformed inventory JSON: {e.msg}", e.pos) from None
+            except ValueError:  # a number longer than Python's int-digits limit
+                raise self._too_many_digits() from None
+
+    def _too_many_digits(self) -> InventoryFormatError:
+        """Decode the value again, long numbers kept as their length, to name the field."""
+        try:
+            value, _ = json.JSONDecoder(parse_int=_LongInt.parse).raw_decode(self.buf, self.pos)
+        except (ValueError, RecursionError):
+            value = None
+        fields = value.items() if isinstance(value, dict) else [("a number", value)]
+        for key, v in fields:
+            if isinstance(v, _LongInt):
+                return self.error(str(TooManyDigits(str(key)[:40], v.digits)))
+        return self.error("a number is too long: not a Glacier inventory")
 
     def expect(self, chars: str, what: str) -> str:
         c = self.peek()
@@ -125,20 +154,35 @@ class _JsonStream:
         return c
 
 
+class _LongInt:
+    """A number too long to convert, as its number of digits."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+    @staticmethod
+    def parse(text: str) -> int | _LongInt:
+        limit = sys.get_int_max_str_digits()
+        digits = len(text.lstrip("-"))
+        return _LongInt(digits) if limit and digits > limit else int(text)
+
+
 _WS_RE: Final = re.compile(r"[ \t\n\r]+")
 _HEADER_KEYS: Final = ("VaultARN", "InventoryDate")
 
 
 def iter_json(
-    reader: Reader, stats: Stats, header: dict[str, str], *, list_at: int | None = None
+    reader: Reader, stats: Stats, header: dict[str, str], *, list_at: int | None = None,
+    on_header: Callable[[], None] | None = None,
 ) -> Iterator[RawRow]:
     """Walk the top-level object; yield each ArchiveList entry as it is parsed.
 
-    Header keys are read wherever they are (AWS writes them before the list). With
-    ``list_at`` (a byte offset), ``reader`` starts there, inside the ArchiveList: the rest
-    of a document whose beginning the fast path took.
+    Header keys are read wherever they are (AWS writes them before the list);
+    ``on_header()`` is called after each. With ``list_at`` (a byte offset), ``reader``
+    starts there, inside the ArchiveList: the rest of a document whose beginning the
+    fast path took.
     """
-    doc = _JsonStream(reader, list_at or 0)
+    doc = _JsonStream(reader, list_at)
     if list_at is None:
         if doc.peek() != "{":
             raise doc.error("inventory JSON is not an object")
@@ -161,9 +205,11 @@ def iter_json(
             seen_list = True
             yield from _json_entries(doc, stats)
         else:
-            value = doc.value()
+            value = doc.value(f"the value of {key[:40]!r}")
             if key in _HEADER_KEYS and isinstance(value, str):
                 header[key] = value
+                if on_header is not None:
+                    on_header()
         key = _key(doc) if doc.expect(",}", "',' or '}'") == "," else None
     if doc.peek() != "":
         raise doc.error("malformed inventory JSON: text after the document")
@@ -172,7 +218,7 @@ def iter_json(
 
 
 def _key(doc: _JsonStream) -> str:
-    key = doc.value()
+    key = doc.value("a key")
     if not isinstance(key, str):
         raise doc.error("malformed inventory JSON: expected a key")
     doc.expect(":", "':'")
@@ -210,8 +256,8 @@ def _json_entries(doc: _JsonStream, stats: Stats) -> Iterator[RawRow]:
             buf, pos = doc.buf, doc.pos
         try:
             it, end = doc.raw_decode(buf, pos)
-        except (json.JSONDecodeError, RecursionError):
-            it = doc.value()  # refills, then raises the right error
+        except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+            it = doc.value("an ArchiveList entry")  # refills, then raises the right error
             buf, end = doc.buf, doc.pos
         row = _entry_row(stats, it)
         if row is not None:
@@ -252,10 +298,16 @@ class JsonUnits:
     list and of the object), left to the careful parser.
     """
 
-    def __init__(self, reader: Reader, header: dict[str, str], unit_bytes: int) -> None:
+    def __init__(
+        self, reader: Reader, header: dict[str, str], unit_bytes: int,
+        on_header: Callable[[], None] | None = None,
+    ) -> None:
         self.reader = reader
         self.header = header
         self.unit_bytes = unit_bytes
+        self.on_header = on_header
+        # A real entry is far shorter than a unit: no boundary this far on, it is not one.
+        self.max_ahead = min(4 * unit_bytes, unit_bytes + MAX_ENTRY_BYTES)
         self.tail = b""
         self.tail_at = 0
         self.parser: UnitParser = JsonUnitParser()
@@ -265,6 +317,8 @@ class JsonUnits:
         while len(w.buf) < 4 * CHUNK and w.more():
             pass
         w.pos = self._head(w.buf)
+        if self.on_header is not None:
+            self.on_header()
         while True:
             if w.left >= self.unit_bytes:
                 end = self._boundary(w.buf, w.pos, w.pos + self.unit_bytes)
@@ -276,7 +330,7 @@ class JsonUnits:
                     assert m is not None  # _boundary saw "}" "," "{" there
                     w.pos = m.end()
                     continue
-                if w.left > 4 * self.unit_bytes:
+                if w.left > self.max_ahead:
                     raise NotFast("no entry boundary")
             if not w.more():
                 break

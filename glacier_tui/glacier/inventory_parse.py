@@ -3,18 +3,34 @@
 The JSON path is in ``inventory_json.py``, CSV in ``inventory_csv.py``. Both cut the
 file into *units* (whole entries or whole lines, with their file offsets) that a
 :class:`UnitParser` turns into checked columns, in whichever process is free.
+
+Memory caps (hostile or broken input gets a one-line error, never unbounded memory):
+
+* :data:`MAX_LINE_BYTES` (1 MiB): one CSV line. A real line is under 4 KiB (an id of
+  138 characters, a description of at most 1,024, a date, a size, a 64-digit hash).
+* :data:`MAX_ENTRY_BYTES` (1 MiB): one JSON value (an ArchiveList entry, or a member
+  before or after the list; the careful path counts it in decoded characters); a real
+  entry is under 8 KiB even with every description character written as a ``\\uXXXX``
+  escape. The fast path reads at most a unit plus this far ahead for an entry's end
+  before it gives way to the careful path.
+* A number longer than Python's int-digits limit (4,300 digits by default) is an
+  error naming its field, not an unhandled ``ValueError``.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import IO, Any, Final, Protocol
 
 __all__ = [
+    "BOM",
     "CHUNK",
     "ENTRY_FIELDS",
     "MAX_ARCHIVE_SIZE",
+    "MAX_ENTRY_BYTES",
+    "MAX_LINE_BYTES",
     "Columns",
     "InventoryFormatError",
     "NotFast",
@@ -22,9 +38,12 @@ __all__ = [
     "RawRow",
     "Reader",
     "Stats",
+    "TooManyDigits",
     "UnitParser",
     "Window",
+    "WrongVaultError",
     "check_entry",
+    "mib",
     "rows_to_columns",
 ]
 
@@ -32,6 +51,9 @@ ProgressFn = Callable[[int, int | None], None]
 
 MAX_ARCHIVE_SIZE: Final = 10_000 * 4 * 1024**3  # 10,000 parts of 4 GiB (GLACIER.md §8)
 CHUNK: Final = 256 * 1024
+MAX_LINE_BYTES: Final = 1024 * 1024  # one CSV line (see the module docstring)
+MAX_ENTRY_BYTES: Final = 1024 * 1024  # one JSON value (see the module docstring)
+BOM: Final = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, which some editors write
 # An ArchiveList entry's fields (JSON keys, CSV columns), in the order of Columns.
 ENTRY_FIELDS: Final = ("ArchiveId", "ArchiveDescription", "CreationDate", "Size", "SHA256TreeHash")
 _MAX_EXAMPLES: Final = 3
@@ -47,6 +69,24 @@ class InventoryFormatError(ValueError):
 
     def __reduce__(self) -> tuple[type[InventoryFormatError], tuple[str, int]]:
         return type(self), (self.reason, self.offset)  # crosses the helper's pipe
+
+
+class WrongVaultError(ValueError):
+    """The inventory's VaultARN names another vault than the one it is imported for."""
+
+
+class TooManyDigits(ValueError):
+    """A number longer than Python's int-digits limit, in the field ``field``."""
+
+    def __init__(self, field: str, digits: int) -> None:
+        super().__init__(f"{field} is a number of {digits:,} digits: not a Glacier inventory")
+        self.field = field
+        self.digits = digits
+
+
+def mib(n: int) -> str:
+    """``n`` bytes as "1 MiB" (the caps are whole MiB) or "512 KiB"."""
+    return f"{n // 1024**2} MiB" if n % 1024**2 == 0 else f"{n / 1024:,.0f} KiB"
 
 
 class NotFast(Exception):
@@ -88,9 +128,13 @@ def _size(value: Any) -> int | None:
     if type(value) is int:  # the hot path: JSON integers
         v = value
     elif isinstance(value, str):
-        if not value.strip().isdigit():
+        digits = value.strip()
+        if not digits.isdigit():
             return None
-        v = int(value)
+        limit = sys.get_int_max_str_digits()
+        if limit and len(digits) > limit:  # int() would raise a ValueError
+            raise TooManyDigits("Size", len(digits))
+        v = int(digits)
     elif isinstance(value, Decimal | float):
         try:
             if value != int(value):
@@ -156,6 +200,12 @@ class Reader:
             self._pushback = self.f.read(CHUNK)
         return self._pushback
 
+    def skip_bom(self) -> None:
+        """Drop a UTF-8 byte order mark at the start (offsets stay file offsets)."""
+        if self.offset == 0 and self.peek().startswith(BOM):
+            self._pushback = self._pushback[len(BOM) :]
+            self.offset = len(BOM)
+
     def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
         while True:
             if self._pushback:
@@ -177,7 +227,7 @@ class Window:
     def __init__(self, reader: Reader, size: int) -> None:
         self._chunks = reader.chunks(max(CHUNK, size))
         self.buf = b""
-        self.base = 0
+        self.base = reader.offset  # past a byte order mark
         self.pos = 0
 
     @property

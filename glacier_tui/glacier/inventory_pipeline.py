@@ -45,6 +45,7 @@ from typing import IO, Any, Final, Protocol
 from .descriptions_bulk import decode_many
 from .inventory_parse import Columns, InventoryFormatError, NotFast, Stats, UnitParser
 from .malloc_tuning import tune_for_bulk
+from .safe_files import PRIVATE_FILE, open_regular
 from .store import Store
 
 try:
@@ -113,7 +114,8 @@ class _FileLock:
     (SQLite's busy handler would poll with sleeps of up to 100 ms)."""
 
     def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        # Never through a symlink: the lock file sits beside the store (0600, no-follow).
+        self.fd = open_regular(Path(path), os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
 
     def __enter__(self) -> None:
         fcntl.flock(self.fd, fcntl.LOCK_EX)

@@ -21,14 +21,32 @@ Threads: one ``sqlite3`` connection per thread (``threading.local``), WAL mode
 so readers never block on the writer, and one process-wide lock serialising
 write transactions (other processes are handled by ``busy_timeout``). Every
 method is synchronous and may block; UI code calls it via ``asyncio.to_thread``.
+
+One writer at a time: a long write (an import) holds :meth:`Store.writer_lock`, an
+``flock`` on ``<store>.lock`` naming the holder's pid, so a second one is refused with
+"the store is being written by another glacier-tui (pid N)". A short write that still
+finds the database locked after ``BUSY_TIMEOUT_MS`` raises the same
+:class:`~glacier_tui.glacier.safe_files.LockedError`, never sqlite's "database is
+locked".
+
+Files: the store's directory is created 0700, the database is created 0600 before
+SQLite opens it (SQLite gives its -wal, -shm and -journal files the database's mode),
+and a symlink (or anything not a regular file) at the database, at one of those side
+files, or as the store's directory itself is refused before SQLite could follow it.
+Read-only users open with ``create=False``: a missing store raises
+:class:`StoreMissingError` and nothing is created.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
+import stat
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +54,8 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 import platformdirs
+
+from . import errors, safe_files
 
 __all__ = [
     "ArchiveRow",
@@ -45,6 +65,7 @@ __all__ = [
     "SnapshotInfo",
     "SortKey",
     "Store",
+    "StoreMissingError",
     "default_db_path",
 ]
 
@@ -103,6 +124,63 @@ _MIGRATIONS: Final[Sequence[str]] = (
 
 def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("glacier-tui")) / "store.sqlite3"
+
+
+class StoreMissingError(errors.LocalError):
+    """A read-only command found no store (and created none)."""
+
+    summary = "No local store yet."
+
+
+_SIDE_FILES: Final = ("-wal", "-shm", "-journal")
+
+
+def _prepare_files(path: Path, *, create: bool) -> None:
+    """Check (and, when ``create``, make) the store's directory and database file before
+    SQLite opens them: SQLite itself would follow a symlink."""
+    directory = path.parent
+    try:
+        st = os.lstat(directory)
+    except FileNotFoundError:
+        if not create:
+            raise StoreMissingError(f"{path} does not exist") from None
+        safe_files.ensure_dir(directory)
+        st = os.lstat(directory)
+    if stat.S_ISLNK(st.st_mode):
+        raise safe_files.UnsafeFileError(
+            f"{directory} is a symlink; the store's directory must be a real directory"
+        )
+    if not stat.S_ISDIR(st.st_mode):
+        raise safe_files.UnsafeFileError(f"{directory} is not a directory")
+    if directory == default_db_path().parent and stat.S_IMODE(st.st_mode) & 0o077:
+        with contextlib.suppress(OSError):  # our own data directory, made by an older version
+            os.chmod(directory, safe_files.PRIVATE_DIR, follow_symlinks=False)
+    for side in _SIDE_FILES:
+        if safe_files.check_target(Path(f"{path}{side}")):
+            _private(Path(f"{path}{side}"))
+    if safe_files.check_target(path):
+        _private(path)
+    elif not create:
+        raise StoreMissingError(f"{path} does not exist")
+    else:
+        os.close(safe_files.open_regular(path, os.O_RDWR | os.O_CREAT, safe_files.PRIVATE_FILE))
+        _private(path)  # in case the umask or an older version left it wider
+
+
+def _private(path: Path) -> None:
+    """0600, without following a link (the caller checked it is a regular file)."""
+    with contextlib.suppress(OSError, errors.GlacierError):  # not ours: SQLite reports it
+        fd = safe_files.open_regular(path, os.O_RDONLY)
+        try:
+            if stat.S_IMODE(os.fstat(fd).st_mode) & 0o077:
+                os.fchmod(fd, safe_files.PRIVATE_FILE)
+        finally:
+            os.close(fd)
+
+
+def _uri(path: Path) -> str:
+    """A SQLite URI that refuses a symlink even if one appears after our check."""
+    return "file:" + urllib.parse.quote(str(path.absolute())) + "?nofollow=1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,10 +261,19 @@ _SORT_INDEX: Final[Mapping[str, str]] = {"size": "size", "created": "created"}
 class Store:
     """SQLite-backed local store. See the module docstring for layout and threading."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    BUSY_TIMEOUT_MS: Final = 30_000  # a short write waits this long for another writer
+
+    def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
+        """Open (with ``create``: make) the store at ``path`` (default: the data dir).
+
+        Raises :class:`StoreMissingError` when ``create`` is False and there is none, and
+        :class:`~glacier_tui.glacier.safe_files.UnsafeFileError` for a symlink or other
+        non-regular file in the way (see the module docstring).
+        """
         self.path = Path(path) if path is not None else default_db_path()
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._memory = str(self.path) == ":memory:"
+        if not self._memory:
+            _prepare_files(self.path, create=create)
         self._local = threading.local()
         self._write_lock = threading.RLock()
         self._all: list[sqlite3.Connection] = []
@@ -202,8 +289,11 @@ class Store:
         c: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if c is None:
             # Autocommit mode; transactions are explicit BEGIN/COMMIT below.
-            c = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            c.execute("PRAGMA busy_timeout=30000")
+            c = sqlite3.connect(
+                ":memory:" if self._memory else _uri(self.path), uri=not self._memory,
+                isolation_level=None, check_same_thread=False,
+            )
+            c.execute(f"PRAGMA busy_timeout={int(self.BUSY_TIMEOUT_MS)}")
             # Only takes effect on a new, empty file: 16 KiB pages cut bulk-insert and
             # index-build CPU by ~15-25 % over 4 KiB (measured on 200k inventory rows).
             c.execute("PRAGMA page_size=16384")
@@ -231,6 +321,32 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def writer_lock(self) -> safe_files.ExclusiveLock | contextlib.nullcontext[None]:
+        """The store's one-writer lock (held by an import from start to end); entering it
+        raises :class:`~glacier_tui.glacier.safe_files.LockedError` when another
+        glacier-tui (or another import in this process) holds it."""
+        if self._memory:
+            return contextlib.nullcontext()
+        return safe_files.ExclusiveLock(self._lock_path, what="the store is being written")
+
+    @property
+    def _lock_path(self) -> Path:
+        return Path(f"{self.path}.lock")
+
+    def _busy(self) -> safe_files.LockedError:
+        """SQLite's "database is locked", said the way the writer lock says it."""
+        pid: int | None = None
+        with contextlib.suppress(OSError, ValueError, errors.GlacierError):
+            fd = safe_files.open_regular(self._lock_path, os.O_RDONLY)
+            try:
+                pid = int(os.pread(fd, 32, 0).decode("ascii", "ignore").strip() or "0") or None
+            finally:
+                os.close(fd)
+        holder = f"pid {pid}" if pid else "pid unknown"
+        return safe_files.LockedError(
+            f"the store is being written by another glacier-tui ({holder})", pid=pid
+        )
+
     @contextmanager
     def _tx(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
         """A serialised write transaction (BEGIN IMMEDIATE ... COMMIT)."""
@@ -238,7 +354,14 @@ class Store:
         with self._write_lock:
             if durable:
                 c.execute("PRAGMA synchronous=FULL")
-            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                if durable:
+                    c.execute("PRAGMA synchronous=NORMAL")
+                if "locked" in str(e) or "busy" in str(e):
+                    raise self._busy() from None
+                raise
             try:
                 yield c
             except BaseException:
@@ -251,6 +374,8 @@ class Store:
                     c.execute("PRAGMA synchronous=NORMAL")
 
     def _migrate(self) -> None:
+        if self.schema_version() >= len(_MIGRATIONS):
+            return  # up to date: no write transaction (a reader never waits for a writer)
         with self._tx() as c:
             version: int = c.execute("PRAGMA user_version").fetchone()[0]
             for i, step in enumerate(_MIGRATIONS[version:], start=version + 1):
