@@ -271,6 +271,15 @@ def _read_pid(fd: int) -> int | None:
         return None
 
 
+def _same_file(fd: int, path: Path) -> bool:
+    """True when ``path`` (not followed) still names the file open as ``fd``."""
+    try:
+        st, now = os.fstat(fd), os.lstat(path)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino)
+
+
 class ExclusiveLock:
     """An exclusive ``flock`` on a lock file that records the holder's pid.
 
@@ -292,28 +301,41 @@ class ExclusiveLock:
         if self._fd is not None:
             return self
         ensure_dir(self.path.parent)
-        fd = open_regular(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = _read_pid(fd)
+        for _ in range(100):
+            fd = open_regular(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid = _read_pid(fd)
+                os.close(fd)
+                holder = f"pid {pid}" if pid else "pid unknown"
+                raise LockedError(
+                    f"{self.what} by another glacier-tui ({holder})", pid=pid
+                ) from None
+            except BaseException:
+                os.close(fd)
+                raise
+            # A holder that used release(remove=True) may have unlinked the file
+            # between our open and our flock: that lock protects nothing, try again.
+            if _same_file(fd, self.path):
+                break
             os.close(fd)
-            holder = f"pid {pid}" if pid else "pid unknown"
-            raise LockedError(
-                f"{self.what} by another glacier-tui ({holder})", pid=pid
-            ) from None
-        except BaseException:
-            os.close(fd)
-            raise
+        else:
+            raise errors.LocalError(f"cannot lock {self.path}: it keeps being replaced")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
         return self
 
-    def release(self) -> None:
+    def release(self, *, remove: bool = False) -> None:
+        """Unlock; with ``remove`` also delete the lock file (while still holding it,
+        so a waiting process notices the file is gone and locks a fresh one)."""
         fd, self._fd = self._fd, None
         if fd is None:
             return
+        if remove and _same_file(fd, self.path):
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
         with contextlib.suppress(OSError):
