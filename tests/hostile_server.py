@@ -107,9 +107,10 @@ class HostileJob:
     job_id: str = field(default_factory=lambda: "job-" + uuid.uuid4().hex)
     archive_id: str = field(default_factory=lambda: "arch-" + uuid.uuid4().hex)
     status: str = "Succeeded"
+    tree_hash_known: bool = True  # False: DescribeJob gives no tree hash for the output
 
     def describe(self, vault: str) -> dict[str, Any]:
-        th = tree_hash(self.data)
+        th = tree_hash(self.data) if self.tree_hash_known else None
         return {
             "JobId": self.job_id, "VaultARN": ARN + vault, "Action": "ArchiveRetrieval",
             "ArchiveId": self.archive_id, "ArchiveSizeInBytes": len(self.data),
@@ -170,8 +171,8 @@ class HostileGlacier:
                 "NumberOfArchives": 0, "SizeInBytes": description_size}
 
     def add_job(self, data: bytes, *, description: str = "file.bin",
-                status: str = "Succeeded") -> str:
-        job = HostileJob(data, description, status=status)
+                status: str = "Succeeded", tree_hash_known: bool = True) -> str:
+        job = HostileJob(data, description, status=status, tree_hash_known=tree_hash_known)
         self.jobs[job.job_id] = job
         return job.job_id
 

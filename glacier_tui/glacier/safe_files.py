@@ -76,6 +76,20 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def _make_dirs(path: Path, mode: int) -> None:
+    """``mkdir -p`` where every folder created gets ``mode`` (``Path.mkdir`` gives
+    the missing parents the default mode instead)."""
+    missing: list[Path] = []
+    while not os.path.lexists(path):
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=mode)
+
+
 def ensure_dir(path: Path, *, private: bool = True) -> Path:
     """Create ``path`` (and parents) if missing; refuse when it is a symlink or not a dir.
 
@@ -86,7 +100,7 @@ def ensure_dir(path: Path, *, private: bool = True) -> Path:
         st = os.lstat(path)
     except FileNotFoundError:
         try:
-            path.mkdir(parents=True, mode=PRIVATE_DIR if private else 0o777, exist_ok=True)
+            _make_dirs(path, PRIVATE_DIR if private else 0o777)
         except NotADirectoryError:
             raise UnsafeFileError(f"{path}: a parent is not a directory") from None
         except PermissionError as exc:
