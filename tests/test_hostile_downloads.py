@@ -315,6 +315,22 @@ def test_cli_html_with_200_one_line(hostile: HostileGlacier, data: bytes,  # noq
     assert "not a Glacier response (text/html)" in one_line(capsys.readouterr().err)
 
 
+async def test_html_job_description_is_not_called_job_not_finished(
+    hostile: HostileGlacier, data: bytes, tmp_path: Path  # noqa: F811
+) -> None:
+    job_id = hostile.add_job(data)
+
+    async def page(_request: web.Request, _server: HostileGlacier) -> web.Response:
+        return web.Response(body=b"<html>log in</html>", content_type="text/html")
+
+    hostile.on("DescribeJob", page)
+    with pytest.raises(NotGlacierResponse) as err:
+        await download(hostile, job_id, tmp_path / "f.bin")
+    assert "not a Glacier response (DescribeJob answered without a job id" in str(err.value)
+    assert "not finished" not in err.value.user_message()
+    assert leftovers(tmp_path) == []
+
+
 async def test_ranged_answer_without_content_range_is_not_glacier(
     hostile: HostileGlacier, data: bytes, tmp_path: Path  # noqa: F811
 ) -> None:

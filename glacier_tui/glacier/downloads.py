@@ -1,12 +1,17 @@
 """Parallel, verified, resumable downloads of job output.
 
 The output is split into tree-hash-aligned segments fetched with ranged GetJobOutput
-requests; each is verified against ``x-amz-sha256-tree-hash`` and the combined hash
-against the job's, and its bytes go into ``<final>.part`` at their offsets.
-``<final>.part.journal`` records verified segments, so a killed run resumes with only
-the missing ones. The final file appears (atomic rename) only after the whole-file
-hash matches. Also here: naming a job's output (:func:`default_output_name`) and
-reading an archive's description from its retrieval job.
+requests. Each answer is checked before a byte is written (:mod:`download_checks`:
+the asked range of the same output, from something that is Glacier); each body must
+keep flowing (the stall deadline); each segment is verified against
+``x-amz-sha256-tree-hash`` when sent, and the combined hash against the job's. Bytes
+go into ``<final>.part`` at their offsets; ``<final>.part.journal`` records finished
+segments, so a killed run resumes with only the missing ones; ``<final>.part.lock``
+keeps a second run out (:mod:`download_files`). The final file appears (atomic
+rename of the same ``.part`` inode, at full size) only after those checks, and the
+result says what was verified. Also here: naming a job's output
+(:func:`default_output_name`) and reading an archive's description from its
+retrieval job.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from glacier_tui.glacier.client import GlacierClient
 from glacier_tui.glacier.descriptions import decode_description
 from glacier_tui.glacier.download_checks import (
     check_segment_response,
+    not_glacier,
     parse_content_range,
     total_from_probe,
 )
@@ -134,6 +140,11 @@ async def _probe_total(client: GlacierClient, vault: str, job_id: str) -> int:
     return total
 
 
+def _close_abandoned(done: asyncio.Future[tuple[int, DownloadJournal, int, str]]) -> None:
+    if not done.cancelled() and done.exception() is None:
+        os.close(done.result()[0])
+
+
 def _free_space(path: Path) -> int:
     return shutil.disk_usage(path).free
 
@@ -229,6 +240,10 @@ async def _download(
     retry_delay: float,
     stall_timeout: float,
 ) -> DownloadResult:
+    if not job.job_id or not job.status_code:
+        # An HTML page or an empty answer parses as a job with no id and no status:
+        # that is not "a job not finished yet".
+        raise not_glacier("DescribeJob answered without a job id or a status")
     if not job.succeeded:
         raise _output_not_ready(job)
     paths = DownloadPaths.of(dest)
@@ -246,7 +261,9 @@ async def _download(
     fresh = DownloadJournal(job.job_id, vault, total, segment_size, expected)
 
     # Held to the end, rename included: a second run stops here, naming our pid.
-    lock = await asyncio.to_thread(lock_download, paths)
+    # Taken on the loop (a few syscalls, never waits): a lock taken in a thread whose
+    # awaiting task was cancelled meanwhile would stay held until the process exits.
+    lock = lock_download(paths)
     try:
         with safe_files.dir_fd(dest.parent) as dfd:
             return await _download_locked(
@@ -278,9 +295,15 @@ async def _download_locked(
     total, segment_size, expected = fresh.total, fresh.segment_size, fresh.expected_hash
     n_segments = -(-total // segment_size)
     tracker.set_state(TransferState.VERIFYING, "checking data from an earlier run")
-    fd, journal, reused_bytes, note = await asyncio.to_thread(
-        prepare_part_file, dfd, paths, fresh
-    )
+    opening = asyncio.ensure_future(asyncio.to_thread(prepare_part_file, dfd, paths, fresh))
+    try:
+        fd, journal, reused_bytes, note = await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        # The thread runs on: close its descriptor when it is done, then stop.
+        opening.add_done_callback(_close_abandoned)
+        with contextlib.suppress(BaseException):
+            await opening  # the .part must be closed before the lock is released
+        raise
     reused = len(journal.segments)
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="download")
     loop = asyncio.get_running_loop()
