@@ -13,6 +13,8 @@ import errno
 import json
 import os
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -68,6 +70,19 @@ def leftovers(directory: Path) -> list[str]:
 # -- one run per target -------------------------------------------------------------------
 
 
+def _held_output(server: HostileGlacier) -> tuple[threading.Event, threading.Event]:
+    """GetJobOutput waits for ``release`` (after setting ``entered``): a run in flight."""
+    entered, release = threading.Event(), threading.Event()
+
+    async def held(request: web.Request, srv: HostileGlacier) -> web.StreamResponse:
+        entered.set()
+        await asyncio.to_thread(release.wait, 60)
+        return await srv.default("GetJobOutput", request)
+
+    server.on("GetJobOutput", held)
+    return entered, release
+
+
 async def test_second_run_is_refused_while_the_first_holds_the_lock(
     hostile: HostileGlacier, data: bytes, tmp_path: Path  # noqa: F811
 ) -> None:
@@ -75,14 +90,7 @@ async def test_second_run_is_refused_while_the_first_holds_the_lock(
     stops at once naming the holder, and the first still finishes byte-exact."""
     job_id = hostile.add_job(data)
     dest = tmp_path / "f.bin"
-    entered, release = threading.Event(), threading.Event()
-
-    async def held(request: web.Request, server: HostileGlacier) -> web.StreamResponse:
-        entered.set()
-        await asyncio.to_thread(release.wait, 30)
-        return await server.default("GetJobOutput", request)
-
-    hostile.on("GetJobOutput", held)
+    entered, release = _held_output(hostile)
     first = asyncio.create_task(download(hostile, job_id, dest, concurrency=1))
     assert await asyncio.to_thread(entered.wait, 30)  # the first run holds its lock now
     with pytest.raises(safe_files.LockedError) as err:
@@ -134,6 +142,61 @@ def test_cli_second_run_exits_1_and_leaves_the_part_alone(
     assert f"already being downloaded by another glacier-tui (pid {os.getpid()})" in line
     assert part.read_bytes() == b"the other run's bytes" and not dest.exists()
     assert hostile.calls("GetJobOutput") == []
+
+
+def _cli_process(url: str, job_id: str, dest: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "glacier_tui", "download", "--endpoint-url", url, "--region",
+         "us-east-1", "--vault", "v", "--job", job_id, "-o", str(dest), "--quiet",
+         "--segment-size", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_cli_processes_one_download(
+    hostile: HostileGlacier, data: bytes, tmp_path: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A real first process holds the download; a second run names its pid, exits 1,
+    and the first one ends with the exact bytes."""
+    job_id = hostile.add_job(data)
+    dest = tmp_path / "f.bin"
+    entered, release = _held_output(hostile)
+    first = _cli_process(hostile.url, job_id, dest)
+    try:
+        assert entered.wait(60)
+        rc = cli_download(hostile.url, tmp_path, ["--vault", "v", "--job", job_id, "-o",
+                                                  str(dest), "--quiet"])
+        line = one_line(capsys.readouterr().err)
+        assert rc == 1
+        assert f"already being downloaded by another glacier-tui (pid {first.pid})" in line
+    finally:
+        release.set()
+        out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert out.strip() == str(dest) and dest.read_bytes() == data
+    assert leftovers(tmp_path) == ["f.bin"]
+
+
+def test_the_kernel_drops_the_lock_of_a_killed_run(
+    hostile: HostileGlacier, data: bytes, tmp_path: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    job_id = hostile.add_job(data)
+    dest = tmp_path / "f.bin"
+    entered, release = _held_output(hostile)
+    first = _cli_process(hostile.url, job_id, dest)
+    try:
+        assert entered.wait(60)
+        first.kill()
+    finally:
+        first.communicate(timeout=60)
+        release.set()
+    assert (tmp_path / "f.bin.part.lock").exists()  # left behind, but nobody holds it
+    hostile.on("GetJobOutput", None)
+    rc = cli_download(hostile.url, tmp_path, ["--vault", "v", "--job", job_id, "-o",
+                                              str(dest), "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    assert dest.read_bytes() == data and leftovers(tmp_path) == ["f.bin"]
 
 
 def test_part_replaced_or_resized_before_rename_is_not_called_verified(tmp_path: Path) -> None:
