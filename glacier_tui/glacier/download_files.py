@@ -23,7 +23,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from glacier_tui.glacier import safe_files
+from glacier_tui.glacier import errors, safe_files
 from glacier_tui.glacier.journal import DownloadJournal, atomic_write_json
 from glacier_tui.glacier.sanitize import inert
 from glacier_tui.glacier.transfer_common import TargetExists, VerificationFailed, _Mismatch
@@ -64,7 +64,13 @@ def lock_download(paths: DownloadPaths) -> safe_files.ExclusiveLock:
     lock = safe_files.ExclusiveLock(
         paths.lock, what=f"{inert(paths.final.name)} is already being downloaded"
     )
-    return lock.acquire()
+    try:
+        return lock.acquire()
+    except OSError as exc:  # permissions, a read-only or full file system
+        raise errors.LocalError(
+            f"cannot create {paths.lock}: {exc.strerror or exc}",
+            hint="Choose a folder you can write to with -o.",
+        ) from None
 
 
 def prepare_part_file(
