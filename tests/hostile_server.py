@@ -17,7 +17,8 @@ Use it from any test (sync or async): it runs its own event loop in a thread::
         ... ClientOptions(endpoint_url=hostile.url, ...) ...
         hostile.calls("GetJobOutput")                           # what was asked
 
-or ``with HostileGlacier.running() as server:`` outside pytest. The fixture is
+or ``with HostileGlacier.running() as server:`` (``async with
+HostileGlacier.serving() as server:`` in a coroutine) outside the fixture. The fixture is
 ``hostile`` (import it into a test module, or into conftest.py, with
 ``from hostile_server import hostile``).
 
@@ -50,7 +51,7 @@ import itertools
 import json
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,7 +197,8 @@ class HostileGlacier:
         self.on(operation, failing)
 
     def endless_markers(self, *operations: str) -> None:
-        """Each list operation named returns one item and a new ``Marker`` forever."""
+        """Each list operation named returns a new ``Marker`` forever (each page holds
+        at most the first item of the honest answer)."""
         keys = {"ListJobs": "JobList", "ListVaults": "VaultList", "ListParts": "Parts",
                 "ListMultipartUploads": "UploadsList"}
         counter = itertools.count()
@@ -389,6 +391,15 @@ class HostileGlacier:
             yield server
         finally:
             server.stop()
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def serving(cls) -> AsyncIterator[HostileGlacier]:
+        server = await asyncio.to_thread(cls().start)
+        try:
+            yield server
+        finally:
+            await asyncio.to_thread(server.stop)
 
 
 @pytest.fixture

@@ -549,3 +549,10 @@ async def test_hostile_server_endless_markers_and_hostile_names(
             markers.add(doc["Marker"])
         assert len(markers) == 3 and doc["VaultList"][0]["VaultName"] == HOSTILE_TEXT
     assert [c["operation"] for c in hostile.calls()] == ["ListVaults"] * 3
+
+
+async def test_hostile_server_as_an_async_context_manager(data: bytes, tmp_path: Path) -> None:
+    async with HostileGlacier.serving() as server:
+        job_id = server.add_job(data)
+        result = await download(server, job_id, tmp_path / "f.bin")
+    assert result.verified and (tmp_path / "f.bin").read_bytes() == data
