@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 from glacier_tui.glacier import errors
 from glacier_tui.glacier.client import ClientOptions, GlacierClient
+from glacier_tui.glacier.sanitize import inert
+from glacier_tui.glacier.transfer_common import DEFAULT_STALL_TIMEOUT
 from glacier_tui.glacier.transfers import (
     MAX_CONCURRENCY,
     TransferProgress,
@@ -50,6 +52,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
 def add_download_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vault", required=True, help="vault name")
     p.add_argument("--job", required=True, metavar="JOB_ID", help="a Succeeded job's id")
@@ -60,7 +72,12 @@ def add_download_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"parallel segment requests, 1-{MAX_CONCURRENCY} (default: settings)")
     p.add_argument("--segment-size", type=_positive_int, default=None, metavar="MiB",
                    help="segment size in MiB, a power of two (default: settings, 32)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.add_argument("--stall-timeout", type=_positive_float, default=None, metavar="SECONDS",
+                   help="retry a segment whose data stops flowing (less than 1 KiB in this "
+                   f"many seconds; default: settings, {DEFAULT_STALL_TIMEOUT:g})")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite an existing regular file (never a folder, FIFO, device "
+                   "or symlink)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -242,7 +259,12 @@ async def _download(args: argparse.Namespace, settings: Any, concurrency: int, s
             result = await download_job_output(
                 glacier, args.vault, job, dest, segment_size=segment, concurrency=concurrency,
                 overwrite=bool(args.force), on_progress=bars.update,
+                stall_timeout=float(args.stall_timeout
+                                    or _setting(settings, "stall_timeout", DEFAULT_STALL_TIMEOUT)),
             )
+    if not result.verified:  # the file is there, but say plainly that nothing vouched for it
+        print(f"glacier-tui download: note: {inert(str(result.path))}: {result.verification}",
+              file=sys.stderr)
     print(result.path)
     return EXIT_OK
 

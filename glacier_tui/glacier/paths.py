@@ -78,4 +78,10 @@ def safe_download_path(directory: Path, name_from_description: str) -> Path:
         target = Path(os.path.realpath(final))
         if not is_within(target, root):
             raise UnsafePathError(f"{final} is a symlink pointing outside {root}")
+        # Downloads never write through a symlink, even one that stays inside.
+        raise UnsafePathError(f"{final} is a symlink; it is never followed or replaced")
+    if final.exists() and not final.is_file():
+        raise UnsafePathError(
+            f"{final} exists and is not a regular file; it is never written or replaced"
+        )
     return final

@@ -76,6 +76,20 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def _make_dirs(path: Path, mode: int) -> None:
+    """``mkdir -p`` where every folder created gets ``mode`` (``Path.mkdir`` gives
+    the missing parents the default mode instead)."""
+    missing: list[Path] = []
+    while not os.path.lexists(path):
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=mode)
+
+
 def ensure_dir(path: Path, *, private: bool = True) -> Path:
     """Create ``path`` (and parents) if missing; refuse when it is a symlink or not a dir.
 
@@ -86,7 +100,7 @@ def ensure_dir(path: Path, *, private: bool = True) -> Path:
         st = os.lstat(path)
     except FileNotFoundError:
         try:
-            path.mkdir(parents=True, mode=PRIVATE_DIR if private else 0o777, exist_ok=True)
+            _make_dirs(path, PRIVATE_DIR if private else 0o777)
         except NotADirectoryError:
             raise UnsafeFileError(f"{path}: a parent is not a directory") from None
         except PermissionError as exc:
@@ -271,6 +285,15 @@ def _read_pid(fd: int) -> int | None:
         return None
 
 
+def _same_file(fd: int, path: Path) -> bool:
+    """True when ``path`` (not followed) still names the file open as ``fd``."""
+    try:
+        st, now = os.fstat(fd), os.lstat(path)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino)
+
+
 class ExclusiveLock:
     """An exclusive ``flock`` on a lock file that records the holder's pid.
 
@@ -292,28 +315,41 @@ class ExclusiveLock:
         if self._fd is not None:
             return self
         ensure_dir(self.path.parent)
-        fd = open_regular(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = _read_pid(fd)
+        for _ in range(100):
+            fd = open_regular(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid = _read_pid(fd)
+                os.close(fd)
+                holder = f"pid {pid}" if pid else "pid unknown"
+                raise LockedError(
+                    f"{self.what} by another glacier-tui ({holder})", pid=pid
+                ) from None
+            except BaseException:
+                os.close(fd)
+                raise
+            # A holder that used release(remove=True) may have unlinked the file
+            # between our open and our flock: that lock protects nothing, try again.
+            if _same_file(fd, self.path):
+                break
             os.close(fd)
-            holder = f"pid {pid}" if pid else "pid unknown"
-            raise LockedError(
-                f"{self.what} by another glacier-tui ({holder})", pid=pid
-            ) from None
-        except BaseException:
-            os.close(fd)
-            raise
+        else:
+            raise errors.LocalError(f"cannot lock {self.path}: it keeps being replaced")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
         return self
 
-    def release(self) -> None:
+    def release(self, *, remove: bool = False) -> None:
+        """Unlock; with ``remove`` also delete the lock file (while still holding it,
+        so a waiting process notices the file is gone and locks a fresh one)."""
         fd, self._fd = self._fd, None
         if fd is None:
             return
+        if remove and _same_file(fd, self.path):
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
         with contextlib.suppress(OSError):
