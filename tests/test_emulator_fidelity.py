@@ -7,6 +7,7 @@ import errno
 import hashlib
 import json
 import re
+import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -423,3 +424,29 @@ def test_hash_of_empty_body_matches_botocore() -> None:
     from glacier_tui.emulator.sigv4 import body_hash
 
     assert body_hash(None) == hashlib.sha256(b"").hexdigest()
+
+
+# --------------------------------------------------------------------------- AWS CLI
+@pytest.mark.skipif(shutil.which("aws") is None, reason="AWS CLI not installed")
+def test_aws_cli_signatures_are_checked(boto3_client: Any, emulator_url: str,
+                                        tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    boto3_client.create_vault(vaultName="cli")
+    body = tmp_path / "body.bin"
+    body.write_bytes(b"aws cli upload " * 1000)
+
+    def aws(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["aws", "glacier", *args, "--account-id", "-", "--endpoint-url", emulator_url],
+            capture_output=True, text=True, env={**os.environ, **env}, timeout=120)
+
+    r = aws("upload-archive", "--vault-name", "cli", "--body", str(body),
+            "--archive-description", "from the cli")
+    if r.returncode != 0 and "Traceback" in r.stderr:
+        pytest.skip("AWS CLI is broken in this environment")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["archiveId"]
+    r = aws("list-vaults", AWS_SECRET_ACCESS_KEY="wrong")
+    assert r.returncode != 0 and "InvalidSignatureException" in r.stderr

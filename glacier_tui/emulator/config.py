@@ -92,15 +92,23 @@ class EmulatorConfig:
     no_longer_supported: bool = False  # NoLongerSupportedException on every operation
     reject_select: bool = True  # select jobs -> 400 IPV "Select jobs are not supported"
     insufficient_capacity: bool = False  # Expedited jobs without capacity units -> IC
-    insufficient_capacity_status: int = 503  # 503 (docs) or 400 (model)
+    # The error table lists InsufficientCapacityException as 503 Service Unavailable, type
+    # Server (https://docs.aws.amazon.com/amazonglacier/latest/dev/api-error-responses.html);
+    # botocore's service model says 400.
+    insufficient_capacity_status: int = 503
     force_job_failure: bool = False  # new jobs end Failed
     never_inventoried_jobs: str = "fail"  # inventory job on never-inventoried vault: fail|reject
     inventory_delay_seconds: float = 12 * 3600.0  # service-seconds after first change
     size_overhead_bytes: int = 32 * 1024  # per-archive overhead in SizeInBytes (AWS-like)
     free_tier_bytes_per_day: int = 10 * 1024**3 // 30  # FreeTier policy allowance
     require_version_header: bool = False  # reject requests without x-amz-glacier-version
-    completed_upload_retention_seconds: float = 3600.0  # idempotent Complete window
-    aborted_upload_retention_seconds: float = 3600.0  # idempotent Abort window
+    # Documented: repeating CompleteMultipartUpload "within a short period" succeeds with the
+    # same archive ID (https://docs.aws.amazon.com/amazonglacier/latest/dev/api-multipart-complete-upload.html);
+    # aborting an already-aborted upload "will succeed, for a short time" and aborting a
+    # completed one fails (https://docs.aws.amazon.com/amazonglacier/latest/dev/api-multipart-abort-upload.html).
+    # How long "short" is, is not documented: these windows are guesses.
+    completed_upload_retention_seconds: float = 3600.0
+    aborted_upload_retention_seconds: float = 3600.0
     upload_idle_expiry_seconds: float = 24 * 3600.0
     job_output_ttl_seconds: float = 24 * 3600.0
     vault_lock_ttl_seconds: float = 24 * 3600.0
@@ -113,7 +121,10 @@ class EmulatorConfig:
     max_vaults: int = 1000
     max_tags: int = 50
     max_capacity_units: int = 2
-    list_vaults_max_limit: int = 10  # larger limits are clamped
+    # ListVaults returns "up to 10 items" by default
+    # (https://docs.aws.amazon.com/amazonglacier/latest/dev/api-vaults-get.html); whether a
+    # larger limit is honoured, clamped or refused is not documented. Larger ones are clamped.
+    list_vaults_max_limit: int = 10
     complete_lock_without_lock: str = "ResourceNotFoundException"  # or InvalidParameterValue...
     initiate_lock_when_locked: str = "AccessDeniedException"
 

@@ -349,8 +349,10 @@ class Emulator:
         )
         body: bytes | None = None
         if op.streaming_input:
-            # The body is not here yet: the client's declared hash stands for it in the
-            # signature, and is checked against the body once it has arrived.
+            # "When uploading an archive, you must include both the x-amz-sha256-tree-hash and
+            # x-amz-content-sha256 headers" (https://docs.aws.amazon.com/amazonglacier/latest/dev/checksum-calculations.html).
+            # The body is not here yet: the declared hash stands for it in the signature and
+            # is checked against the body once it has arrived.
             payload_hash = request.headers.get("x-amz-content-sha256")
             if not payload_hash:
                 raise mpv("Required parameter missing: x-amz-content-sha256")

@@ -135,7 +135,9 @@ def parse_authorization(auth: str, headers: Mapping[str, str]) -> ParsedAuth:
             "Credential must have exactly 5 slash-delimited elements, e.g. "
             f"keyid/date/region/service/term, got '{fields['Credential']}'"
         )
-    amz_date = headers.get("x-amz-date") or ""
+    # A Date header in the same basic ISO 8601 form may stand in for X-Amz-Date
+    # (https://docs.aws.amazon.com/amazonglacier/latest/dev/api-common-request-headers.html).
+    amz_date = headers.get("x-amz-date") or headers.get("date") or ""
     if not amz_date:
         raise _incomplete(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' "
