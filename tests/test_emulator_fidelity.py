@@ -450,3 +450,15 @@ def test_aws_cli_signatures_are_checked(boto3_client: Any, emulator_url: str,
     assert json.loads(r.stdout)["archiveId"]
     r = aws("list-vaults", AWS_SECRET_ACCESS_KEY="wrong")
     assert r.returncode != 0 and "InvalidSignatureException" in r.stderr
+
+
+def test_admin_api_refuses_foreign_host_names(emulator_url: str) -> None:
+    """A DNS-rebinding page sends its own name as Host (and as Origin)."""
+    port = urlsplit(emulator_url).port
+    headers = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"}
+    r = requests.post(f"{emulator_url}/_emulator/clock", json={"advance_seconds": 1},
+                      headers=headers, timeout=10)
+    assert r.status_code == 403 and "addressed to this server" in r.json()["error"]
+    r = requests.get(f"{emulator_url}/_emulator/health", headers={"Host": f"localhost:{port}"},
+                     timeout=10)
+    assert r.status_code == 200

@@ -272,6 +272,11 @@ class Emulator:
 
         A web page the user visits can make the browser send requests to this port; the
         browser then names the page in ``Origin`` (and ``Sec-Fetch-Site``)."""
+        host = request.host.rsplit(":", 1)[0].strip("[]").lower()
+        if host not in {*LOOPBACK_NAMES, self.cfg.host.lower()} or host in ANY_ADDRESS:
+            # A page that re-points its own DNS name at this machine (DNS rebinding) is
+            # "same-origin" to the browser; only the names of this server are accepted.
+            return f"admin requests must be addressed to this server, not {host[:100]!r}"
         origin = request.headers.get("Origin")
         if origin is not None and origin != f"http://{request.host}":
             return f"cross-origin admin requests are refused (Origin: {origin[:200]})"
@@ -603,6 +608,8 @@ class Emulator:
         return True
 
 
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})
 MAX_CLOCK = 222_000_000_000.0  # about the year 9000: every date still formats
 
 
