@@ -462,3 +462,20 @@ def test_admin_api_refuses_foreign_host_names(emulator_url: str) -> None:
     r = requests.get(f"{emulator_url}/_emulator/health", headers={"Host": f"localhost:{port}"},
                      timeout=10)
     assert r.status_code == 200
+
+
+def test_a_header_that_is_not_utf8_is_an_error_not_a_crash(
+        emulator_url: str, boto3_client: Any) -> None:
+    boto3_client.create_vault(vaultName="v")
+    url = f"{emulator_url}/-/vaults/v/multipart-uploads"
+    headers = signed_headers(url, "POST", b"", {"x-amz-part-size": str(1 << 20),
+                                                "x-amz-archive-description": "caf?"})
+    host = urlsplit(emulator_url)
+    head = f"POST /-/vaults/v/multipart-uploads HTTP/1.1\r\nHost: {host.netloc}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "Content-Length: 0\r\n\r\n"
+    raw = head.encode().replace(b"caf?", b"caf\xe9")  # Latin-1, not UTF-8
+    with socket.create_connection((host.hostname, host.port), timeout=10) as s:
+        s.sendall(raw)
+        reply = s.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 403"), reply[:300]
+    assert b"InvalidSignatureException" in reply

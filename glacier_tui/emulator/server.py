@@ -348,10 +348,10 @@ class Emulator:
         query = dict(request.query)
         op, labels = self.model.route(request.method, request.raw_path, query)
         entry["operation"] = op.name
-        self._check_request(request, labels)
         parsed, cred = self.verifier.authenticate(
             request.headers, self._wall_now(), query_signed="X-Amz-Signature" in request.query
         )
+        self._check_request(request, labels)
         body: bytes | None = None
         if op.streaming_input:
             # "When uploading an archive, you must include both the x-amz-sha256-tree-hash and

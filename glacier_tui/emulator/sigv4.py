@@ -234,6 +234,7 @@ def expected_signature(
     signed = HTTPHeaders()
     for name in parsed.signed_headers:
         for value in headers.getall(name, []):
+            value.encode("utf-8")  # UnicodeEncodeError for bytes that were not UTF-8
             signed[name] = value
     signer = _Recompute(Credentials(parsed.access_key, secret), parsed.region, signed, payload_hash)
     request = AWSRequest(method=method, url=url)
@@ -290,7 +291,10 @@ class Verifier:
     ) -> None:
         if parsed is None or cred is None:
             return
-        want = expected_signature(parsed, cred.secret_key, method, url, headers, payload_hash)
+        try:
+            want = expected_signature(parsed, cred.secret_key, method, url, headers, payload_hash)
+        except UnicodeError:  # a header that is not UTF-8: nothing a client could have signed
+            raise GlacierError("InvalidSignatureException", MISMATCH) from None
         if not hmac.compare_digest(want, parsed.signature):
             raise GlacierError("InvalidSignatureException", MISMATCH)
 
