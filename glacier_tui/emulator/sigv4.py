@@ -27,6 +27,7 @@ from glacier_tui.emulator.errors import GlacierError
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "glacier"
+TERMINATOR = "aws4_request"
 # AWS accepts a signature dated up to 15 minutes before or after its own clock.
 MAX_SKEW_SECONDS = 15 * 60
 AMZ_DATE = "%Y%m%dT%H%M%SZ"
@@ -107,6 +108,7 @@ class ParsedAuth:
     signed_headers: list[str]
     signature: str
     amz_date: str
+    terminator: str
 
 
 def _incomplete(message: str) -> GlacierError:
@@ -117,9 +119,7 @@ def parse_authorization(auth: str, headers: Mapping[str, str]) -> ParsedAuth:
     """Split a SigV4 Authorization header; IncompleteSignatureException when malformed."""
     algorithm, _, rest = auth.strip().partition(" ")
     if algorithm != ALGORITHM:
-        raise _incomplete(
-            f"Unsupported AWS 'algorithm': '{algorithm}'. Authorization={auth}"
-        )
+        raise _incomplete(f"Unsupported AWS 'algorithm': '{algorithm[:40]}'.")
     fields: dict[str, str] = {}
     for item in rest.split(","):
         name, eq, value = item.strip().partition("=")
@@ -128,12 +128,14 @@ def parse_authorization(auth: str, headers: Mapping[str, str]) -> ParsedAuth:
     missing = [k for k in ("Credential", "Signature", "SignedHeaders") if not fields.get(k)]
     if missing:
         need = " ".join(f"Authorization header requires '{k}' parameter." for k in missing)
-        raise _incomplete(f"{need} Authorization={auth}")
+        # AWS also echoes the header; it is left out here so that no key or signature
+        # reaches a client's error message or log.
+        raise _incomplete(need)
     scope = fields["Credential"].split("/")
     if len(scope) != 5 or not all(scope):
         raise _incomplete(
             "Credential must have exactly 5 slash-delimited elements, e.g. "
-            f"keyid/date/region/service/term, got '{fields['Credential']}'"
+            "keyid/date/region/service/term."
         )
     # A Date header in the same basic ISO 8601 form may stand in for X-Amz-Date
     # (https://docs.aws.amazon.com/amazonglacier/latest/dev/api-common-request-headers.html).
@@ -141,7 +143,7 @@ def parse_authorization(auth: str, headers: Mapping[str, str]) -> ParsedAuth:
     if not amz_date:
         raise _incomplete(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' "
-            f"header. Authorization={auth}"
+            "header."
         )
     signed = fields["SignedHeaders"].split(";")
     if "host" not in signed:
@@ -156,6 +158,7 @@ def parse_authorization(auth: str, headers: Mapping[str, str]) -> ParsedAuth:
         signed_headers=signed,
         signature=fields["Signature"],
         amz_date=amz_date,
+        terminator=scope[4],
     )
 
 
@@ -165,12 +168,16 @@ def _check_scope(parsed: ParsedAuth, region: str) -> None:
         raise GlacierError(
             bad,
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
-            f"from HTTP: '{parsed.scope_date}' != '{parsed.amz_date[:8]}', from "
-            f"'{parsed.amz_date}'.",
+            f"from HTTP: '{parsed.scope_date[:40]}' != '{parsed.amz_date[:8]}', from "
+            f"'{parsed.amz_date[:40]}'.",
         )
     if parsed.region != region:
         raise GlacierError(
-            bad, f"Credential should be scoped to a valid region, not '{parsed.region}'. "
+            bad, f"Credential should be scoped to a valid region, not '{parsed.region[:40]}'. "
+        )
+    if parsed.terminator != TERMINATOR:
+        raise GlacierError(
+            bad, f"Credential should be scoped with a valid terminator: '{TERMINATOR}'. "
         )
     if parsed.service != SERVICE:
         raise GlacierError(bad, f"Credential should be scoped to correct service: '{SERVICE}'. ")
@@ -182,7 +189,7 @@ def check_time(amz_date: str, now: float) -> None:
         signed_at = datetime.strptime(amz_date, AMZ_DATE).replace(tzinfo=UTC).timestamp()
     except ValueError as exc:
         raise _incomplete(
-            f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'. See "
+            f"Date must be in ISO-8601 'basic format'. Got '{amz_date[:40]}'. See "
             "http://en.wikipedia.org/wiki/ISO_8601"
         ) from exc
 
