@@ -77,6 +77,21 @@ def test_signed_requests_with_the_configured_key_succeed(boto3_client: Any) -> N
     assert [v["VaultName"] for v in c.list_vaults()["VaultList"]] == ["v"]
 
 
+def test_signatures_cover_encoded_queries_and_odd_header_values(boto3_client: Any) -> None:
+    """Markers are ARNs (':' and '/' percent-encoded in the query); header values with runs
+    of spaces are trimmed the same way on both sides."""
+    c = boto3_client
+    for i in range(12):
+        c.create_vault(vaultName=f"v-{i:02d}.x_y")
+    first = c.list_vaults(limit="5")
+    assert first["Marker"].startswith("arn:aws:glacier:")
+    second = c.list_vaults(limit="5", marker=first["Marker"])
+    assert len(second["VaultList"]) == 5
+    c.upload_archive(vaultName="v-00.x_y", body=b"z", archiveDescription="a  b   c ~!*'()")
+    paginator = c.get_paginator("list_vaults")
+    assert sum(len(p["VaultList"]) for p in paginator.paginate(limit="3")) == 12
+
+
 def test_wrong_secret_unknown_key_and_wrong_token_are_refused(emulator_url: str) -> None:
     status, code, message = error(client(emulator_url, secret="wrong").list_vaults)
     assert (status, code, message) == (403, "InvalidSignatureException", MISMATCH)
