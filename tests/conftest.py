@@ -41,10 +41,15 @@ def _platform_dirs_isolation(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
 
 # --------------------------------------------------------------------------- emulator
 EMULATOR_START = datetime(2026, 1, 15, 12, 0, 0, tzinfo=UTC)
+# The emulator checks SigV4 signatures against the keys _aws_isolation puts in the environment:
+# a temporary key (AWS_SESSION_TOKEN is set too), and the same key without a token for the
+# tests' explicit boto3 clients. Pass credentials=None to accept any key unchecked.
+TEST_CREDENTIALS = "testing:testing:testing,testing:testing"
 
 
 def emulator_config(data_dir: Path, **overrides: Any) -> Any:
-    """EmulatorConfig for tests: frozen clock at EMULATOR_START, seed 0, time_scale 1."""
+    """EmulatorConfig for tests: frozen clock at EMULATOR_START, seed 0, time_scale 1,
+    signatures checked against TEST_CREDENTIALS."""
     from glacier_tui.emulator import EmulatorConfig
 
     values: dict[str, Any] = {
@@ -55,6 +60,7 @@ def emulator_config(data_dir: Path, **overrides: Any) -> Any:
         "seed": 0,
         "start_time": EMULATOR_START,
         "frozen": True,
+        "credentials": TEST_CREDENTIALS,
     }
     values.update(overrides)
     return EmulatorConfig(**values)
@@ -76,7 +82,7 @@ def emulator_url(emulator: Any) -> str:
 
 @pytest.fixture
 def boto3_client(emulator_url: str) -> Any:
-    """A sync boto3 glacier client pointed at the emulator (dummy credentials)."""
+    """A sync boto3 glacier client pointed at the emulator (the test credentials)."""
     import boto3
     from botocore.config import Config
 
@@ -86,5 +92,6 @@ def boto3_client(emulator_url: str) -> Any:
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
+        aws_session_token="testing",
         config=Config(retries={"mode": "standard", "max_attempts": 1}),
     )

@@ -101,7 +101,7 @@ async def test_aioboto3_flow(tmp_path: Path) -> None:
     await emu.start()
     try:
         session = aioboto3.Session(
-            aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1"
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
         )
         async with session.client("glacier", endpoint_url=emu.url) as c:
             await c.create_vault(vaultName="v")

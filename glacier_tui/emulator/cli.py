@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from pathlib import Path
@@ -27,6 +28,19 @@ def _time_scale(text: str) -> float:
 def _faults(text: str) -> str:
     try:
         parse_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
+
+
+CREDENTIALS_ENV = "GLACIER_EMULATOR_CREDENTIALS"
+
+
+def _credentials(text: str) -> str:
+    from glacier_tui.emulator.sigv4 import parse_credentials
+
+    try:
+        parse_credentials(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
     return text
@@ -66,6 +80,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         '"stall_after=N" lets N requests through and hangs later ones until faults change',
     )
     parser.add_argument("--notify-url", default=None, help="also POST SNS messages here")
+    parser.add_argument(
+        "--credentials",
+        type=_credentials,
+        default=os.environ.get(CREDENTIALS_ENV) or None,
+        metavar="KEY:SECRET[:TOKEN[:EXPIRY]],...",
+        help="accept only these keys and check every request's SigV4 signature against "
+        "them (a TOKEN makes the key temporary: requests must carry it as their session "
+        f"token; EXPIRY is ISO 8601 UTC). Default: ${CREDENTIALS_ENV}, else any key "
+        "is accepted unchecked",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
@@ -78,11 +102,13 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         seed_demo=args.seed_demo,
         faults=args.faults,
         notify_url=getattr(args, "notify_url", None),
+        credentials=getattr(args, "credentials", None),
     )
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C / SIGTERM; print the URL once listening."""
+    from glacier_tui.emulator.data_dir import EmulatorStartError
     from glacier_tui.emulator.server import Emulator
 
     try:
@@ -95,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
         emu = Emulator(cfg)
         try:
             await emu.start()
+        except EmulatorStartError as exc:
+            print(f"glacier-tui emulator: {exc}", file=sys.stderr)
+            await emu.stop()
+            return 1
         except OSError as exc:
             print(
                 f"glacier-tui emulator: cannot listen on {cfg.host}:{cfg.port}: {exc}",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-# Code -> (HTTP status, type). GLACIER.md §1.2.
+# Code -> (HTTP status, type), from
+# https://docs.aws.amazon.com/amazonglacier/latest/dev/api-error-responses.html
 STATUS: dict[str, tuple[int, str]] = {
     "ResourceNotFoundException": (404, "Client"),
     "InvalidParameterValueException": (400, "Client"),
@@ -20,6 +21,9 @@ STATUS: dict[str, tuple[int, str]] = {
     "MissingAuthenticationTokenException": (400, "Client"),
     "UnrecognizedClientException": (400, "Client"),
     "InvalidSignatureException": (403, "Client"),
+    "ExpiredTokenException": (403, "Client"),
+    # Not in the Glacier error table; the AWS common-errors pages give IncompleteSignature 400.
+    "IncompleteSignatureException": (400, "Client"),
     "UnknownOperationException": (404, "Client"),
 }
 

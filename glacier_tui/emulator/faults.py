@@ -11,6 +11,7 @@ streams add up), the way real Glacier/S3 throughput behaves over a network.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import threading
@@ -39,6 +40,31 @@ class FaultSpec:
         return {k: getattr(self, k) for k in keys}
 
 
+MAX_LATENCY_SECONDS = 3600.0
+MAX_BANDWIDTH = 1 << 50  # bytes per second
+MAX_COUNT = 1 << 53  # stall_after and seed: whole JSON-safe numbers
+
+
+def _finite(key: str, value: Any) -> float:
+    """A number (or numeric text) that is finite; booleans are not numbers here."""
+    if isinstance(value, bool):
+        raise ValueError(f"{key} must be a number, not {value!r}")
+    try:
+        n = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{key} must be a number, got {value!r}") from exc
+    if not math.isfinite(n):
+        raise ValueError(f"{key} must be a finite number, got {value!r}")
+    return n
+
+
+def _whole(key: str, value: Any, low: int) -> int:
+    n = _finite(key, value)
+    if n != int(n) or not low <= n <= MAX_COUNT:
+        raise ValueError(f"{key} must be a whole number from {low} to {MAX_COUNT}, got {value!r}")
+    return int(n)
+
+
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1 << 10, "m": 1000**2, "mb": 1000**2,
           "mib": 1 << 20, "g": 1000**3, "gb": 1000**3, "gib": 1 << 30}
 
@@ -46,25 +72,29 @@ _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1 << 10, "m": 1000**2, "m
 def parse_bandwidth(value: Any) -> int:
     """Bytes per second: a bare number, or e.g. ``64MiB``, ``500KB``, ``1GiB`` (``/s`` optional)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        n = float(value)
+        n = _finite("bandwidth", value)
     else:
         m = re.fullmatch(r"\s*([0-9.]+)\s*([a-z]*?)(?:/s)?\s*", str(value).lower())
         if not m or m.group(2) not in _UNITS:
             raise ValueError(f"bad bandwidth: {value!r} (use e.g. 64MiB or 500KB, per second)")
-        n = float(m.group(1)) * _UNITS[m.group(2)]
-    if n < 0:
-        raise ValueError(f"bandwidth {value!r} must not be negative")
+        n = _finite("bandwidth", m.group(1)) * _UNITS[m.group(2)]
+    if not 0 <= n <= MAX_BANDWIDTH:
+        raise ValueError(f"bandwidth {value!r} must be from 0 to {MAX_BANDWIDTH} bytes/s")
     return int(n)
 
 
 def parse_latency(value: Any) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value) / 1000.0  # bare numbers are milliseconds, like "20" in the spec
-    m = re.fullmatch(r"\s*([0-9.]+)\s*(ms|s)?\s*", str(value))
-    if not m:
-        raise ValueError(f"bad latency: {value!r} (use e.g. 20ms or 0.5s)")
-    n = float(m.group(1))
-    return n if m.group(2) == "s" else n / 1000.0
+        seconds = _finite("latency", value) / 1000.0  # bare numbers are ms, like "20" in a spec
+    else:
+        m = re.fullmatch(r"\s*([0-9.]+)\s*(ms|s)?\s*", str(value))
+        if not m:
+            raise ValueError(f"bad latency: {value!r} (use e.g. 20ms or 0.5s)")
+        n = _finite("latency", m.group(1))
+        seconds = n if m.group(2) == "s" else n / 1000.0
+    if not 0 <= seconds <= MAX_LATENCY_SECONDS:
+        raise ValueError(f"latency {value!r} must be from 0 to {MAX_LATENCY_SECONDS:g} s")
+    return seconds
 
 
 def parse_spec(spec: str | dict[str, Any] | None) -> FaultSpec:
@@ -89,7 +119,7 @@ def parse_spec(spec: str | dict[str, Any] | None) -> FaultSpec:
     out = FaultSpec()
     for key, value in items.items():
         if key in PROBABILITY_KEYS:
-            p = float(value)
+            p = _finite(key, value)
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"fault probability {key}={value} must be between 0 and 1")
             setattr(out, key, p)
@@ -98,11 +128,9 @@ def parse_spec(spec: str | dict[str, Any] | None) -> FaultSpec:
         elif key == "bandwidth":
             out.bandwidth = parse_bandwidth(value)
         elif key == "stall_after":
-            out.stall_after = int(value)
-            if out.stall_after < -1:
-                raise ValueError(f"stall_after={value} must be a request count (or -1: off)")
+            out.stall_after = _whole("stall_after", value, -1)  # -1: off
         elif key == "seed":
-            out.seed = int(value)
+            out.seed = _whole("seed", value, 0)
         else:
             raise ValueError(
                 f"unknown fault key {key!r}; known: {', '.join(FaultSpec().as_dict())}"

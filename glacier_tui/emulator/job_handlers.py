@@ -21,16 +21,27 @@ STATUS_CODES = ("InProgress", "Succeeded", "Failed")
 class JobHandlers(RetrievalHandlers):
     """Job handlers; new retrievals are checked against the retrieval policy and capacity."""
 
-    def _job_doc(self, j: sqlite3.Row) -> dict[str, Any]:
+    def _job_doc(self, j: sqlite3.Row, keep_nulls: bool = False) -> dict[str, Any]:
+        """The GlacierJobDescription of a job.
+
+        ``keep_nulls``: every documented key, ``null`` when empty, as in the SNS
+        completion message of https://docs.aws.amazon.com/amazonglacier/latest/dev/api-describe-job-get.html
+        (botocore drops nulls, so DescribeJob answers without them).
+        """
         archive = j["action"] == "ArchiveRetrieval"
         inv = j["action"] == "InventoryRetrieval"
         done = j["status"] != "InProgress"
         inv_params = None
         if inv:
             params = json.loads(j["inv_params"] or "{}")
+            # Same shape in DescribeJob and SNS: Format always, the others only when given.
             inv_params = {
                 "Format": j["format"] or "JSON",
-                **{k: params.get(k) for k in ("StartDate", "EndDate", "Limit", "Marker")},
+                **{
+                    k: params[k]
+                    for k in ("StartDate", "EndDate", "Limit", "Marker")
+                    if params.get(k) is not None
+                },
             }
         tier = j["tier"] if not inv else self.cfg.inventory_job_tier
         message = j["status_message"] if done else self.cfg.running_status_message
@@ -57,6 +68,8 @@ class JobHandlers(RetrievalHandlers):
         if j["action"] == "Select":
             doc["SelectParameters"] = json.loads(j["select_params"] or "null")
             doc["OutputLocation"] = json.loads(j["output_location"] or "null")
+        if keep_nulls:
+            return doc
         return {k: v for k, v in doc.items() if v is not None}
 
     def _job(self, db: sqlite3.Connection, vault: str, job_id: str | None) -> sqlite3.Row:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from urllib.parse import parse_qsl, unquote
 import botocore.loaders
 
 from glacier_tui.emulator.errors import GlacierError
+from glacier_tui.emulator.json_body import load_json_object
 
 
 def snake(name: str) -> str:
@@ -146,12 +146,7 @@ class ServiceModel:
         params: dict[str, Any] = {}
         body_doc: Any = None
         if body and not op.streaming_input:
-            try:
-                body_doc = json.loads(body)
-            except ValueError as exc:
-                raise GlacierError("SerializationException", f"Malformed JSON body: {exc}") from exc
-            if not isinstance(body_doc, dict):
-                raise GlacierError("SerializationException", "JSON body must be an object")
+            body_doc = load_json_object(body)
         for m in op.input_members:
             if m.location == "uri":
                 params[m.name] = labels.get(m.location_name)

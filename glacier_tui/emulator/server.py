@@ -7,7 +7,9 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
+import sqlite3
 import threading
 import time
 from datetime import UTC
@@ -16,12 +18,16 @@ from typing import Any
 from aiohttp import ClientSession, ClientTimeout, web
 
 from glacier_tui.emulator.clock import VirtualClock, fmt_ms
-from glacier_tui.emulator.config import EmulatorConfig
-from glacier_tui.emulator.errors import GlacierError, ipv
+from glacier_tui.emulator.config import CENTURY, EmulatorConfig, finite_number
+from glacier_tui.emulator.data_dir import check_data_dir, store_error
+from glacier_tui.emulator.errors import GlacierError, ipv, mpv
 from glacier_tui.emulator.faults import Decision, FaultInjector, Pacer
 from glacier_tui.emulator.ids import make_id
+from glacier_tui.emulator.json_body import load_json_object
+from glacier_tui.emulator.lenient_http import LenientAppRunner
 from glacier_tui.emulator.model import Operation, load_model
 from glacier_tui.emulator.service import BlobRef, Notification, RangeHash, Service, StreamSink
+from glacier_tui.emulator.sigv4 import Verifier, body_hash, parse_credentials
 from glacier_tui.emulator.store import Store, remove
 from glacier_tui.glacier.treehash import TreeHasher
 
@@ -40,6 +46,8 @@ class Emulator:
         self.cfg = cfg
         self.model = load_model()
         self.faults = FaultInjector(cfg.faults)
+        creds = parse_credentials(cfg.credentials) if cfg.credentials is not None else None
+        self.verifier = Verifier(creds, cfg.region)
         self._log: list[dict[str, Any]] = []
         self._log_lock = threading.Lock()
         self._request_counter = 0
@@ -61,7 +69,7 @@ class Emulator:
         app = web.Application(client_max_size=MAX_JSON_BODY)
         app.router.add_route("*", "/_emulator/{what}", self._admin)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = LenientAppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.cfg.host, self.cfg.port)
         await site.start()
@@ -71,11 +79,14 @@ class Emulator:
         self._ticker = asyncio.create_task(self._tick_loop())
 
     def _open(self) -> None:
-        self.cfg.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = Store(self.cfg.data_dir)
-        saved = self.store.get_meta("clock")
+        check_data_dir(self.cfg.data_dir)  # EmulatorStartError: one line saying what is wrong
+        try:
+            self.store = Store(self.cfg.data_dir)
+        except (sqlite3.Error, OSError) as exc:
+            raise store_error(self.cfg.data_dir, exc) from exc
+        saved = _saved_clock(self.store.get_meta("clock"))
         if saved is not None:
-            base = float(saved)
+            base = saved
             if self.cfg.start_time is None and not self.cfg.frozen:
                 base = max(base, time.time())  # real-time mode: downtime counts, as on AWS
         elif self.cfg.start_time is not None:
@@ -180,18 +191,27 @@ class Emulator:
 
     # ------------------------------------------------------------------ admin
     async def _admin(self, request: web.Request) -> web.StreamResponse:
+        refused = self._admin_refusal(request)
+        if refused is not None:
+            return web.json_response({"error": refused}, status=403)
         what = request.match_info["what"]
         body: Any = {}
-        if request.method in ("POST", "PUT") and request.can_read_body:
+        if request.method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            # Only JSON: an HTML form or a "simple" cross-site request cannot send it
+            # without a CORS preflight, which this server never grants.
+            if request.content_type != "application/json":
+                return web.json_response(
+                    {"error": "admin requests with a body must be Content-Type: application/json"},
+                    status=415,
+                )
             try:
-                body = await request.json()
-            except ValueError:
-                return web.json_response({"error": "body must be JSON"}, status=400)
-            if not isinstance(body, dict):
-                return web.json_response({"error": "body must be a JSON object"}, status=400)
+                data = await _read_capped(request, MAX_JSON_BODY)
+                body = load_json_object(data) if data else {}
+            except GlacierError as exc:
+                return web.json_response({"error": exc.message}, status=exc.status)
         try:
             result = await self._admin_call(request.method, what, body)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
         except GlacierError as exc:
             return web.json_response(exc.body(), status=exc.status)
@@ -227,12 +247,17 @@ class Emulator:
                 "frozen": self.clock.frozen,
             }
         if what == "clock" and method == "POST":
-            seconds = float(body.get("advance_seconds", 0))
+            seconds = finite_number("advance_seconds", body.get("advance_seconds", 0), 0, CENTURY)
+            if self.clock.now() + seconds > MAX_CLOCK:
+                raise ValueError("advance_seconds would move the clock past the year 9000")
             now = await asyncio.to_thread(self.advance, seconds)
             await self._deliver()
             return {"now": now}
         if what == "inventory" and method == "POST":
-            vaults = await asyncio.to_thread(self.rebuild_inventory, body.get("vault"))
+            vault = body.get("vault")
+            if vault is not None and not isinstance(vault, str):
+                raise ValueError("vault must be a vault name")
+            vaults = await asyncio.to_thread(self.rebuild_inventory, vault)
             return {"rebuilt": vaults}
         if what == "config" and method == "GET":
             return self.cfg.switches()
@@ -240,6 +265,23 @@ class Emulator:
             return self.set_config(**body)
         if what == "health" and method == "GET":
             return {"ok": True, "url": self.url}
+        return None
+
+    def _admin_refusal(self, request: web.Request) -> str | None:
+        """Why a request may not drive the admin API (None: it may).
+
+        A web page the user visits can make the browser send requests to this port; the
+        browser then names the page in ``Origin`` (and ``Sec-Fetch-Site``)."""
+        host = request.host.rsplit(":", 1)[0].strip("[]").lower()
+        if host not in {*LOOPBACK_NAMES, self.cfg.host.lower()} or host in ANY_ADDRESS:
+            # A page that re-points its own DNS name at this machine (DNS rebinding) is
+            # "same-origin" to the browser; only the names of this server are accepted.
+            return f"admin requests must be addressed to this server, not {host[:100]!r}"
+        origin = request.headers.get("Origin")
+        if origin is not None and origin != f"http://{request.host}":
+            return f"cross-origin admin requests are refused (Origin: {origin[:200]})"
+        if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+            return "cross-site admin requests are refused"
         return None
 
     # ------------------------------------------------------------------ API requests
@@ -306,7 +348,25 @@ class Emulator:
         query = dict(request.query)
         op, labels = self.model.route(request.method, request.raw_path, query)
         entry["operation"] = op.name
-        self._check_auth(request, labels)
+        parsed, cred = self.verifier.authenticate(
+            request.headers, self._wall_now(), query_signed="X-Amz-Signature" in request.query
+        )
+        self._check_request(request, labels)
+        body: bytes | None = None
+        if op.streaming_input:
+            # "When uploading an archive, you must include both the x-amz-sha256-tree-hash and
+            # x-amz-content-sha256 headers" (https://docs.aws.amazon.com/amazonglacier/latest/dev/checksum-calculations.html).
+            # The body is not here yet: the declared hash stands for it in the signature and
+            # is checked against the body once it has arrived.
+            payload_hash = request.headers.get("x-amz-content-sha256")
+            if not payload_hash:
+                raise mpv("Required parameter missing: x-amz-content-sha256")
+        else:
+            body = await _read_capped(request, MAX_JSON_BODY) if request.can_read_body else None
+            entry["bytes_in"] = len(body or b"")
+            payload_hash = body_hash(body)
+        url = f"http://{request.host}{request.raw_path}"
+        self.verifier.verify(parsed, cred, request.method, url, request.headers, payload_hash)
         decision = self.faults.decide(op.streaming_output)
         if decision.names:
             entry["fault"] = ",".join(decision.names)
@@ -331,12 +391,6 @@ class Emulator:
                 "Glacier storage.",
             )
         headers = {k.lower(): v for k, v in request.headers.items()}
-        body: bytes | None = None
-        if not op.streaming_input and request.can_read_body:
-            body = await request.content.read(MAX_JSON_BODY + 1)
-            if len(body) > MAX_JSON_BODY:
-                raise GlacierError("BadRequest", "Request body too large")
-            entry["bytes_in"] = len(body)
         params = self.model.parse(op, labels, query, headers, body)
         if op.streaming_input:
             result = await self._streaming_upload(request, op, params, decision, entry)
@@ -354,12 +408,12 @@ class Emulator:
         out_headers["Content-Type"] = "application/json"
         return web.Response(status=status, body=data, headers=out_headers)
 
-    def _check_auth(self, request: web.Request, labels: dict[str, str]) -> None:
-        auth = request.headers.get("Authorization", "")
-        if not auth.startswith("AWS4-HMAC-SHA256 ") and "X-Amz-Signature" not in request.query:
-            raise GlacierError(
-                "MissingAuthenticationTokenException", "Missing Authentication Token"
-            )
+    def _wall_now(self) -> float:
+        """The time signatures and session tokens are checked against: the real clock
+        (clients sign with it), never the virtual service clock, which tests freeze."""
+        return time.time() + self.cfg.auth_clock_offset_seconds
+
+    def _check_request(self, request: web.Request, labels: dict[str, str]) -> None:
         if self.cfg.require_version_header and "x-amz-glacier-version" not in request.headers:
             raise GlacierError(
                 "MissingParameterValueException", "Required header missing: x-amz-glacier-version"
@@ -552,6 +606,45 @@ class Emulator:
         finally:
             await asyncio.to_thread(fobj.close)
         return True
+
+
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})
+MAX_CLOCK = 222_000_000_000.0  # about the year 9000: every date still formats
+
+
+def _saved_clock(text: str | None) -> float | None:
+    """The persisted service clock, or None when it is missing or unusable (then the
+    configured start time is used, so a bad value can never stop the emulator starting)."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 <= value <= MAX_CLOCK:
+        log.warning("ignoring the saved emulator clock %r: not a usable time", text[:40])
+        return None
+    return value
+
+
+async def _read_capped(request: web.Request, cap: int) -> bytes:
+    """The whole request body (however many TCP segments it came in), at most ``cap`` bytes;
+    a longer one is refused before it is read."""
+    length = request.content_length
+    if length is not None and length > cap:
+        raise GlacierError("BadRequest", f"Request body too large: at most {cap} bytes", 413)
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(cap + 1 - size)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+        if size > cap:
+            raise GlacierError("BadRequest", f"Request body too large: at most {cap} bytes", 413)
+    return b"".join(parts)
 
 
 def _leaves_of(tree: TreeHasher) -> list[bytes]:

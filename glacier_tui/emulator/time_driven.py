@@ -183,7 +183,7 @@ class TimeDrivenWork(JobHandlers, MultipartHandlers):
 
     def _notify(self, db: sqlite3.Connection, job_id: str, when: float) -> None:
         job = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
-        doc = self._job_doc(job)
+        doc = self._job_doc(job, keep_nulls=True)
         event = (
             "InventoryRetrievalCompleted"
             if job["action"] == "InventoryRetrieval"

@@ -168,6 +168,18 @@ class AccessDenied(GlacierError):
     )
 
 
+class InvalidCredentials(AccessDenied):
+    codes: ClassVar[tuple[str, ...]] = (
+        "UnrecognizedClientException", "InvalidClientTokenId", "SignatureDoesNotMatch",
+        "IncompleteSignatureException", "IncompleteSignature",
+    )
+    summary = "The AWS credentials were not accepted."
+    default_hint = (
+        "Check the access key ID, the secret access key and the session token (or --profile): "
+        "a mistyped, deleted or rotated key is refused, and temporary keys need their token."
+    )
+
+
 class ClockSkew(AccessDenied):
     codes: ClassVar[tuple[str, ...]] = ("RequestTimeTooSkewed", "RequestExpired")
     summary = "The request was signed with a clock that is too far off."
@@ -220,13 +232,20 @@ class LocalError(GlacierError):
 _BY_CODE: dict[str, type[GlacierError]] = {}
 for _cls in (ResourceNotFound, InvalidParameterValue, MissingParameterValue, PolicyEnforced,
              InsufficientCapacity, LimitExceeded, Throttling, RequestTimeout, ServiceUnavailable,
-             AccessDenied, ClockSkew, NoLongerSupported, ExpiredToken):
+             AccessDenied, InvalidCredentials, ClockSkew, NoLongerSupported, ExpiredToken):
     for _code in _cls.codes:
         _BY_CODE[_code] = _cls
 
 
-def _refine(cls: type[GlacierError], message: str) -> type[GlacierError]:
+def _refine(cls: type[GlacierError], message: str, code: str = "") -> type[GlacierError]:
     """Pick a more specific class from the service's own (observed) message texts."""
+    if code == "InvalidSignatureException":
+        # AWS words a signature outside its 15-minute window "Signature expired: ..." or
+        # "Signature not yet current: ..."; any other one does not match the secret.
+        if message.startswith(("Signature expired", "Signature not yet current")):
+            return ClockSkew
+        if message.startswith("The request signature we calculated does not match"):
+            return InvalidCredentials
     if cls is ResourceNotFound and message.startswith("The job ID was not found"):
         return JobOutputExpired
     if cls is InvalidParameterValue:
@@ -253,7 +272,7 @@ def from_client_error(response: dict[str, Any], operation: str = "") -> GlacierE
             cls = ResourceNotFound
         else:
             cls = GlacierError
-    cls = _refine(cls, message)
+    cls = _refine(cls, message, code)
     detail = message if message else code
     return cls(detail, code=code or cls.__name__, status=status, operation=operation)
 
