@@ -28,6 +28,17 @@ def _secrets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
 
 
+@pytest.fixture
+def emulator(tmp_path: Path) -> Any:
+    """The emulator signs with this file's keys, so requests reach the vault and screens."""
+    from glacier_tui.emulator import EmulatorThread
+    from tests.conftest import emulator_config
+
+    config = emulator_config(tmp_path / "emulator-data", credentials=f"{KEY}:{SECRET}:{TOKEN}")
+    with EmulatorThread(config) as emu:
+        yield emu
+
+
 def _clean(text: str, where: str) -> None:
     for needle in FORBIDDEN:
         assert needle not in text, f"{needle!r} leaked into {where}"
@@ -42,10 +53,14 @@ def test_cli_failures_leak_nothing(emulator_url: str, tmp_path: Path,
         ["upload", "--endpoint-url", emulator_url, "--vault", "nope", str(Path(__file__))],
         ["config", "show"],
     ]
+    seen = []
     for argv in runs:
         cli.main(["--region", "us-east-1", *argv] if argv[0] != "config" else argv)
         out = capsys.readouterr()
         _clean(out.out + out.err, " ".join(argv[:2]))
+        seen.append(out.out + out.err)
+    # The signed requests got past the signature check to the vault itself.
+    assert "not found" in seen[0].lower() and "not found" in seen[2].lower(), seen
 
 
 async def _drive_app(emulator: Any, tmp_path: Path) -> str:
