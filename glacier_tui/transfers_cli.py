@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from glacier_tui.glacier import errors
 from glacier_tui.glacier.client import ClientOptions, GlacierClient
+from glacier_tui.glacier.masking import shown
 from glacier_tui.glacier.transfers import (
     MAX_CONCURRENCY,
     TransferProgress,
@@ -123,8 +124,9 @@ def _concurrency(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _fail(command: str, message: str) -> None:
-    # One line, no traceback; server text is already cleaned of control characters.
-    print(f"glacier-tui {command}: error: {' '.join(message.split())}", file=sys.stderr)
+    # One line, no traceback, no password, no terminal escape (the text may echo a name
+    # or an endpoint URL).
+    print(f"glacier-tui {command}: error: {' '.join(shown(message).split())}", file=sys.stderr)
 
 
 def _run(command: str, main: Callable[[], Awaitable[int]]) -> int:
@@ -243,7 +245,7 @@ async def _download(args: argparse.Namespace, settings: Any, concurrency: int, s
                 glacier, args.vault, job, dest, segment_size=segment, concurrency=concurrency,
                 overwrite=bool(args.force), on_progress=bars.update,
             )
-    print(result.path)
+    print(shown(result.path))
     return EXIT_OK
 
 
@@ -299,7 +301,7 @@ async def _upload(args: argparse.Namespace, settings: Any) -> int:
                                   " attempted (the same error would stop each of them)")
                         return EXIT_FAILED
                     continue
-                print(f"{result.archive_id}\t{name}", flush=True)
+                print(f"{shown(result.archive_id)}\t{shown(name)}", flush=True)
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -328,6 +328,8 @@ def run_app(app: GlacierApp) -> int:
     """Run the app in the terminal; a bad setting is one line on stderr and status 2."""
     app.run()
     if app.startup_error:
-        print(f"glacier-tui: {app.startup_error}", file=sys.stderr)
+        from glacier_tui.glacier.masking import shown
+
+        print(f"glacier-tui: {shown(app.startup_error)}", file=sys.stderr)
         return 2
     return int(app.return_code or 0)
