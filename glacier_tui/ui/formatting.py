@@ -25,6 +25,11 @@ STATUS_STYLES: dict[str, str] = {
 clean = shown
 
 
+def clean_lines(text: object) -> str:
+    """:func:`clean`, keeping line breaks (multi-line messages)."""
+    return shown(text, multiline=True)
+
+
 def user_message(exc: BaseException) -> str:
     """What to show for an error: a GlacierError's own message with its hint, else one line."""
     from glacier_tui.glacier.errors import GlacierError  # not at import: start-up stays light
