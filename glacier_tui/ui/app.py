@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -302,19 +301,24 @@ class GlacierApp(App[None]):
 
 
 def setup_logging() -> Path | None:
-    """Log to <state dir>/glacier-tui.log (mode 0600). Never credentials: we never log them."""
+    """Log to <state dir>/glacier-tui.log: 0600 in a 0700 dir, no symlink, masked and inert."""
     try:
         import platformdirs
 
+        from glacier_tui.glacier.errors import GlacierError
+        from glacier_tui.glacier.logs import PrivateFileHandler, open_log
+
         directory = Path(platformdirs.user_state_dir("glacier-tui"))
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / "glacier-tui.log"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.close(fd)
-        os.chmod(path, 0o600)
-        handler = logging.FileHandler(path, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         root = logging.getLogger("glacier_tui")
+        path = directory / "glacier-tui.log"
+        for existing in root.handlers:  # set up once per process
+            if isinstance(existing, PrivateFileHandler) and \
+                    Path(existing.baseFilename) == path.absolute():
+                return path
+        try:
+            handler = open_log(directory)
+        except GlacierError:  # a symlink or a FIFO where the log goes: no log, no crash
+            return None
         root.addHandler(handler)
         root.setLevel(logging.INFO)
         # botocore at DEBUG logs signed headers: keep it quiet.
