@@ -58,7 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cmd = getattr(args, "inventory_command", None)
-    err = Console(stderr=True, highlight=False)
+    # soft_wrap: an error stays one line whatever the terminal width.
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     if cmd == "import" and not Path(args.file).is_file():  # before the store is created
         err.print(f"[red]no such file:[/] {escape(shown(args.file))}")
         return 2
