@@ -364,6 +364,13 @@ async def test_tui_renders_hostile_names_inert(emulator: Any, boto3_client: Any,
         shot = app.export_screenshot()
         assert_inert(shot, "the screenshot")
         assert "[/]" in shot  # the job's description, shown literally (no MarkupError)
+        # The command palette lists vaults and jobs: it must open and close cleanly.
+        await pilot.press("ctrl+p")
+        await _settle(pilot)
+        await pilot.press(*"hostile")
+        await _settle(pilot)
+        await pilot.press("escape")
+        await _settle(pilot)
 
 
 async def test_header_and_error_screen_mask_the_password(tmp_path: Path) -> None:
@@ -410,3 +417,19 @@ async def test_success_is_shown_as_success(emulator: Any, tmp_path: Path) -> Non
         assert got["Throttled"].severity == "warning"
         assert got["Download failed"].severity == "error"
         assert_inert(got["Downloaded"].message, "a toast")
+
+
+async def test_crash_traceback_is_masked_without_frame_variables(tmp_path: Path) -> None:
+    url = SECRET_URL_TEMPLATE.format(port=_closed_port())
+    app = make_app(url, tmp_path)
+    async with app.run_test(size=(120, 30)):
+        secret_local = url  # Textual's own crash report would show this variable
+        try:
+            raise RuntimeError(f"boom at {secret_local} {ANSI}")
+        except RuntimeError:
+            app._fatal_error()
+        text = "".join(str(r.plain) for r in app._exit_renderables if hasattr(r, "plain"))
+    assert "RuntimeError" in text and "boom at http://alice:***@127.0.0.1" in text
+    assert " locals " not in text  # no panel of frame variables (they hold settings, URLs)
+    assert_no_password(text, "the crash traceback")
+    assert_inert(text, "the crash traceback")

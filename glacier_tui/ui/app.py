@@ -236,6 +236,28 @@ class GlacierApp(App[None]):
             clean(f"{type(error).__name__}: {error}")
         self.notify(text, title="Error", severity="error", timeout=10, markup=False)
 
+    def _fatal_error(self) -> None:
+        """A crash: Textual's own traceback shows every frame's locals (settings, URLs).
+
+        Shown here without locals, masked and inert, and logged the same way.
+        """
+        import io
+
+        from rich.console import Console
+        from rich.text import Text
+        from rich.traceback import Traceback
+
+        from glacier_tui.glacier.masking import shown
+
+        self.bell()
+        log.error("glacier-tui crashed", exc_info=True)
+        console = Console(file=io.StringIO(), record=True, width=self.console.width or 100,
+                          color_system=None)
+        console.print(Traceback(show_locals=False, width=None))
+        text = shown(console.export_text(styles=False), multiline=True)
+        self._exit_renderables.append(Text(text))
+        self._close_messages_no_wait()
+
     # -- quit / help ---------------------------------------------------------------------
 
     def running_transfers(self) -> int:
