@@ -382,7 +382,7 @@ class VaultSettingsScreen(ModalScreen[None]):
         if lock is None:
             state.update(Text("Lock: none. Initiating starts a 24-hour test period."))
             return
-        state.update(Text(f"Lock: {lock.state}, created {_when(lock.creation_date)}, "
+        state.update(Text(f"Lock: {clean(lock.state)}, created {_when(lock.creation_date)}, "
                           f"expires {_when(lock.expiration_date)}"))
         self.query_one("#lock-policy", TextArea).text = _pretty(lock.policy)
 

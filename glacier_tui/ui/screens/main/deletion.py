@@ -55,7 +55,7 @@ class DeletionMixin(MainScreenBase):
         total = sum(a.size or 0 for a in archives)
         body: list[str | Text] = [
             Text(f"{len(archives)} archive(s), {human_size(total)}, will be deleted for good:")]
-        body += [Text(f"  {a.vault}: {clean(a.path)}") for a in archives[:10]]
+        body += [Text(f"  {clean(a.vault)}: {clean(a.path)}") for a in archives[:10]]
         if len(archives) > 10:
             body.append(Text(f"  … and {len(archives) - 10} more"))
         ok = await self.app.push_screen_wait(
