@@ -8,9 +8,6 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from glacier_tui.glacier.sanitize import markup
-from glacier_tui.ui.formatting import action_label, clean, short_id
-
 if TYPE_CHECKING:
     from glacier_tui.ui.screens.main import MainScreen
 
@@ -42,6 +39,7 @@ class GlacierCommands(Provider):
         main = self._main()
         if main is None:
             return []
+        from glacier_tui.ui.formatting import action_label, clean, short_id
         out: list[tuple[str, str, object]] = []
         for title, action, help_text in ACTIONS:
             if main.check_action(action, ()) is True:
@@ -59,11 +57,15 @@ class GlacierCommands(Provider):
 
     # The palette parses a str prompt and help as markup: names go in as Text, escaped help.
     async def discover(self) -> Hits:
+        from glacier_tui.glacier.sanitize import markup
+
         for text, help_text, callback in self._candidates()[:30]:
             yield DiscoveryHit(Text(text), callback, text=text,  # type: ignore[arg-type]
                                help=markup(help_text))
 
     async def search(self, query: str) -> Hits:
+        from glacier_tui.glacier.sanitize import markup
+
         matcher = self.matcher(query)
         for text, help_text, callback in self._candidates():
             score = matcher.match(text)
