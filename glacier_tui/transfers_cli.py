@@ -192,7 +192,8 @@ class _Bars:
         if self._progress is None:
             return
         task = self._tasks.get(p.transfer_id)
-        label = p.name if len(p.name) <= 40 else "…" + p.name[-39:]
+        name = shown(p.name)
+        label = name if len(name) <= 40 else "…" + name[-39:]
         if task is None:
             task = self._progress.add_task(label, total=p.total or None, state=p.state.value)
             self._tasks[p.transfer_id] = task
