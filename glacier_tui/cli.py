@@ -25,7 +25,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports bad usage as one line and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+        from glacier_tui.glacier.masking import shown  # the message echoes what was typed
+
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {shown(message)} (see --help)\n")
 
 
 def _add_connection_options(parser: argparse.ArgumentParser, top_level: bool) -> None:

@@ -433,3 +433,12 @@ async def test_crash_traceback_is_masked_without_frame_variables(tmp_path: Path)
     assert " locals " not in text  # no panel of frame variables (they hold settings, URLs)
     assert_no_password(text, "the crash traceback")
     assert_inert(text, "the crash traceback")
+
+
+def test_usage_errors_echo_arguments_inert(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["config", "show", f"--x{ANSI}{BIDI}{OSC8}"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments" in err
+    assert_inert(err, "a usage error")
