@@ -25,7 +25,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports bad usage as one line and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+        from glacier_tui.glacier.masking import shown  # the message echoes what was typed
+
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {shown(message)} (see --help)\n")
 
 
 def _add_connection_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
@@ -119,21 +121,32 @@ def _settings_from(args: argparse.Namespace) -> Any:
     return load_settings(cli, getattr(args, "config", None))
 
 
+def _err(message: object) -> None:
+    """One line on stderr: passwords masked, terminal escapes and controls removed."""
+    from glacier_tui.glacier.masking import shown
+
+    print(f"glacier-tui: {shown(message)}", file=sys.stderr)
+
+
 def _print_config(loaded: Any, action: str | None) -> int:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from glacier_tui.glacier.masking import shown
 
     if action == "path":
-        print(loaded.config_path)
+        print(shown(loaded.config_path))
         return EXIT_OK
     from glacier_tui.config import describe_settings
 
-    table = Table(title=f"glacier-tui settings (file: {loaded.config_path})")
+    # Text cells, never markup strings: a value such as "[/]" prints as itself.
+    table = Table(title=Text(f"glacier-tui settings (file: {shown(loaded.config_path)})"))
     for column in ("setting", "value", "source"):
         table.add_column(column)
     for key, value, source in describe_settings(loaded):
-        table.add_row(key, value, source)
-    Console(highlight=False).print(table)
+        table.add_row(Text(shown(key)), Text(shown(value)), Text(shown(source)))
+    Console(highlight=False, emoji=False).print(table)
     return EXIT_OK
 
 
@@ -148,8 +161,7 @@ def build_app(args: argparse.Namespace) -> GlacierApp:
 def _dispatch(args: argparse.Namespace) -> int:
     command = args.command
     if getattr(args, "_unavailable", False):
-        print(f"glacier-tui: the {command} command is not available in this build",
-              file=sys.stderr)
+        _err(f"the {command} command is not available in this build")
         return EXIT_FAILED
     if command == "emulator":
         from glacier_tui.emulator import cli as emulator_cli
@@ -164,7 +176,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     try:
         loaded = _settings_from(args)
     except ConfigError as exc:
-        print(f"glacier-tui: {exc}", file=sys.stderr)
+        _err(exc)
         return EXIT_USAGE
     settings = loaded.settings
     if command == "config":

@@ -24,6 +24,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from glacier_tui.glacier.masking import mask_url, remember_url
 from glacier_tui.glacier.models import Tier
 
 APP_NAME = "glacier-tui"
@@ -103,6 +104,12 @@ class Settings(BaseSettings):
     )
     keymap: dict[str, str] = Field(default_factory=dict,
                                    description="Binding id -> keys, e.g. restore = 'ctrl+r'")
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _remember_password(cls, value: str | None) -> str | None:
+        remember_url(value)  # masked wherever a library echoes it (errors, logs)
+        return value
 
     @field_validator("part_size_mib", "segment_size_mib")
     @classmethod
@@ -285,10 +292,8 @@ def _describe(
 
 
 def _show_value(name: str, value: Any) -> str:
-    if name == "endpoint_url" and isinstance(value, str) and "@" in value:
-        # Never echo credentials embedded in a URL.
-        scheme, _, rest = value.partition("://")
-        value = f"{scheme}://***@{rest.split('@', 1)[1]}"
+    if name == "endpoint_url" and isinstance(value, str):
+        value = mask_url(value)  # never echo a password embedded in the URL
     if isinstance(value, Enum):
         value = value.value
     if isinstance(value, Path):

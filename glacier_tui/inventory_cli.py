@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import json
 import stat
 import sys
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -27,10 +25,11 @@ from rich.progress import (
 )
 
 from glacier_tui.glacier import errors
-from glacier_tui.glacier.descriptions import safe_text
 from glacier_tui.glacier.inventory import InventoryFormatError, WrongVaultError, import_inventory
+from glacier_tui.glacier.inventory_export import export_inventory, write_export
+from glacier_tui.glacier.masking import shown
 from glacier_tui.glacier.sanitize import inert
-from glacier_tui.glacier.store import ArchiveRow, Store, StoreMissingError
+from glacier_tui.glacier.store import Store, StoreMissingError
 from glacier_tui.ui.formatting import human_size
 
 if TYPE_CHECKING:
@@ -100,19 +99,20 @@ def _no_inventory(err: Console, vault: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     cmd = getattr(args, "inventory_command", None)
-    err = Console(stderr=True, highlight=False)
+    # soft_wrap: an error stays one line whatever the terminal width.
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     if cmd == "import" and (problem := _source_problem(Path(args.file))):  # before the store
-        err.print(f"[red]{problem}:[/] {escape(inert(args.file))}")
+        err.print(f"[red]{problem}:[/] {escape(shown(args.file))}")
         return 2
     try:
         store = Store(args.db, create=cmd in ("import", "names"))  # reading never creates one
     except StoreMissingError:
         return _no_inventory(err, args.vault)
     except errors.GlacierError as e:  # a symlink in the way, the store being written...
-        err.print(f"[red]cannot open store:[/] {escape(inert(e.message))}")
+        err.print(f"[red]cannot open store:[/] {escape(shown(e.message))}")
         return 1
     except Exception as e:  # unreadable path, not a database, ...
-        err.print(f"[red]cannot open store:[/] {escape(inert(e))}")
+        err.print(f"[red]cannot open store:[/] {escape(shown(e))}")
         return 1
     try:
         if cmd in ("ls", "export") and store.current_snapshot_id(args.vault) is None:
@@ -149,16 +149,16 @@ def _import(store: Store, args: argparse.Namespace, err: Console) -> int:
                 progress=lambda done, _total: progress.update(task, completed=done),
             )
         except InventoryFormatError as e:
-            err.print(f"[red]bad inventory:[/] {escape(inert(e))} — previous inventory kept")
+            err.print(f"[red]bad inventory:[/] {escape(shown(e))} — previous inventory kept")
             return 1
         except WrongVaultError as e:
-            err.print(f"[red]refused:[/] {escape(inert(e))} — previous inventory kept")
+            err.print(f"[red]refused:[/] {escape(shown(e))} — previous inventory kept")
             return 1
         except errors.GlacierError as e:  # the store is being written by another glacier-tui
-            err.print(f"[red]not imported:[/] {escape(inert(e.message))}")
+            err.print(f"[red]not imported:[/] {escape(shown(e.message))}")
             return 1
         except OSError as e:
-            err.print(f"[red]cannot read:[/] {escape(inert(e))}")
+            err.print(f"[red]cannot read:[/] {escape(shown(e))}")
             return 1
     out = Console(highlight=False)
     out.print(
@@ -169,50 +169,28 @@ def _import(store: Store, args: argparse.Namespace, err: Console) -> int:
     decoded = ", ".join(f"{k} {v:,}" for k, v in sorted(res.sources.items()))
     out.print(f"descriptions: {decoded}", markup=False)
     for w in res.warnings:
-        err.print(f"warning: {safe_text(w)}", markup=False)
+        err.print(f"warning: {shown(w)}", markup=False)
     return 0
 
 
 def _export(store: Store, args: argparse.Namespace, err: Console) -> int:
     if store.current_snapshot_id(args.vault) is None:
-        err.print(f"no inventory stored for vault {safe_text(args.vault)!r}", markup=False)
+        err.print(f"no inventory stored for vault {shown(args.vault)!r}", markup=False)
         return 1
-    f: IO[str] = (
-        args.output.open("w", encoding="utf-8", newline="") if args.output else sys.stdout
-    )
+    if not args.output:
+        write_export(store, args.vault, args.format, sys.stdout)
+        sys.stdout.flush()
+        return 0
     try:
-        rows = store.iter_archives(args.vault)
-        if args.format == "csv":
-            w = csv.writer(f)
-            w.writerow(["ArchiveId", "Path", "Size", "CreationDate", "FileModified",
-                        "SHA256TreeHash", "DecodedFrom", "ArchiveDescription"])
-            for r in rows:
-                w.writerow([r.archive_id, r.path, "" if r.size is None else r.size, r.created or "",
-                            r.mtime or "", r.tree_hash or "", r.source, r.description])
-        else:
-            info = store.snapshot_info(args.vault)
-            f.write(json.dumps({
-                "VaultKey": args.vault,
-                "VaultARN": info.vault_arn if info else None,
-                "InventoryDate": info.inventory_date if info else None,
-            })[:-1] + ',"ArchiveList":[')
-            for i, r in enumerate(rows):  # streamed: never the whole list in memory
-                f.write(("," if i else "") + "\n" + json.dumps(_as_json(r)))
-            f.write("\n]}\n")
-    finally:
-        if args.output:
-            f.close()
-        else:
-            f.flush()
+        export_inventory(store, args.vault, args.format, args.output)
+    except errors.GlacierError as e:  # a symlink, FIFO or directory in the way
+        err.print(f"cannot export: {e.user_message()}", markup=False)
+        return 1
+    except OSError as e:  # a full disk, no permission: the previous export is kept
+        err.print(f"cannot write {shown(args.output)}: {shown(e.strerror or e)}"
+                  " — nothing written, any previous export kept", markup=False)
+        return 1
     return 0
-
-
-def _as_json(r: ArchiveRow) -> dict[str, Any]:
-    return {
-        "ArchiveId": r.archive_id, "Path": r.path, "Size": r.size, "CreationDate": r.created,
-        "FileModified": r.mtime, "SHA256TreeHash": r.tree_hash, "DecodedFrom": r.source,
-        "ArchiveDescription": r.description,
-    }
 
 
 def _human(n: int | None) -> str:
@@ -225,14 +203,14 @@ def _ls(store: Store, args: argparse.Namespace, err: Console) -> int:
     path = str(args.path).strip("/")
     info = store.folder(args.vault, path)
     if info is None:
-        err.print(f"no such folder: {safe_text(path)!r}", markup=False)
+        err.print(f"no such folder: {shown(path)!r}", markup=False)
         return 1
     out = sys.stdout
     for sub in store.subfolders(args.vault, path, limit=args.limit):
-        out.write(f"{safe_text(sub.name)}/\t{sub.count}\t{_human(sub.bytes)}\n")
+        out.write(f"{shown(sub.name)}/\t{sub.count}\t{_human(sub.bytes)}\n")
     for a in store.archives(args.vault, path, limit=args.limit):
-        out.write(f"{safe_text(a.name)}\t{_human(a.size)}\t{a.created or ''}\n")
-    out.write(f"-- {info.count:,} archives, {_human(info.bytes)} in {path or '/'}\n")
+        out.write(f"{shown(a.name)}\t{_human(a.size)}\t{shown(a.created)}\n")
+    out.write(f"-- {info.count:,} archives, {_human(info.bytes)} in {shown(path or '/')}\n")
     return 0
 
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from glacier_tui.glacier import errors
 from glacier_tui.glacier.client import ClientOptions, GlacierClient
-from glacier_tui.glacier.sanitize import inert
+from glacier_tui.glacier.masking import shown
 from glacier_tui.glacier.transfer_common import DEFAULT_STALL_TIMEOUT
 from glacier_tui.glacier.transfers import (
     MAX_CONCURRENCY,
@@ -140,8 +140,9 @@ def _concurrency(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _fail(command: str, message: str) -> None:
-    # One line, no traceback; server text is already cleaned of control characters.
-    print(f"glacier-tui {command}: error: {' '.join(message.split())}", file=sys.stderr)
+    # One line, no traceback, no password, no terminal escape (the text may echo a name
+    # or an endpoint URL).
+    print(f"glacier-tui {command}: error: {' '.join(shown(message).split())}", file=sys.stderr)
 
 
 def _run(command: str, main: Callable[[], Awaitable[int]]) -> int:
@@ -207,7 +208,8 @@ class _Bars:
         if self._progress is None:
             return
         task = self._tasks.get(p.transfer_id)
-        label = p.name if len(p.name) <= 40 else "…" + p.name[-39:]
+        name = shown(p.name)
+        label = name if len(name) <= 40 else "…" + name[-39:]
         if task is None:
             task = self._progress.add_task(label, total=p.total or None, state=p.state.value)
             self._tasks[p.transfer_id] = task
@@ -263,9 +265,9 @@ async def _download(args: argparse.Namespace, settings: Any, concurrency: int, s
                                     or _setting(settings, "stall_timeout", DEFAULT_STALL_TIMEOUT)),
             )
     if not result.verified:  # the file is there, but say plainly that nothing vouched for it
-        print(f"glacier-tui download: note: {inert(str(result.path))}: {result.verification}",
+        print(f"glacier-tui download: note: {shown(result.path)}: {result.verification}",
               file=sys.stderr)
-    print(result.path)
+    print(shown(result.path))
     return EXIT_OK
 
 
@@ -321,7 +323,7 @@ async def _upload(args: argparse.Namespace, settings: Any) -> int:
                                   " attempted (the same error would stop each of them)")
                         return EXIT_FAILED
                     continue
-                print(f"{result.archive_id}\t{name}", flush=True)
+                print(f"{shown(result.archive_id)}\t{shown(name)}", flush=True)
     return EXIT_FAILED if failed else EXIT_OK
 
 

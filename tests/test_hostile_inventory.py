@@ -289,7 +289,30 @@ def test_two_import_processes_one_is_refused(tmp_path: Path) -> None:
     assert b"imported 200 archives" in out
 
 
-def test_second_import_in_this_process_is_refused(store: Store) -> None:
+def test_imports_in_two_threads_take_turns(store: Store) -> None:
+    """Two inventories finishing at once in the TUI: both imported, one after the other."""
+    import threading
+
+    results: list[int] = []
+    errors_seen: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            doc = jdoc([entry(i) for i in range(n)])
+            results.append(import_inventory(store, ARN, io.BytesIO(doc)).archives)
+        except BaseException as exc:
+            errors_seen.append(exc)
+
+    with store.writer_lock():  # the first writer holds it while the two threads start
+        threads = [threading.Thread(target=run, args=(n,)) for n in (3, 5)]
+        for t in threads:
+            t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors_seen and sorted(results) == [3, 5]
+
+
+def test_nested_import_in_the_same_thread_is_refused(store: Store) -> None:
     held = rf"being written by another glacier-tui \(pid {os.getpid()}\)"
     with store.writer_lock(), pytest.raises(LockedError, match=held):
         import_inventory(store, ARN, io.BytesIO(jdoc([entry(0)])))

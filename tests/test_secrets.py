@@ -100,3 +100,59 @@ def test_app_log_and_screenshot_leak_nothing(emulator: Any, tmp_path: Path) -> N
         if f.is_file():
             _clean(f.read_text(errors="replace"), str(f))
             assert stat.S_IMODE(f.stat().st_mode) & 0o077 == 0, f
+
+
+ENDPOINT_PASSWORD = "Pa:ss@w%2Frd"  # ":" and "@" inside, and a percent-encoded "/"
+
+
+def _no_endpoint_password(text: str, where: str) -> None:
+    for needle in (ENDPOINT_PASSWORD, "Pa:ss@w", "Pa:ss@w/rd", "w%2Frd"):
+        assert needle not in text, f"the endpoint password leaked into {where}"
+
+
+def test_endpoint_password_never_reaches_stdout_stderr_or_the_log(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+    import socket
+
+    from glacier_tui.glacier import masking
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://bob:{ENDPOINT_PASSWORD}@127.0.0.1:{port}"
+    for argv in (["config", "show", "--endpoint-url", url],
+                 ["download", "--region", "us-east-1", "--endpoint-url", url, "--vault", "v",
+                  "--job", "J"]):
+        cli.main(argv)
+        out = capsys.readouterr()
+        _no_endpoint_password(out.out + out.err, " ".join(argv[:2]))
+    assert "bob:***@127.0.0.1" in cli_config_show(url, capsys)
+
+    path = setup_logging()
+    assert path is not None
+    root = logging.getLogger("glacier_tui")
+    try:
+        settings = Settings(endpoint_url=url, region="us-east-1", max_attempts=1,
+                            download_dir=tmp_path / "dl")
+
+        async def drive() -> str:
+            app = GlacierApp(settings, store=Store(tmp_path / "store.sqlite3"))
+            async with app.run_test(size=(140, 30)) as pilot:
+                for _ in range(40):
+                    await pilot.pause(0.05)
+                return str(app.export_screenshot())
+
+        _no_endpoint_password(asyncio.run(drive()), "the screen")
+    finally:
+        for h in list(root.handlers):
+            if isinstance(h, logging.FileHandler):
+                h.close()
+                root.removeHandler(h)
+        masking.forget_all()
+    _no_endpoint_password(path.read_text(), "the app log")
+
+
+def cli_config_show(url: str, capsys: pytest.CaptureFixture[str]) -> str:
+    cli.main(["config", "show", "--endpoint-url", url])
+    return str(capsys.readouterr().out)

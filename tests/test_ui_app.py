@@ -127,6 +127,10 @@ async def test_browse_inventory_restore_download(demo_emulator: Any, tmp_path: P
         expected = tmp_path / "downloads" / row_path
         await wait_for(pilot, lambda: expected.exists(), steps=300)
         assert expected.stat().st_size == row_size
+        # A success is shown as a success, not as a red error.
+        await wait_for(pilot, lambda: any(n.title == "Downloaded" for n in app._notifications))
+        done = next(n for n in app._notifications if n.title == "Downloaded")
+        assert done.severity == "information"
 
 
 def _walk(node: Any) -> Iterator[Any]:

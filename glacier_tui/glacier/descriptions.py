@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from glacier_tui.glacier.sanitize import inert
+
 __all__ = [
     "ERROR_FOLDER",
     "UNDEFINED_FOLDER",
@@ -59,23 +61,10 @@ class DescriptionTooLongError(ValueError):
     """The encoded description would exceed Glacier's 1024-byte limit."""
 
 
-# Escape sequences first (CSI, OSC with its payload, other two-byte ESC forms),
-# then any remaining C0/C1/DEL, and the bidi/format controls that can make a
-# name display differently from what it is.
-_CONTROL_RE: Final = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]?"
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
-    r"|\x1b[ -~]?"
-    r"|\x9b[0-?]*[ -/]*[@-~]?"
-    r"|[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
-)
-
-
-def safe_text(s: str) -> str:
-    """Strip control characters and terminal escape sequences (plain text stays plain)."""
-    if s.isascii() and s.isprintable():  # fast path: nothing to strip
-        return s
-    return _CONTROL_RE.sub("", s)
+# The one sanitizer (terminal escapes whole, C0/C1/DEL, CR, bidi and zero-width
+# format characters; newlines and tabs become spaces). Its ASCII fast path keeps the
+# importer's hot loop cheap.
+safe_text: Final = inert
 
 
 def normalize_path(s: str) -> str:
@@ -94,9 +83,9 @@ def normalize_path(s: str) -> str:
     ):
         return s
     if not s.isprintable():  # isprintable() is False for every C0/C1/DEL and format char
-        s = _CONTROL_RE.sub("", s)
+        s = inert(s)
     if not s.isascii() and not unicodedata.is_normalized("NFC", s):
-        s = safe_text(unicodedata.normalize("NFC", s))
+        s = inert(unicodedata.normalize("NFC", s))
     if "\\" in s:
         s = s.replace("\\", "/")
     # Dropping ".." (rather than resolving it) means a name can never climb.

@@ -8,16 +8,14 @@ code works with every botocore version (GLACIER.md §9.4).
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar
 
-# ANSI sequences first, so the escape is not removed alone and leaves "[31m" behind.
-_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from glacier_tui.glacier.masking import shown
 
 
 def _clean(text: str) -> str:
-    """Server text is untrusted: drop control characters and ANSI escapes."""
-    return _CONTROL.sub("", text).strip()
+    """Server and library text is untrusted, and may echo an endpoint URL's password."""
+    return shown(text).strip()
 
 
 class GlacierError(Exception):

@@ -14,11 +14,8 @@ import unicodedata
 from pathlib import Path
 
 from glacier_tui.glacier import errors
+from glacier_tui.glacier.sanitize import inert
 
-# C0/C1 controls, DEL, and the bidi/format characters that make a name display
-# differently from what it is.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _MAX_COMPONENT_BYTES = 255
 
@@ -30,7 +27,9 @@ class UnsafePathError(errors.LocalError):
 
 def sanitize_relative_name(name: str) -> str:
     """A clean ``/``-separated relative path, or ``""`` when nothing usable is left."""
-    text = _CONTROL.sub("", _ESCAPE.sub("", unicodedata.normalize("NFC", name)))
+    # Terminal escapes, C0/C1 controls, DEL and the bidi/format characters that make a
+    # name display differently from what it is: gone (the one sanitizer).
+    text = inert(unicodedata.normalize("NFC", name))
     text = text.replace("\\", "/").strip()
     text = _DRIVE.sub("", text)
     parts: list[str] = []

@@ -126,6 +126,18 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("glacier-tui")) / "store.sqlite3"
 
 
+
+_PROCESS_WRITERS: dict[str, threading.RLock] = {}
+_PROCESS_WRITERS_GUARD = threading.Lock()
+
+
+def _process_writer(lock_path: Path) -> threading.RLock:
+    """The in-process lock for one store: this process's threads wait for each other (a
+    nested writer in the same thread gets past it and is refused by the flock instead)."""
+    key = os.path.abspath(lock_path)
+    with _PROCESS_WRITERS_GUARD:
+        return _PROCESS_WRITERS.setdefault(key, threading.RLock())
+
 class StoreMissingError(errors.LocalError):
     """A read-only command found no store (and created none)."""
 
@@ -321,13 +333,21 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def writer_lock(self) -> safe_files.ExclusiveLock | contextlib.nullcontext[None]:
-        """The store's one-writer lock (held by an import from start to end); entering it
-        raises :class:`~glacier_tui.glacier.safe_files.LockedError` when another
-        glacier-tui (or another import in this process) holds it."""
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """The store's one-writer lock, held by an import from start to end.
+
+        Writers in this process take turns (two inventories finishing at once in the TUI
+        are imported one after the other); another process holding the lock makes entering
+        it raise :class:`~glacier_tui.glacier.safe_files.LockedError` naming its pid.
+        """
         if self._memory:
-            return contextlib.nullcontext()
-        return safe_files.ExclusiveLock(self._lock_path, what="the store is being written")
+            yield
+            return
+        with _process_writer(self._lock_path), safe_files.ExclusiveLock(
+            self._lock_path, what="the store is being written"
+        ):
+            yield
 
     @property
     def _lock_path(self) -> Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -237,6 +236,28 @@ class GlacierApp(App[None]):
             clean(f"{type(error).__name__}: {error}")
         self.notify(text, title="Error", severity="error", timeout=10, markup=False)
 
+    def _fatal_error(self) -> None:
+        """A crash: Textual's own traceback shows every frame's locals (settings, URLs).
+
+        Shown here without locals, masked and inert, and logged the same way.
+        """
+        import io
+
+        from rich.console import Console
+        from rich.text import Text
+        from rich.traceback import Traceback
+
+        from glacier_tui.glacier.masking import shown
+
+        self.bell()
+        log.error("glacier-tui crashed", exc_info=True)
+        console = Console(file=io.StringIO(), record=True, width=self.console.width or 100,
+                          color_system=None)
+        console.print(Traceback(show_locals=False, width=None))
+        text = shown(console.export_text(styles=False), multiline=True)
+        self._exit_renderables.append(Text(text))
+        self._close_messages_no_wait()
+
     # -- quit / help ---------------------------------------------------------------------
 
     def running_transfers(self) -> int:
@@ -302,19 +323,24 @@ class GlacierApp(App[None]):
 
 
 def setup_logging() -> Path | None:
-    """Log to <state dir>/glacier-tui.log (mode 0600). Never credentials: we never log them."""
+    """Log to <state dir>/glacier-tui.log: 0600 in a 0700 dir, no symlink, masked and inert."""
     try:
         import platformdirs
 
+        from glacier_tui.glacier.errors import GlacierError
+        from glacier_tui.glacier.logs import PrivateFileHandler, open_log
+
         directory = Path(platformdirs.user_state_dir("glacier-tui"))
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / "glacier-tui.log"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.close(fd)
-        os.chmod(path, 0o600)
-        handler = logging.FileHandler(path, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         root = logging.getLogger("glacier_tui")
+        path = directory / "glacier-tui.log"
+        for existing in root.handlers:  # set up once per process
+            if isinstance(existing, PrivateFileHandler) and \
+                    Path(existing.baseFilename) == path.absolute():
+                return path
+        try:
+            handler = open_log(directory)
+        except GlacierError:  # a symlink or a FIFO where the log goes: no log, no crash
+            return None
         root.addHandler(handler)
         root.setLevel(logging.INFO)
         # botocore at DEBUG logs signed headers: keep it quiet.
@@ -328,6 +354,8 @@ def run_app(app: GlacierApp) -> int:
     """Run the app in the terminal; a bad setting is one line on stderr and status 2."""
     app.run()
     if app.startup_error:
-        print(f"glacier-tui: {app.startup_error}", file=sys.stderr)
+        from glacier_tui.glacier.masking import shown
+
+        print(f"glacier-tui: {shown(app.startup_error)}", file=sys.stderr)
         return 2
     return int(app.return_code or 0)

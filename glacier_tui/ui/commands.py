@@ -5,9 +5,8 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-
-from glacier_tui.ui.formatting import action_label, clean, short_id
 
 if TYPE_CHECKING:
     from glacier_tui.ui.screens.main import MainScreen
@@ -40,6 +39,7 @@ class GlacierCommands(Provider):
         main = self._main()
         if main is None:
             return []
+        from glacier_tui.ui.formatting import action_label, clean, short_id
         out: list[tuple[str, str, object]] = []
         for title, action, help_text in ACTIONS:
             if main.check_action(action, ()) is True:
@@ -50,19 +50,27 @@ class GlacierCommands(Provider):
         from glacier_tui.ui.widgets.job_table import JobTable
 
         for job in main.query_one(JobTable).jobs.values():
-            label = f"Job: {short_id(job.job_id)} {action_label(job.action)} " \
-                    f"{clean(job.vault_name)} {job.status_code}"
+            label = clean(f"Job: {short_id(job.job_id)} {action_label(job.action)} "
+                          f"{job.vault_name} {job.status_code}")
             out.append((label, job.job_id, partial(main.jump_to, job.job_id)))
         return out
 
+    # The palette parses a str prompt and help as markup: names go in as Text, escaped help.
     async def discover(self) -> Hits:
+        from glacier_tui.glacier.sanitize import markup
+
         for text, help_text, callback in self._candidates()[:30]:
-            yield DiscoveryHit(text, callback, help=help_text)  # type: ignore[arg-type]
+            yield DiscoveryHit(Text(text), callback, text=text,  # type: ignore[arg-type]
+                               help=markup(help_text))
 
     async def search(self, query: str) -> Hits:
+        from glacier_tui.glacier.sanitize import markup
+
         matcher = self.matcher(query)
         for text, help_text, callback in self._candidates():
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), callback,  # type: ignore[arg-type]
-                          help=help_text)
+                # highlight() parses its argument as markup: only safe without "[".
+                shown = matcher.highlight(text) if "[" not in text else Text(text)
+                yield Hit(score, shown, callback, text=text,  # type: ignore[arg-type]
+                          help=markup(help_text))

@@ -7,16 +7,11 @@ explicit ``now`` (the app's injected clock) so snapshots are deterministic.
 from __future__ import annotations
 
 import math
-import re
 from datetime import UTC, datetime
 
 from rich.text import Text
 
-# C0/C1 control characters and ANSI/VT escape sequences: wire text is untrusted.
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b."
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
-)
+from glacier_tui.glacier.masking import shown
 
 STATUS_STYLES: dict[str, str] = {
     "InProgress": "bold yellow",
@@ -25,11 +20,14 @@ STATUS_STYLES: dict[str, str] = {
 }
 
 
-def clean(text: object) -> str:
-    """Strip ANSI escapes and control characters (newlines and tabs become spaces)."""
-    s = "" if text is None else str(text)
-    s = s.replace("\n", " ").replace("\t", " ").replace("\r", " ")
-    return _CONTROL.sub("", s)
+# Every piece of wire text or settings value on screen: passwords masked, then the one
+# sanitizer (terminal escapes, controls, CR, bidi overrides removed; one line).
+clean = shown
+
+
+def clean_lines(text: object) -> str:
+    """:func:`clean`, keeping line breaks (multi-line messages)."""
+    return shown(text, multiline=True)
 
 
 def user_message(exc: BaseException) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
+from textual.notifications import SeverityLevel
 
 if TYPE_CHECKING:
     from glacier_tui.glacier.models import Job, Vault
@@ -53,14 +54,27 @@ class JobStarted(Message):
         self.auto = auto
 
 
-class OperationError(Message):
-    """A failure to show on screen (never a crash)."""
+class Notice(Message):
+    """A toast to show: a success ("information"), a warning or an error.
 
-    def __init__(self, text: str, *, title: str = "Error", severity: str = "error") -> None:
+    ``severity`` is shown as given: typed, so a wrong name is a type error rather
+    than a success painted as a failure.
+    """
+
+    def __init__(self, text: str, *, title: str = "", severity: SeverityLevel = "information"
+                 ) -> None:
         super().__init__()
         self.text = text
         self.title = title
-        self.severity = severity
+        self.severity: SeverityLevel = severity
+
+
+class OperationError(Notice):
+    """A failure to show on screen (never a crash)."""
+
+    def __init__(self, text: str, *, title: str = "Error", severity: SeverityLevel = "error"
+                 ) -> None:
+        super().__init__(text, title=title, severity=severity)
 
 
 class Info(Message):

@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from glacier_tui.glacier.models import Vault
+from glacier_tui.ui.formatting import clean
 
 
 class DeleteVaultChoice(Enum):
@@ -97,7 +98,7 @@ class DeleteVaultScreen(ModalScreen[DeleteVaultChoice | None]):
         self.empty = vault_looks_empty(vault, inventory_count) and not recently_written
 
     def compose(self) -> ComposeResult:
-        name = self._vault.name
+        name = clean(self._vault.name)
         with Vertical(id="dialog"):
             yield Static(Text(f"Delete vault {name}?"), id="title")
             with VerticalScroll(id="body"):
@@ -127,7 +128,7 @@ class DeleteVaultScreen(ModalScreen[DeleteVaultChoice | None]):
     def _guidance(self) -> str:
         glacier_count = self._vault.number_of_archives
         parts = [
-            f"Glacier cannot delete vault {self._vault.name} yet: a vault can be deleted "
+            f"Glacier cannot delete vault {clean(self._vault.name)} yet: a vault can be deleted "
             "only when its last inventory shows no archives and nothing was written since. "
             "Glacier builds the inventory about once a day.",
             f"Last inventory: {_when(self._last_inventory)}"

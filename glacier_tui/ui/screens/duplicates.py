@@ -56,7 +56,7 @@ class DuplicatesScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_title = f"Duplicates in {safe_text(self._vault)}"
+            box.border_title = Text(f"Duplicates in {safe_text(self._vault)}")  # never markup
             with VerticalScroll():
                 yield Static(render_groups(self._vault, self._groups), id="dup-body")
             yield Static("Esc closes", id="dup-hint")

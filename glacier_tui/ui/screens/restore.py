@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from glacier_tui.glacier.models import Tier
-from glacier_tui.ui.formatting import human_size
+from glacier_tui.ui.formatting import clean, human_size
 from glacier_tui.ui.restore_model import (
     TIER_TIMES,
     ArchiveRef,
@@ -156,7 +156,7 @@ class RestoreScreen(ModalScreen[RestoreRequest | None]):
         for i, archive in enumerate(self._archives[:_SHOWN_NAMES]):
             if i:
                 text.append(", ")
-            text.append(archive.name or archive.archive_id[:16])
+            text.append(clean(archive.name or archive.archive_id[:16]))
             text.append(f" ({human_size(archive.size)})")
         more = len(self._archives) - _SHOWN_NAMES
         if more > 0:

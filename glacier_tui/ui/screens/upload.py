@@ -24,7 +24,7 @@ from textual.widgets import Button, DirectoryTree, Input, Static
 from textual.widgets._directory_tree import DirEntry
 from textual.widgets.tree import TreeNode
 
-from glacier_tui.ui.formatting import human_size
+from glacier_tui.ui.formatting import clean, human_size
 
 _SHOWN_MARKED = 3
 
@@ -242,7 +242,7 @@ class UploadScreen(ModalScreen[list[Path] | None]):
             return
         # Directory sizes need a walk of the file system: off the event loop.
         size, files = await asyncio.to_thread(total_size, paths)
-        names = ", ".join(p.name or str(p) for p in paths[:_SHOWN_MARKED])
+        names = ", ".join(clean(p.name or str(p)) for p in paths[:_SHOWN_MARKED])
         more = f", and {len(paths) - _SHOWN_MARKED} more" if len(paths) > _SHOWN_MARKED else ""
         widget.update(Text(
             f"Marked {len(paths)} ({files} files, {human_size(size)}): {names}{more}"

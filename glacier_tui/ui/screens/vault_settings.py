@@ -39,7 +39,7 @@ from glacier_tui.glacier.models import (
     VaultLock,
     VaultNotifications,
 )
-from glacier_tui.ui.formatting import user_message
+from glacier_tui.ui.formatting import clean, user_message
 from glacier_tui.ui.screens.confirm import ConfirmScreen
 
 EVENTS = ("ArchiveRetrievalCompleted", "InventoryRetrievalCompleted")
@@ -204,7 +204,7 @@ class VaultSettingsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         mode = "  (read-only)" if self._readonly else ""
-        yield Static(Text(f"Settings of vault {self._vault}{mode}"), id="header")
+        yield Static(Text(f"Settings of vault {clean(self._vault)}{mode}"), id="header")
         with TabbedContent(id="tabs"):
             with TabPane("Notifications", id="tab-notifications"), VerticalScroll():
                 with Horizontal(classes="row"):
@@ -358,7 +358,7 @@ class VaultSettingsScreen(ModalScreen[None]):
         table = self.query_one("#tags-table", DataTable)
         table.clear()
         for key, value in sorted(tags.items()):
-            table.add_row(Text(key), Text(value), key=key)
+            table.add_row(Text(clean(key)), Text(clean(value)), key=key)
 
     @work(exclusive=True, group="vs-policy")
     async def _load_policy(self) -> None:
@@ -382,7 +382,7 @@ class VaultSettingsScreen(ModalScreen[None]):
         if lock is None:
             state.update(Text("Lock: none. Initiating starts a 24-hour test period."))
             return
-        state.update(Text(f"Lock: {lock.state}, created {_when(lock.creation_date)}, "
+        state.update(Text(f"Lock: {clean(lock.state)}, created {_when(lock.creation_date)}, "
                           f"expires {_when(lock.expiration_date)}"))
         self.query_one("#lock-policy", TextArea).text = _pretty(lock.policy)
 
@@ -410,7 +410,7 @@ class VaultSettingsScreen(ModalScreen[None]):
         table = self.query_one("#cap-table", DataTable)
         table.clear()
         for unit in units:
-            table.add_row(Text(unit.capacity_id), _when(unit.start_date),
+            table.add_row(Text(clean(unit.capacity_id)), _when(unit.start_date),
                           _when(unit.expiration_date))
         if not units:
             self._status("cap", "No provisioned capacity units.", ok=True)

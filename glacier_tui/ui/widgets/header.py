@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from glacier_tui.glacier.masking import mask_url
 from glacier_tui.ui.formatting import clean
 
 
@@ -43,7 +44,7 @@ class GlacierHeader(Static):
         if region is not None:
             self.region_name = region
         if endpoint is not None:
-            self.endpoint = endpoint
+            self.endpoint = mask_url(endpoint)  # never a password on screen
         if status is not None:
             self.status = status
         self.render_header()

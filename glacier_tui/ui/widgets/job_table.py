@@ -79,15 +79,16 @@ class JobTable(DataTable[str | Text]):
         if job.is_inventory_retrieval:
             name: str | Text = Text("inventory", style="italic")
         else:
-            name = clean(self.names.get(job.job_id) or job.description or
-                         short_id(job.archive_id or "", 12))
+            # Text, not str: a str cell is parsed as markup by DataTable ("[/]" in a name).
+            name = Text(clean(self.names.get(job.job_id) or job.description or
+                              short_id(job.archive_id or "", 12)))
         return (
-            short_id(job.job_id),
+            Text(clean(short_id(job.job_id))),
             status_text(job.status_code),
-            action_label(job.action),
+            Text(action_label(job.action)),
             name,
-            clean(job.tier or "—"),
-            clean(job.vault_name),
+            Text(clean(job.tier or "—")),
+            Text(clean(job.vault_name)),
             timestamp(job.creation_date),
             timestamp(job.completion_date),
             human_size(job.output_size),

@@ -30,7 +30,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
-from glacier_tui.ui.messages import Info, OperationError
+from glacier_tui.ui.formatting import clean, clean_lines
+from glacier_tui.ui.messages import Info, Notice, OperationError
 from glacier_tui.ui.screens.main.appliance import ApplianceIndexMixin
 from glacier_tui.ui.screens.main.browse import BrowseMixin
 from glacier_tui.ui.screens.main.connection import ConnectionMixin
@@ -122,10 +123,13 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
     def on_info(self, message: Info) -> None:
         self.query_one(GlacierHeader).set_info(status=message.text)
 
+    def on_notice(self, message: Notice) -> None:
+        # Wire text (names, server messages) is never markup; the severity is shown as given.
+        self.notify(clean_lines(message.text), title=clean(message.title),
+                    severity=message.severity, timeout=8, markup=False)
+
     def on_operation_error(self, message: OperationError) -> None:
-        self.notify(message.text, title=message.title,
-                    severity="warning" if message.severity == "warning" else "error",
-                    timeout=8, markup=False)
+        self.on_notice(message)
 
     # -- bindings --------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from typing import Any
 
+from rich.text import Text
 from textual import work
 
 from glacier_tui.ui.formatting import clean, human_size
@@ -96,13 +97,15 @@ class BrowseMixin(MainScreenBase):
 
     def _list_title(self) -> None:
         lst = self.query_one(ArchiveList)
+        # A Text title: a border title string is parsed as markup ("[/]" in a name).
         if self._search_text:
-            lst.border_title = f"Search {clean(self._search_text)!r} in {self._list_vault}"
+            lst.border_title = Text(
+                f"Search {clean(self._search_text)!r} in {clean(self._list_vault)}")
             return
         count, size = self._list_totals
         where = clean(self._list_folder or "/")
-        lst.border_title = (f"{where} · {count} · {human_size(size)} · "
-                            f"by {SORTS[self._sort][2]}")
+        lst.border_title = Text(f"{where} · {count} · {human_size(size)} · "
+                                f"by {SORTS[self._sort][2]}")
 
     def action_sort(self) -> None:
         if self._search_text:

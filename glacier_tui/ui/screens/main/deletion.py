@@ -13,7 +13,13 @@ from rich.text import Text
 from textual import work
 
 from glacier_tui.ui.formatting import clean, human_size, user_message
-from glacier_tui.ui.messages import ArchivesRemoved, OperationError, TransferState, TransferUpdate
+from glacier_tui.ui.messages import (
+    ArchivesRemoved,
+    Notice,
+    OperationError,
+    TransferState,
+    TransferUpdate,
+)
 from glacier_tui.ui.screens.main.base import MainScreenBase
 from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree, vault_key
 
@@ -49,7 +55,7 @@ class DeletionMixin(MainScreenBase):
         total = sum(a.size or 0 for a in archives)
         body: list[str | Text] = [
             Text(f"{len(archives)} archive(s), {human_size(total)}, will be deleted for good:")]
-        body += [Text(f"  {a.vault}: {clean(a.path)}") for a in archives[:10]]
+        body += [Text(f"  {clean(a.vault)}: {clean(a.path)}") for a in archives[:10]]
         if len(archives) > 10:
             body.append(Text(f"  … and {len(archives) - 10} more"))
         ok = await self.app.push_screen_wait(
@@ -140,7 +146,7 @@ class DeletionMixin(MainScreenBase):
                 title=f"Deleting archives of {vault}"))
         if emptying:
             text = (f"{len(deleted)} of {total} archives ({human_size(deleted_bytes)}) of vault "
-                    f"{vault} deleted. Glacier can delete the vault once its next inventory "
+                    f"{clean(vault)} deleted. Glacier can delete the vault once its next inventory "
                     "(about a day from now) shows it empty: press D on it then.")
             if failures:
                 text += " Delete the archives that failed first (press D again to retry)."
@@ -148,9 +154,9 @@ class DeletionMixin(MainScreenBase):
                         severity="information" if not failures else "warning", timeout=20,
                         markup=False)
         elif not failures:
-            self.post_message(OperationError(
+            self.post_message(Notice(
                 f"{len(deleted)} archive(s) deleted (the inventory updates within a day).",
-                title="Deleted", severity="information"))
+                title="Deleted"))
 
     def _forget_archives(self, vault: str, archive_ids: list[str]) -> None:
         """Record deletions: drop them from the cached inventory, note the vault was written."""

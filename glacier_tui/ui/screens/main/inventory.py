@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from glacier_tui.ui.formatting import user_message
+from glacier_tui.ui.formatting import clean, user_message
 from glacier_tui.ui.messages import InventoryImported, InventoryPending, JobStarted, OperationError
 from glacier_tui.ui.screens.main.base import MainScreenBase
 from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree, vault_key
@@ -41,7 +41,7 @@ class InventoryMixin(MainScreenBase):
         tree = self.query_one(VaultTree)
         tree.pending_inventory[message.vault] = self.gapp.clock()
         tree.reset_vault(message.vault)
-        self.notify(f"Inventory of {message.vault} requested. Glacier takes hours on AWS.",
+        self.notify(f"Inventory of {clean(message.vault)} requested. Glacier takes hours on AWS.",
                     markup=False,
                     title="Inventory")
 
@@ -57,8 +57,8 @@ class InventoryMixin(MainScreenBase):
         if self._list_vault == message.vault:
             self._show_folder(NodeData("folder", message.vault, path=self._list_folder or ""),
                               force=True)
-        self.notify(f"{message.vault}: {message.count} archives in the inventory", markup=False,
-                    title="Inventory loaded")
+        self.notify(f"{clean(message.vault)}: {message.count} archives in the inventory",
+                    markup=False, title="Inventory loaded")
 
     def _import_inventory(self, vault: str, path: Path) -> int:
         from glacier_tui.glacier.inventory import import_inventory

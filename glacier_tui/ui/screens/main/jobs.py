@@ -91,10 +91,10 @@ class JobsMixin(MainScreenBase):
         name = "inventory" if job.is_inventory_retrieval else \
             self.query_one(JobTable).names.get(job.job_id, job.job_id[:8])
         if job.succeeded:
-            self.notify(f"{job.vault_name}: {clean(name)} is ready", markup=False,
+            self.notify(f"{clean(job.vault_name)}: {clean(name)} is ready", markup=False,
                         title="Job succeeded", timeout=6)
         else:
-            self.notify(f"{job.vault_name}: {clean(name)} — {clean(job.status_message)}",
+            self.notify(f"{clean(job.vault_name)}: {clean(name)} — {clean(job.status_message)}",
                         markup=False,
                         title="Job failed", severity="error", timeout=10)
 

@@ -8,7 +8,7 @@ from typing import Any
 from textual import work
 
 from glacier_tui.ui.formatting import clean, user_message
-from glacier_tui.ui.messages import JobStarted, OperationError
+from glacier_tui.ui.messages import JobStarted, Notice, OperationError
 from glacier_tui.ui.screens.main.base import MainScreenBase
 from glacier_tui.ui.widgets.vault_tree import ArchiveEntry, NodeData, vault_key
 
@@ -106,5 +106,4 @@ class RestoreMixin(MainScreenBase):
                 f"{started} started, {len(failures)} failed:\n{shown}{more}",
                 title="Restore"))
         else:
-            self.post_message(OperationError(f"{started} restore job(s) started.",
-                                             title="Restore", severity="information"))
+            self.post_message(Notice(f"{started} restore job(s) started.", title="Restore"))

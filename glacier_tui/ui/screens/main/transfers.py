@@ -18,6 +18,7 @@ from glacier_tui.ui.formatting import clean, user_message
 from glacier_tui.ui.messages import (
     Info,
     InventoryImported,
+    Notice,
     OperationError,
     TransferState,
     TransferUpdate,
@@ -112,8 +113,7 @@ class TransfersMixin(MainScreenBase):
             return
         if inventory_for is None:
             self.post_message(Info(f"downloaded {clean(name)}"))
-            self.post_message(OperationError(f"{clean(name)} → {result.path}",
-                                             title="Downloaded", severity="information"))
+            self.post_message(Notice(f"{clean(name)} → {clean(result.path)}", title="Downloaded"))
             return
         try:
             count = await asyncio.to_thread(self._import_inventory, inventory_for, result.path)
@@ -199,6 +199,6 @@ class TransfersMixin(MainScreenBase):
                 await asyncio.to_thread(self._mark_written, v)
             except Exception as exc:
                 log.warning("recording the upload to %s: %s", vault, exc)
-        self.post_message(OperationError(
-            f"{path.name} → archive {result.archive_id[:16]}… (in the next inventory)",
-            title="Uploaded", severity="information"))
+        self.post_message(Notice(
+            f"{clean(path.name)} → archive {clean(result.archive_id[:16])}… "
+            "(in the next inventory)", title="Uploaded"))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from textual import work
 
-from glacier_tui.ui.formatting import human_size, user_message
+from glacier_tui.ui.formatting import clean, human_size, user_message
 from glacier_tui.ui.messages import OperationError, VaultsChanged
 from glacier_tui.ui.screens.main.base import MainScreenBase
 from glacier_tui.ui.screens.main.deletion import DELETE_CONCURRENCY, DeleteTarget
@@ -37,7 +37,7 @@ class VaultAdminMixin(MainScreenBase):
         except Exception as exc:
             self.post_message(OperationError(user_message(exc), title="Create vault failed"))
             return
-        self.notify(f"Vault {name} created.", markup=False)
+        self.notify(f"Vault {clean(name)} created.", markup=False)
         self.post_message(VaultsChanged())
 
     def action_delete_vault(self) -> None:
@@ -86,7 +86,7 @@ class VaultAdminMixin(MainScreenBase):
         except Exception as exc:
             self.post_message(OperationError(user_message(exc), title="Delete vault failed"))
             return
-        self.notify(f"Vault {vault} deleted.", markup=False)
+        self.notify(f"Vault {clean(vault)} deleted.", markup=False)
         self.post_message(VaultsChanged())
 
     def _all_archives(self, vault: Vault) -> list[DeleteTarget]:
