@@ -76,6 +76,11 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def file_kind(mode: int) -> str:
+    """What ``mode`` is, in words ("a FIFO", "a symlink", ...), for messages."""
+    return _kind(mode)
+
+
 def ensure_dir(path: Path, *, private: bool = True) -> Path:
     """Create ``path`` (and parents) if missing; refuse when it is a symlink or not a dir.
 
@@ -271,17 +276,34 @@ def _read_pid(fd: int) -> int | None:
         return None
 
 
+def _names_file(path: Path, fd: int) -> bool:
+    """True when ``path`` still names the open file ``fd`` (not removed or replaced)."""
+    try:
+        st, now = os.fstat(fd), os.lstat(path)
+    except OSError:
+        return False
+    return (st.st_ino, st.st_dev) == (now.st_ino, now.st_dev)
+
+
 class ExclusiveLock:
     """An exclusive ``flock`` on a lock file that records the holder's pid.
 
     The kernel drops it when the process exits or is killed, so a crash never
     leaves a stale lock. ``acquire(wait=False)`` raises :class:`LockedError` naming
     the holder's pid when another process (or another lock object) holds it.
+
+    With ``remove_on_release`` the lock file is deleted on release (for locks keyed
+    per item, which would otherwise pile up); ``acquire`` then re-checks after
+    locking that the path still names the file it locked, so a process that
+    opened the file just before its removal never believes it holds the lock.
     """
 
-    def __init__(self, path: Path, *, what: str = "in use") -> None:
+    def __init__(
+        self, path: Path, *, what: str = "in use", remove_on_release: bool = False
+    ) -> None:
         self.path = Path(path)
         self.what = what
+        self.remove_on_release = remove_on_release
         self._fd: int | None = None
 
     @property
@@ -291,6 +313,19 @@ class ExclusiveLock:
     def acquire(self, *, wait: bool = False) -> ExclusiveLock:
         if self._fd is not None:
             return self
+        for _ in range(100):  # only a lock removed under us repeatedly gets here again
+            fd = self._lock_once(wait)
+            if not self.remove_on_release or _names_file(self.path, fd):
+                break
+            os.close(fd)
+        else:
+            raise LockedError(f"{self.what}: the lock file {self.path} keeps changing")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def _lock_once(self, wait: bool) -> int:
         ensure_dir(self.path.parent)
         fd = open_regular(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
         try:
@@ -305,15 +340,15 @@ class ExclusiveLock:
         except BaseException:
             os.close(fd)
             raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
-        return self
+        return fd
 
     def release(self) -> None:
         fd, self._fd = self._fd, None
         if fd is None:
             return
+        if self.remove_on_release:  # while still locked: nobody else can be using it
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
         with contextlib.suppress(OSError):
