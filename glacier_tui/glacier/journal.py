@@ -1,9 +1,10 @@
 """Transfer journals: small JSON files that let a killed transfer resume.
 
 A journal is rewritten whole on every change, atomically (temp file, fsync,
-``os.replace``), so a kill at any moment leaves either the old or the new
-version, never a torn one. The functions here do blocking I/O: call them from a
-worker thread (``asyncio.to_thread``), never on the event loop.
+rename, through ``safe_files``), so a kill at any moment leaves either the old or
+the new version, never a torn one; symlinks are never followed. The functions
+here do blocking I/O: call them from a worker thread (``asyncio.to_thread``),
+never on the event loop.
 """
 
 from __future__ import annotations
@@ -11,33 +12,40 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from glacier_tui.glacier import safe_files
+
 JOURNAL_VERSION = 1
+# A 40 TiB download in 1 MiB segments needs ~3 MB of hashes; anything far larger is not ours.
+MAX_JOURNAL_BYTES = 64 << 20
 
 
 def atomic_write_json(path: Path, doc: dict[str, Any]) -> None:
-    """Write ``doc`` to ``path`` so that readers see the old or the new file, whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write ``doc`` to ``path`` so that readers see the old or the new file, whole.
+
+    Through :func:`safe_files.atomic_write`: 0600 in a 0700 directory we create, and a
+    symlink, FIFO or device at ``path`` is refused rather than followed or replaced.
+    """
     data = json.dumps(doc, separators=(",", ":"), sort_keys=True).encode("utf-8")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    safe_files.atomic_write(path, data)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object in ``path``, or None when it is missing or unreadable."""
+    """The JSON object in ``path``, or None when it is missing or not a JSON object.
+
+    Never follows a symlink: one at ``path`` raises :class:`safe_files.UnsafeFileError`
+    (as does anything but a regular file), and so does a file over the size limit.
+    """
     try:
-        doc = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        raw = safe_files.read_bytes(path, limit=MAX_JOURNAL_BYTES)
+    except FileNotFoundError:
+        return None
+    try:
+        doc = json.loads(raw)
+    except ValueError:
         return None
     return doc if isinstance(doc, dict) else None
 
@@ -58,6 +66,9 @@ class DownloadJournal:
     expected_hash: str | None
     segments: dict[int, str] = field(default_factory=dict)  # index -> hex tree hash
     version: int = JOURNAL_VERSION
+    # Segments whose response carried no x-amz-sha256-tree-hash: their hash is only
+    # what arrived, checked later against the job's whole-output hash if it has one.
+    unchecked: set[int] = field(default_factory=set)
 
     def matches(self, other: DownloadJournal) -> bool:
         """Same job and layout, so the recorded segments still describe the .part file."""
@@ -73,7 +84,12 @@ class DownloadJournal:
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["segments"] = {str(k): v for k, v in sorted(self.segments.items())}
+        doc["unchecked"] = sorted(self.unchecked & set(self.segments))
         return doc
+
+    def forget(self, index: int) -> None:
+        self.segments.pop(index, None)
+        self.unchecked.discard(index)
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> DownloadJournal | None:
@@ -86,6 +102,7 @@ class DownloadJournal:
                 expected_hash=doc.get("expected_hash") or None,
                 segments={int(k): str(v) for k, v in (doc.get("segments") or {}).items()},
                 version=int(doc.get("version", 0)),
+                unchecked={int(k) for k in (doc.get("unchecked") or [])},
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             return None

@@ -276,13 +276,13 @@ def _read_pid(fd: int) -> int | None:
         return None
 
 
-def _names_file(path: Path, fd: int) -> bool:
-    """True when ``path`` still names the open file ``fd`` (not removed or replaced)."""
+def _same_file(fd: int, path: Path) -> bool:
+    """True when ``path`` (not followed) still names the file open as ``fd``."""
     try:
         st, now = os.fstat(fd), os.lstat(path)
     except OSError:
         return False
-    return (st.st_ino, st.st_dev) == (now.st_ino, now.st_dev)
+    return (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino)
 
 
 class ExclusiveLock:
@@ -291,19 +291,11 @@ class ExclusiveLock:
     The kernel drops it when the process exits or is killed, so a crash never
     leaves a stale lock. ``acquire(wait=False)`` raises :class:`LockedError` naming
     the holder's pid when another process (or another lock object) holds it.
-
-    With ``remove_on_release`` the lock file is deleted on release (for locks keyed
-    per item, which would otherwise pile up); ``acquire`` then re-checks after
-    locking that the path still names the file it locked, so a process that
-    opened the file just before its removal never believes it holds the lock.
     """
 
-    def __init__(
-        self, path: Path, *, what: str = "in use", remove_on_release: bool = False
-    ) -> None:
+    def __init__(self, path: Path, *, what: str = "in use") -> None:
         self.path = Path(path)
         self.what = what
-        self.remove_on_release = remove_on_release
         self._fd: int | None = None
 
     @property
@@ -313,40 +305,40 @@ class ExclusiveLock:
     def acquire(self, *, wait: bool = False) -> ExclusiveLock:
         if self._fd is not None:
             return self
-        for _ in range(100):  # only a lock removed under us repeatedly gets here again
-            fd = self._lock_once(wait)
-            if not self.remove_on_release or _names_file(self.path, fd):
+        ensure_dir(self.path.parent)
+        for _ in range(100):
+            fd = open_regular(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid = _read_pid(fd)
+                os.close(fd)
+                holder = f"pid {pid}" if pid else "pid unknown"
+                raise LockedError(
+                    f"{self.what} by another glacier-tui ({holder})", pid=pid
+                ) from None
+            except BaseException:
+                os.close(fd)
+                raise
+            # A holder that used release(remove=True) may have unlinked the file
+            # between our open and our flock: that lock protects nothing, try again.
+            if _same_file(fd, self.path):
                 break
             os.close(fd)
         else:
-            raise LockedError(f"{self.what}: the lock file {self.path} keeps changing")
+            raise errors.LocalError(f"cannot lock {self.path}: it keeps being replaced")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
         return self
 
-    def _lock_once(self, wait: bool) -> int:
-        ensure_dir(self.path.parent)
-        fd = open_regular(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = _read_pid(fd)
-            os.close(fd)
-            holder = f"pid {pid}" if pid else "pid unknown"
-            raise LockedError(
-                f"{self.what} by another glacier-tui ({holder})", pid=pid
-            ) from None
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
-
-    def release(self) -> None:
+    def release(self, *, remove: bool = False) -> None:
+        """Unlock; with ``remove`` also delete the lock file (while still holding it,
+        so a waiting process notices the file is gone and locks a fresh one)."""
         fd, self._fd = self._fd, None
         if fd is None:
             return
-        if self.remove_on_release:  # while still locked: nobody else can be using it
+        if remove and _same_file(fd, self.path):
             with contextlib.suppress(OSError):
                 os.unlink(self.path)
         with contextlib.suppress(OSError):

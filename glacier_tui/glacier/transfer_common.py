@@ -24,6 +24,11 @@ from glacier_tui.glacier.treehash import MIB
 T = TypeVar("T")
 
 DEFAULT_CONCURRENCY = 4
+# A transfer stream must bring at least STALL_MIN_BYTES in every STALL_TIMEOUT seconds
+# of waiting, or the segment is dropped and fetched again: a silent or trickling
+# server (one byte every 20 s) cannot hold a download forever.
+DEFAULT_STALL_TIMEOUT = 30.0
+STALL_MIN_BYTES = 1024
 MAX_CONCURRENCY = 32
 MAX_PARTS = 10_000
 MAX_PART_SIZE = 4096 * MIB
@@ -70,8 +75,34 @@ class InvalidTransferSettings(TransferError):
     default_hint = "Fix the option and try again; nothing was sent."
 
 
+class NotGlacierResponse(TransferError):
+    summary = "The endpoint is not answering like Glacier."
+    default_hint = (
+        "Check the endpoint URL, and any proxy or Wi-Fi login page in the way; nothing "
+        "from this answer was written."
+    )
+
+
+class OutputChanged(TransferError):
+    summary = "The job output is not what it was."
+    default_hint = (
+        "The data kept from an earlier run belongs to another output; it is discarded "
+        "and downloaded again on the next run. If that fails too, initiate the "
+        "retrieval job again."
+    )
+
+
+class Stalled(TransferError):
+    summary = "The endpoint stopped sending data."
+    default_hint = "Verified segments are kept: run the same command again to resume."
+
+
 class _Mismatch(Exception):
     """Bytes arrived but are wrong (short, wrong range, bad hash): worth another try."""
+
+
+class _Stalled(_Mismatch):
+    """The body stopped flowing (or trickles) past the stall deadline: worth another try."""
 
 
 # -- progress -------------------------------------------------------------------

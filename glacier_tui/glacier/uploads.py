@@ -111,8 +111,7 @@ def _lock_path(jpath: Path) -> Path:
 def _upload_lock(jpath: Path, name: str) -> safe_files.ExclusiveLock:
     """Held for the whole upload of one file, so two runs never share one upload id."""
     return safe_files.ExclusiveLock(
-        _lock_path(jpath), what=f"{display_name(name)} is already being uploaded",
-        remove_on_release=True,
+        _lock_path(jpath), what=f"{display_name(name)} is already being uploaded"
     )
 
 
@@ -166,7 +165,7 @@ async def abort_saved_upload(
         await asyncio.to_thread(remove_quietly, jpath)
         return True
     finally:
-        await asyncio.to_thread(lock.release)
+        await asyncio.to_thread(lock.release, remove=True)
 
 
 # -- uploads -------------------------------------------------------------------------------
@@ -269,7 +268,7 @@ async def _upload(
                 max_retries=max_retries, retry_delay=retry_delay,
             )
         finally:
-            await asyncio.to_thread(lock.release)
+            await asyncio.to_thread(lock.release, remove=True)
     finally:
         await asyncio.to_thread(os.close, fd)
 
