@@ -583,3 +583,48 @@ def test_cli_upload_against_a_web_page_stops_at_the_first_file(
     assert code == 1 and "Traceback" not in err
     assert "not a Glacier response (UploadArchive: HTTP 200, text/html" in err
     assert "stopped: 1 more file(s) not attempted" in err
+
+
+# -- the TUI: a marked folder uploads its files and reports what it skips --------------------
+
+
+async def test_tui_folder_upload_reports_skipped_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app_harness import START, make_app, wait_for
+    from test_ui_actions import main, open_upload_screen, ops
+
+    from glacier_tui.emulator import EmulatorConfig, EmulatorThread
+    from glacier_tui.ui.messages import OperationError
+    from glacier_tui.ui.screens.upload import UploadScreen
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    folder = tmp_path / "folder"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_bytes(b"a")
+    (folder / "sub" / "b.txt").write_bytes(b"b")
+    os.mkfifo(folder / "fifo")
+    (folder / "link").symlink_to(folder / "a.txt")
+    shown: list[OperationError] = []
+    config = EmulatorConfig(data_dir=tmp_path / "emu", port=0, seed=0, seed_demo=True,
+                            start_time=START, frozen=True)
+    with EmulatorThread(config) as demo:
+        app = make_app(demo.url, tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await open_upload_screen(pilot, app)
+            screen = app.screen
+            assert isinstance(screen, UploadScreen)
+            real_post = main(app).post_message
+
+            def spy(message: Any) -> bool:
+                if isinstance(message, OperationError):
+                    shown.append(message)
+                return real_post(message)
+
+            monkeypatch.setattr(main(app), "post_message", spy)
+            screen.dismiss([folder])
+            await wait_for(pilot, lambda: len(ops(demo, "UploadArchive")) == 2
+                           and sum(m.title == "Uploaded" for m in shown) == 2)
+    warnings = [m for m in shown if m.severity == "warning"]
+    assert len(warnings) == 1 and warnings[0].title == "2 not uploaded"
+    assert "fifo: a FIFO" in warnings[0].text and "link: a symlink" in warnings[0].text
