@@ -13,7 +13,7 @@ import json
 import os
 import re
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import IO, Any, Self
 
@@ -195,7 +195,14 @@ class GlacierClient:
             self._client = await self._stack.enter_async_context(
                 session.client("glacier", endpoint_url=opts.endpoint_url, config=config)
             )
+            # Credentials that load lazily (SSO, assume-role, credential_process) load
+            # now, so the first call's deadline measures the endpoint, not a login.
+            credentials = getattr(self._client._request_signer, "_credentials", None)
+            if credentials is not None and hasattr(credentials, "get_frozen_credentials"):
+                await credentials.get_frozen_credentials()
         except Exception as exc:
+            with suppress(Exception):  # nothing half-open is left behind
+                await self.__aexit__(None, None, None)
             raise errors.translate(exc, "Connect") from exc
         events = self._client.meta.events
         for op in ("UploadArchive", "UploadMultipartPart"):
