@@ -628,3 +628,24 @@ async def test_tui_folder_upload_reports_skipped_entries(
     warnings = [m for m in shown if m.severity == "warning"]
     assert len(warnings) == 1 and warnings[0].title == "2 not uploaded"
     assert "fifo: a FIFO" in warnings[0].text and "link: a symlink" in warnings[0].text
+
+
+@pytest.mark.parametrize("operation", ["InitiateJob", "InitiateMultipartUpload"])
+async def test_ids_with_foreign_characters_are_refused(hostile: HostileGlacier,
+                                                       operation: str) -> None:
+    async def bad_id(_request: web.Request, _server: HostileGlacier) -> web.Response:
+        evil = "../../vaults/other [bold]id"  # aiohttp itself refuses control characters
+        key = "x-amz-job-id" if operation == "InitiateJob" else "x-amz-multipart-upload-id"
+        return web.Response(status=201, headers={key: evil})
+
+    hostile.on(operation, bad_id)
+    async with GlacierClient(options(hostile.url)) as g:
+        with pytest.raises(errors.NotGlacierResponse, match="is not one") as exc:
+            await asyncio.wait_for(CALLS[operation](g), 30)
+    assert "../../vaults/other" in exc.value.user_message()
+
+
+def test_description_of_a_non_utf8_name_is_a_clear_refusal() -> None:
+    name = os.fsdecode(b"caf\xe9.txt")
+    with pytest.raises(uploads.DescriptionError, match=r"caf\\xe9\.txt: the name is not valid"):
+        uploads.archive_description_for(name, OLD)

@@ -694,10 +694,14 @@ def _require_glacier_body(operation_model: Any, response_dict: dict[str, Any], *
 
 
 def _require(value: object, what: str, operation: str) -> str:
-    """A non-empty string the service must send (an id, a location), or the error."""
+    """An id the service must send, or the error: absent, or not an id's characters
+    (it goes into later URLs, onto screens and into scripts' output)."""
     if not isinstance(value, str) or not value:
         raise errors.NotGlacierResponse(f"{operation}: no {what} in the answer",
                                         operation=operation)
+    if not _OPAQUE_ID.fullmatch(value):
+        raise errors.NotGlacierResponse(
+            f"{operation}: the {what} {inert(value[:40])!r} is not one", operation=operation)
     return value
 
 
