@@ -649,3 +649,31 @@ def test_description_of_a_non_utf8_name_is_a_clear_refusal() -> None:
     name = os.fsdecode(b"caf\xe9.txt")
     with pytest.raises(uploads.DescriptionError, match=r"caf\\xe9\.txt: the name is not valid"):
         uploads.archive_description_for(name, OLD)
+
+
+def test_unreadable_file_fails_alone_and_is_counted(
+    boto3_client: Any, emulator: Any, emulator_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """EACCES on open (simulated: the tests may run as root, who reads everything)."""
+    boto3_client.create_vault(vaultName="v")
+    root = tmp_path / "d"
+    root.mkdir()
+    (root / "a.txt").write_bytes(b"a")
+    (root / "secret.txt").write_bytes(b"s")
+    (root / "z.txt").write_bytes(b"z")
+    real_open = safe_files.open_regular
+
+    def deny_secret(path: Path, flags: int, *args: Any, **kwargs: Any) -> int:
+        if Path(path).name == "secret.txt":
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(safe_files, "open_regular", deny_secret)
+    code = transfers_cli.run_upload(cli_args([str(root)], tmp_path), cli_settings(emulator_url))
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert [line.split("\t")[1] for line in out.splitlines()] == ["a.txt", "z.txt"]
+    assert ("glacier-tui upload: error: secret.txt: cannot open it (Permission denied). "
+            "Nothing was sent for it.") in err
+    assert err.strip().splitlines()[-1] == "glacier-tui upload: 2 uploaded, 0 skipped, 1 failed"

@@ -28,18 +28,25 @@ from glacier_tui.glacier.transfer_common import TransferError
 Identity = tuple[int, int, int, int]
 
 
-class SourceChanged(TransferError):
+class _FileMessage(TransferError):
+    """An error whose detail is one full sentence naming the file."""
+
+    @property
+    def message(self) -> str:
+        return self.detail
+
+    def user_message(self) -> str:
+        return f"{self.detail.rstrip('.')}. {self.hint}".strip()
+
+
+class SourceChanged(_FileMessage):
     """The file changed between the first and the last byte sent."""
 
     summary = "The file changed while it was being uploaded."
     default_hint = "Upload it again once nothing writes to it any more."
 
-    @property
-    def message(self) -> str:
-        return self.detail  # one full sentence naming the file
 
-
-class SourceUnreadable(TransferError):
+class SourceUnreadable(_FileMessage):
     """The path is not a regular file that can be read (skipped, not sent)."""
 
     summary = "The file cannot be uploaded."
