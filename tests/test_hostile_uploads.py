@@ -677,3 +677,38 @@ def test_unreadable_file_fails_alone_and_is_counted(
     assert ("glacier-tui upload: error: secret.txt: cannot open it (Permission denied). "
             "Nothing was sent for it.") in err
     assert err.strip().splitlines()[-1] == "glacier-tui upload: 2 uploaded, 0 skipped, 1 failed"
+
+
+async def test_resume_never_mixes_in_the_parts_of_another_file(
+    boto3_client: Any, emulator: Any, emulator_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Killed mid-way, then another file (same name, size and mtime) put in its place."""
+    boto3_client.create_vault(vaultName="v")
+    path = old_file(tmp_path / "big.bin", os.urandom(4 * MIB))
+    real_write = uploads.atomic_write_json
+    task: asyncio.Task[Any] | None = None
+
+    def cancel_after_two(p: Path, doc: dict[str, Any]) -> None:
+        real_write(p, doc)
+        if len(doc.get("parts", {})) == 2 and task is not None:
+            task.get_loop().call_soon_threadsafe(task.cancel)
+
+    monkeypatch.setattr(uploads, "atomic_write_json", cancel_after_two)
+    task = asyncio.create_task(upload(emulator_url, path, tmp_path, threshold=MIB,
+                                      part_size=MIB, concurrency=1))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    monkeypatch.setattr(uploads, "atomic_write_json", real_write)
+    new_data = os.urandom(4 * MIB)
+    other = old_file(tmp_path / "other.bin", new_data)
+    os.replace(other, path)
+    result = await upload(emulator_url, path, tmp_path, threshold=MIB, part_size=MIB)
+    assert (result.parts_reused, result.parts_uploaded) == (0, 4)
+    assert len(ops(emulator, "AbortMultipartUpload")) == 1  # the other file's upload
+    assert boto3_client.list_multipart_uploads(vaultName="v")["UploadsList"] == []
+    job = boto3_client.initiate_job(vaultName="v", jobParameters={
+        "Type": "archive-retrieval", "ArchiveId": result.archive_id, "Tier": "Expedited"})
+    emulator.advance(6 * 3600)
+    out = boto3_client.get_job_output(vaultName="v", jobId=job["jobId"])
+    assert out["body"].read() == new_data

@@ -115,23 +115,25 @@ def _upload_lock(jpath: Path, name: str) -> safe_files.ExclusiveLock:
     )
 
 
-def _load_journal(jpath: Path, st: os.stat_result) -> UploadJournal | None:
-    """The saved journal, or None when there is none usable (another file, torn, too big)."""
+def _load_journal(jpath: Path) -> tuple[UploadJournal | None, int | None]:
+    """The saved journal (None when there is none usable: torn, too big) and the inode
+    of the file it was written for (None in journals older than that field)."""
     try:
         raw = safe_files.read_bytes(jpath, limit=JOURNAL_LIMIT)
     except FileNotFoundError:
-        return None
+        return None, None
     except safe_files.UnsafeFileError:
         raise
     except (OSError, errors.LocalError):
-        return None
+        return None, None
     try:
         doc = json.loads(raw)
     except ValueError:
-        return None
-    if not isinstance(doc, dict) or doc.get("ino", st.st_ino) != st.st_ino:
-        return None  # same name, size and mtime, but another file
-    return UploadJournal.from_json(doc)
+        return None, None
+    if not isinstance(doc, dict):
+        return None, None
+    ino = doc.get("ino")
+    return UploadJournal.from_json(doc), ino if isinstance(ino, int) else None
 
 
 def atomic_write_json(path: Path, doc: dict[str, Any]) -> None:
@@ -157,7 +159,7 @@ async def abort_saved_upload(
     lock = _upload_lock(jpath, path.name)
     await asyncio.to_thread(lock.acquire)
     try:
-        saved = await asyncio.to_thread(_load_journal, jpath, st)
+        saved, _ino = await asyncio.to_thread(_load_journal, jpath)
         if saved is None:
             return False
         with contextlib.suppress(errors.ResourceNotFound):
@@ -420,9 +422,15 @@ async def _upload_multipart(
     st = source.st
     size = st.st_size
     fd = source.fd
-    saved = await asyncio.to_thread(_load_journal, jpath, st)
+    saved, saved_ino = await asyncio.to_thread(_load_journal, jpath)
     journal: UploadJournal | None = None
     reused: dict[int, str] = {}
+    if saved is not None and saved_ino not in (None, st.st_ino):
+        # Same name, size and mtime, but another file: its parts are not this file's.
+        with contextlib.suppress(errors.GlacierError):
+            await client.abort_multipart_upload(vault, saved.upload_id)
+        saved = None
+        await asyncio.to_thread(remove_quietly, jpath)
 
     if saved is not None and saved.size == size and saved.mtime_ns == st.st_mtime_ns \
             and saved.vault == vault and saved.description == description:
