@@ -2,8 +2,10 @@
 
 Usable over SSH and in scripts: a rich progress bar only when stderr is a
 terminal, results on stdout (the file path; ``<archive id>\\t<name>`` per
-upload), errors as one line on stderr. Exit codes: 0 ok, 1 a transfer failed
-or was cancelled, 2 bad usage.
+upload), errors as one line on stderr. Folder uploads report every entry they
+skip (symlinks, FIFOs, sockets, devices, names that are not UTF-8) and end with
+an "N uploaded, N skipped, N failed" line. Exit codes: 0 ok, 1 a transfer
+failed, a file was skipped, or the run was cancelled, 2 bad usage.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +33,12 @@ from glacier_tui.glacier.transfers import (
     upload_file,
 )
 from glacier_tui.glacier.treehash import MIB
+from glacier_tui.glacier.upload_sources import (
+    SkippedSource,
+    UploadSource,
+    display_name,
+    iter_sources,
+)
 
 __all__ = ["add_download_arguments", "add_upload_arguments", "run_download", "run_upload"]
 
@@ -274,19 +282,6 @@ async def _download(args: argparse.Namespace, settings: Any, concurrency: int, s
 # -- upload ------------------------------------------------------------------------------
 
 
-def _files(root: Path) -> Iterator[tuple[Path, str]]:
-    """(file, name for the description) under ``root``, sorted, symlinks not followed."""
-    if not root.is_dir():
-        yield root, root.name
-        return
-    for folder, dirs, names in os.walk(root, followlinks=False):
-        dirs.sort()
-        for name in sorted(names):
-            path = Path(folder) / name
-            if path.is_file() and not path.is_symlink():
-                yield path, path.relative_to(root).as_posix()
-
-
 def run_upload(args: argparse.Namespace, settings: Any) -> int:
     return _run("upload", lambda: _upload(args, settings))
 
@@ -298,33 +293,59 @@ async def _upload(args: argparse.Namespace, settings: Any) -> int:
     min_part = _pow2_mib(int(args.part_size or _setting(settings, "part_size_mib", 16)),
                          "--part-size")
     threshold = int(args.threshold or _setting(settings, "upload_threshold_mib", 64)) * MIB
-    missing = [str(p) for p in args.paths if not p.exists()]
+    missing = await asyncio.to_thread(
+        lambda: [display_name(p) for p in args.paths if not os.path.lexists(p)])
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
-    files = [item for root in args.paths for item in _files(root)]
-    if not files:
+    entries = await asyncio.to_thread(lambda: list(iter_sources(args.paths)))
+    if not entries:
         raise UsageError("nothing to upload: the folders are empty")
-    failed = 0
-    async with GlacierClient(_client_options(settings)) as glacier:
-        with _Bars(_show_bars(args)) as bars:
-            for done, (path, name) in enumerate(files, 1):
-                try:
-                    result = await upload_file(
-                        glacier, args.vault, path, relative_name=name, min_part_size=min_part,
-                        threshold=threshold, concurrency=concurrency, on_progress=bars.update,
-                        journal_dir=args.journal_dir, abort_on_cancel=bool(args.abort_on_cancel),
-                    )
-                except errors.GlacierError as exc:
-                    failed += 1
-                    _fail("upload", f"{name}: {exc.user_message()}")
-                    if isinstance(exc, _FAILS_EVERY_FILE):
-                        if done < len(files):
-                            _fail("upload", f"stopped: {len(files) - done} more file(s) not"
-                                  " attempted (the same error would stop each of them)")
-                        return EXIT_FAILED
-                    continue
-                print(f"{shown(result.archive_id)}\t{shown(name)}", flush=True)
-    return EXIT_FAILED if failed else EXIT_OK
+    tally = _Tally()
+    for entry in entries:  # reported first: a long upload must not hide them at the end
+        if isinstance(entry, SkippedSource):
+            tally.skipped += 1
+            _say("upload", f"skipped: {entry.shown}: {entry.reason}")
+    files = [e for e in entries if isinstance(e, UploadSource)]
+    if files:
+        async with GlacierClient(_client_options(settings)) as glacier:
+            with _Bars(_show_bars(args)) as bars:
+                for done, source in enumerate(files, 1):
+                    label = display_name(source.name)
+                    try:
+                        result = await upload_file(
+                            glacier, args.vault, source.path, relative_name=source.name,
+                            min_part_size=min_part, threshold=threshold,
+                            concurrency=concurrency, on_progress=bars.update,
+                            journal_dir=args.journal_dir,
+                            abort_on_cancel=bool(args.abort_on_cancel),
+                        )
+                    except errors.GlacierError as exc:
+                        tally.failed += 1
+                        text = exc.user_message()
+                        _fail("upload", text if text.startswith(label) else f"{label}: {text}")
+                        if isinstance(exc, _FAILS_EVERY_FILE):
+                            if done < len(files):
+                                _fail("upload", f"stopped: {len(files) - done} more file(s) "
+                                      "not attempted (the same error would stop each of them)")
+                            return EXIT_FAILED
+                        continue
+                    tally.uploaded += 1
+                    print(f"{shown(result.archive_id)}\t{label}", flush=True)
+    if len(entries) > 1:
+        _say("upload", tally.summary())
+    return EXIT_FAILED if tally.failed or tally.skipped else EXIT_OK
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.uploaded = self.skipped = self.failed = 0
+
+    def summary(self) -> str:
+        return f"{self.uploaded} uploaded, {self.skipped} skipped, {self.failed} failed"
+
+
+def _say(command: str, message: str) -> None:
+    print(f"glacier-tui {command}: {shown(' '.join(message.split()))}", file=sys.stderr)
 
 
 # Errors about the vault, the account or the connection, not the file: the next file
@@ -332,4 +353,5 @@ async def _upload(args: argparse.Namespace, settings: Any) -> int:
 _FAILS_EVERY_FILE = (
     errors.ResourceNotFound, errors.AccessDenied, errors.NoCredentials, errors.ExpiredToken,
     errors.EndpointUnreachable, errors.ConfigurationError, errors.NoLongerSupported,
+    errors.NotGlacierResponse,
 )

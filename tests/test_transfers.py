@@ -376,7 +376,7 @@ async def test_inventory_download(boto3_client: Any, emulator: Any, emulator_url
     ("/abs/path.txt", "abs/path.txt"),
     ("C:\\Windows\\evil.dll", "Windows/evil.dll"),
     ("a/./b/../c.txt", "a/b/c.txt"),
-    ("bad\x1b[31mred\x07\nname.txt", "badredname.txt"),
+    ("bad\x1b[31mred\x07\nname.txt", "badred name.txt"),
     ("spaces/ ok .txt", "spaces/ok .txt"),
     ("résumé.pdf", "résumé.pdf"),
 ])

@@ -7,12 +7,13 @@ aioboto3 is imported only when the client opens, to keep start-up fast.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import os
 import re
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import IO, Any, Self
 
@@ -31,6 +32,7 @@ from glacier_tui.glacier.models import (
     parse_date,
     parse_int,
 )
+from glacier_tui.glacier.sanitize import inert
 
 # The plain SHA-256 of an upload body, precomputed in a worker thread. botocore's
 # checksum handler skips hashing when the header is present (GLACIER.md §9.2).
@@ -40,6 +42,13 @@ _content_sha256: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 RETRY_MODES = ("standard", "adaptive", "legacy")
 NOTIFICATION_EVENTS = ("ArchiveRetrievalCompleted", "InventoryRetrievalCompleted")
+
+# Every list loop stops after this many pages with an error, whatever the server says:
+# 10,000 pages of 50 (the service's default page size) is 500,000 jobs, uploads or
+# vaults, far beyond real vaults (1,000 vaults per region; 10,000 parts per upload).
+MAX_PAGES = 10_000
+# A page marker is an opaque token of a few hundred bytes; a longer one is not Glacier's.
+MAX_MARKER = 4096
 
 
 def _inject_content_sha256(params: dict[str, Any], **_: Any) -> None:
@@ -56,8 +65,15 @@ class ClientOptions:
     retry_mode: str = "standard"
     max_attempts: int = 5
     account_id: str = "-"
-    connect_timeout: float = 10.0
+    # A dead endpoint must show within seconds, not after botocore's backoff: TCP connect
+    # is given ``connect_timeout``; until the endpoint has answered once, a connection
+    # error is tried ``first_contact_attempts`` times and a call without a body must be
+    # answered within ``first_contact_timeout``. Every socket read waits at most
+    # ``read_timeout`` (long enough for the service to verify a 4 GiB part).
+    connect_timeout: float = 3.0
     read_timeout: float = 60.0
+    first_contact_timeout: float = 8.0
+    first_contact_attempts: int = 2
     max_pool_connections: int = 40
     access_key: str | None = None
     secret_key: str | None = None
@@ -139,10 +155,13 @@ class JobOutputStream:
 class GlacierClient:
     """``async with GlacierClient(ClientOptions(...)) as glacier: await glacier.list_vaults()``."""
 
+    max_pages = MAX_PAGES
+
     def __init__(self, options: ClientOptions | None = None) -> None:
         self.options = options or ClientOptions()
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
+        self._answered = False  # has the endpoint sent any HTTP response yet?
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -176,12 +195,38 @@ class GlacierClient:
             self._client = await self._stack.enter_async_context(
                 session.client("glacier", endpoint_url=opts.endpoint_url, config=config)
             )
+            # Credentials that load lazily (SSO, assume-role, credential_process) load
+            # now, so the first call's deadline measures the endpoint, not a login.
+            credentials = getattr(self._client._request_signer, "_credentials", None)
+            if credentials is not None and hasattr(credentials, "get_frozen_credentials"):
+                await credentials.get_frozen_credentials()
         except Exception as exc:
+            with suppress(Exception):  # nothing half-open is left behind
+                await self.__aexit__(None, None, None)
             raise errors.translate(exc, "Connect") from exc
         events = self._client.meta.events
         for op in ("UploadArchive", "UploadMultipartPart"):
             events.register_first(f"before-call.glacier.{op}", _inject_content_sha256)
+        events.register_first("needs-retry.glacier", self._stop_retrying_dead_endpoint)
+        events.register("before-parse.glacier", _require_glacier_body)
         return self
+
+    def _stop_retrying_dead_endpoint(
+        self, attempts: int, response: Any = None, caught_exception: Any = None, **_: Any
+    ) -> None:
+        """botocore's retry hook: before the endpoint ever answered, give up early.
+
+        botocore backs off up to 20 s between attempts; against a dead endpoint that
+        is a long "Connecting…" for nothing. Raising here ends the retries.
+        """
+        if response is not None:
+            self._answered = True
+        if self._answered or caught_exception is None:
+            return
+        if attempts >= self.options.first_contact_attempts and _is_connection_error(
+            caught_exception
+        ):
+            raise caught_exception
 
     async def __aexit__(self, *exc_info: object) -> None:
         if self._stack is not None:
@@ -206,29 +251,73 @@ class GlacierClient:
             raise errors.GlacierError("the client is not open", operation=method)
         kwargs.setdefault("accountId", self.options.account_id)
         _check_names(kwargs)
+        first_contact = not self._answered
+        # Until the endpoint answered once, a call without a body has a deadline: an
+        # endpoint that accepts connections and never answers is dead too. (A body may
+        # legitimately take long to send; the read timeout bounds those calls.)
+        deadline = (
+            self.options.first_contact_timeout if first_contact and "body" not in kwargs
+            else None
+        )
         try:
-            result: dict[str, Any] = await getattr(self._client, method)(**kwargs)
+            async with asyncio.timeout(deadline):
+                result: dict[str, Any] = await getattr(self._client, method)(**kwargs)
+        except TimeoutError as exc:
+            if self._answered or deadline is None:
+                raise errors.translate(exc, method) from exc
+            raise errors.EndpointNeverAnswered(
+                f"no answer from {self.endpoint_url} within {deadline:g} s", operation=method
+            ) from None
         except Exception as exc:
-            raise errors.translate(exc, method) from exc
+            err = errors.translate(exc, method)
+            if err.status is not None:
+                self._answered = True  # an HTTP error answer: the endpoint is there
+            elif first_contact and not self._answered and type(err) is errors.EndpointUnreachable:
+                # Not worth the transfer layer's retries either: fail now, clearly.
+                err = errors.EndpointNeverAnswered(err.detail, operation=method)
+            raise err from exc
+        self._answered = True
         return result
 
-    async def _pages(
-        self, method: str, items_key: str, **kwargs: Any
-    ) -> AsyncIterator[dict[str, Any]]:
+    async def _page_docs(self, method: str, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
+        """Every page of a paginated call, each marker sent once, at most ``max_pages``."""
         marker: str | None = None
         seen: set[str] = set()
-        while True:
+        for _ in range(self.max_pages):
             params = dict(kwargs)
             if marker:
                 params["marker"] = marker
             page = await self._call(method, **params)
-            for item in page.get(items_key) or []:
-                yield item
+            yield page
             marker = page.get("Marker") or None
-            # A marker seen twice would loop forever (botocore raises too).
-            if not marker or marker in seen:
+            if not marker:
                 return
+            if not isinstance(marker, str) or len(marker) > MAX_MARKER:
+                raise errors.NotGlacierResponse(
+                    f"{method} returned a page marker that is not one", operation=method
+                )
+            # A marker seen twice would loop forever: the listing is broken, not done.
+            if marker in seen:
+                raise errors.NotGlacierResponse(
+                    f"{method} returned the same page marker twice ({inert(marker[:40])}…); "
+                    "the listing would never end", operation=method,
+                )
             seen.add(marker)
+        raise errors.NotGlacierResponse(
+            f"{method} still had more pages after {self.max_pages:,}; stopped",
+            operation=method,
+        )
+
+    async def _pages(
+        self, method: str, items_key: str, **kwargs: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        async for page in self._page_docs(method, **kwargs):
+            items = page.get(items_key) or []
+            if not isinstance(items, list):
+                raise errors.NotGlacierResponse(f"{method}: {items_key} is not a list",
+                                                operation=method)
+            for item in items:
+                yield item
 
     # -- vaults ------------------------------------------------------------
 
@@ -268,13 +357,15 @@ class GlacierClient:
         return [j async for j in self.iter_jobs(vault, status=status, completed=completed)]
 
     async def describe_job(self, vault: str, job_id: str) -> Job:
-        return Job.from_api(await self._call("describe_job", vaultName=vault, jobId=job_id))
+        result = await self._call("describe_job", vaultName=vault, jobId=job_id)
+        _require(result.get("JobId"), "job id", "DescribeJob")
+        return Job.from_api(result)
 
     async def _initiate_job(self, vault: str, params: dict[str, Any]) -> str:
         if "SNSTopic" in params:
             _check_sns_topic(str(params["SNSTopic"]))
         result = await self._call("initiate_job", vaultName=vault, jobParameters=params)
-        return str(result.get("jobId") or "")
+        return _require(result.get("jobId"), "job id", "InitiateJob")
 
     async def initiate_archive_retrieval(
         self,
@@ -382,7 +473,7 @@ class GlacierClient:
             content_sha256, lambda: self._call("upload_archive", **kwargs)
         )
         return ArchiveCreated(
-            archive_id=str(result.get("archiveId") or ""),
+            archive_id=_require(result.get("archiveId"), "archive id", "UploadArchive"),
             checksum=result.get("checksum"),
             location=result.get("location"),
         )
@@ -397,7 +488,7 @@ class GlacierClient:
         if description:
             kwargs["archiveDescription"] = description
         result = await self._call("initiate_multipart_upload", **kwargs)
-        return str(result.get("uploadId") or "")
+        return _require(result.get("uploadId"), "upload id", "InitiateMultipartUpload")
 
     async def upload_part(
         self,
@@ -428,16 +519,9 @@ class GlacierClient:
     ) -> tuple[MultipartUpload, list[UploadedPart]]:
         parts: list[UploadedPart] = []
         header: dict[str, Any] = {}
-        marker: str | None = None
-        while True:
-            extra = {"marker": marker} if marker else {}
-            page = await self._call("list_parts", vaultName=vault, uploadId=upload_id, **extra)
+        async for page in self._page_docs("list_parts", vaultName=vault, uploadId=upload_id):
             header = header or page
             parts.extend(UploadedPart.from_api(p) for p in page.get("Parts") or [])
-            new_marker = page.get("Marker") or None
-            if not new_marker or new_marker == marker:
-                break
-            marker = new_marker
         return MultipartUpload.from_api(header), parts
 
     async def list_multipart_uploads(self, vault: str) -> list[MultipartUpload]:
@@ -457,7 +541,7 @@ class GlacierClient:
             checksum=checksum,
         )
         return ArchiveCreated(
-            archive_id=str(result.get("archiveId") or ""),
+            archive_id=_require(result.get("archiveId"), "archive id", "CompleteMultipartUpload"),
             checksum=result.get("checksum"),
             location=result.get("location"),
         )
@@ -567,6 +651,58 @@ class GlacierClient:
     async def purchase_provisioned_capacity(self) -> str:
         result = await self._call("purchase_provisioned_capacity")
         return str(result.get("capacityId") or "")
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    from botocore import exceptions as bx
+
+    return isinstance(exc, bx.ConnectionError | bx.HTTPClientError | ConnectionError
+                      | TimeoutError)
+
+
+def _require_glacier_body(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+    """botocore hook before parsing: a success whose body is not a JSON object is refused.
+
+    botocore would otherwise turn an HTML page into ``{"message": "<html>…"}`` and the
+    caller would see an empty listing or a job that "has not finished".
+    """
+    status = int(response_dict.get("status_code") or 0)
+    if status >= 400 or operation_model.has_streaming_output:
+        return
+    body = response_dict.get("body")
+    if not isinstance(body, bytes | bytearray):
+        return
+    headers = response_dict.get("headers") or {}
+    if 300 <= status < 400:  # the vault API never redirects
+        raise errors.NotGlacierResponse(
+            f"{operation_model.name}: HTTP {status} to {inert(headers.get('location', '?'))[:80]}",
+            operation=operation_model.name, status=status,
+        )
+    if not body.strip():
+        return  # headers-only answers (UploadArchive, CompleteMultipartUpload, ...)
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        kind = inert(headers.get("content-type") or "no content type")[:60]
+        start = inert(bytes(body[:60]).decode("utf-8", "replace"))
+        raise errors.NotGlacierResponse(
+            f"{operation_model.name}: HTTP {status}, {kind}, starting {start!r}",
+            operation=operation_model.name, status=status,
+        )
+
+
+def _require(value: object, what: str, operation: str) -> str:
+    """An id the service must send, or the error: absent, or not an id's characters
+    (it goes into later URLs, onto screens and into scripts' output)."""
+    if not isinstance(value, str) or not value:
+        raise errors.NotGlacierResponse(f"{operation}: no {what} in the answer",
+                                        operation=operation)
+    if not _OPAQUE_ID.fullmatch(value):
+        raise errors.NotGlacierResponse(
+            f"{operation}: the {what} {inert(value[:40])!r} is not one", operation=operation)
+    return value
 
 
 def _require_json_policy(policy: str) -> None:

@@ -216,6 +216,28 @@ class EndpointUnreachable(GlacierError):
     retryable = True
 
 
+class EndpointNeverAnswered(EndpointUnreachable):
+    """Unreachable on a client's first contact: retrying the next request is pointless."""
+
+    retryable = False
+
+
+class NotGlacierResponse(GlacierError):
+    """A success status whose body is not what the vault API sends (a proxy's or
+    captive portal's HTML page, a truncated document, pages that never end)."""
+
+    summary = "The endpoint answered with something that is not a Glacier response."
+    default_hint = (
+        "Check --endpoint-url and any proxy in between (a login page or a wrong URL "
+        "answers like this)."
+    )
+
+    @property
+    def message(self) -> str:
+        text = self.summary.rstrip(".")
+        return f"{text} ({self.detail})." if self.detail else self.summary
+
+
 class ConfigurationError(GlacierError):
     summary = "The AWS configuration is incomplete."
     default_hint = "Set a region with --region or AWS_DEFAULT_REGION, and check --profile."

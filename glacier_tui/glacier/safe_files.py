@@ -89,6 +89,10 @@ def _make_dirs(path: Path, mode: int) -> None:
         with contextlib.suppress(FileExistsError):
             folder.mkdir(mode=mode)
 
+def file_kind(mode: int) -> str:
+    """What ``mode`` is, in words ("a FIFO", "a symlink", ...), for messages."""
+    return _kind(mode)
+
 
 def ensure_dir(path: Path, *, private: bool = True) -> Path:
     """Create ``path`` (and parents) if missing; refuse when it is a symlink or not a dir.

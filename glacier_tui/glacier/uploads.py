@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
-import stat
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any, cast
 
-from glacier_tui.glacier import errors
+from glacier_tui.glacier import errors, safe_files
 from glacier_tui.glacier.client import GlacierClient
 from glacier_tui.glacier.descriptions import DescriptionTooLongError, encode_mt2
 from glacier_tui.glacier.journal import (
     UploadJournal,
-    atomic_write_json,
     default_journal_dir,
     remove_quietly,
     upload_journal_path,
@@ -53,6 +52,15 @@ from glacier_tui.glacier.transfer_files import (
     _prepare_part,
 )
 from glacier_tui.glacier.treehash import MIB, combine_hex
+from glacier_tui.glacier.upload_sources import (
+    Identity,
+    SourceChanged,
+    check_unchanged,
+    display_name,
+    identity,
+    is_utf8,
+    open_source,
+)
 
 DEFAULT_UPLOAD_THRESHOLD = 64 * MIB
 DEFAULT_MIN_PART_SIZE = 8 * MIB
@@ -72,6 +80,12 @@ class UploadResult:
 
 def archive_description_for(relative_name: str, mtime: float) -> str:
     """The mt2 description of a file: ASCII, ≤ 1024 bytes, or :class:`DescriptionError`."""
+    if not is_utf8(relative_name):
+        raise DescriptionError(
+            f"{display_name(relative_name)}: the name is not valid UTF-8 (undecodable bytes "
+            "shown as \\xNN), which an archive description cannot hold",
+            hint="Rename the file; nothing was sent.",
+        )
     name = relative_name.replace("\\", "/").lstrip("/")
     if not sanitize_relative_name(name):
         raise DescriptionError(f"the name {relative_name!r} is empty or not a relative path")
@@ -84,21 +98,79 @@ def archive_description_for(relative_name: str, mtime: float) -> str:
     return text
 
 
+# -- the upload journal: one per (file, size, mtime, vault), with a lock beside it ----------
+
+# 10,000 parts of about 80 bytes of JSON each, with room to spare.
+JOURNAL_LIMIT = 4 * MIB
+
+
+def _lock_path(jpath: Path) -> Path:
+    return jpath.with_name(jpath.stem + ".lock")
+
+
+def _upload_lock(jpath: Path, name: str) -> safe_files.ExclusiveLock:
+    """Held for the whole upload of one file, so two runs never share one upload id."""
+    return safe_files.ExclusiveLock(
+        _lock_path(jpath), what=f"{display_name(name)} is already being uploaded"
+    )
+
+
+def _load_journal(jpath: Path) -> tuple[UploadJournal | None, int | None]:
+    """The saved journal (None when there is none usable: torn, too big) and the inode
+    of the file it was written for (None in journals older than that field)."""
+    try:
+        raw = safe_files.read_bytes(jpath, limit=JOURNAL_LIMIT)
+    except FileNotFoundError:
+        return None, None
+    except safe_files.UnsafeFileError:
+        raise
+    except (OSError, errors.LocalError):
+        return None, None
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None, None
+    if not isinstance(doc, dict):
+        return None, None
+    ino = doc.get("ino")
+    return UploadJournal.from_json(doc), ino if isinstance(ino, int) else None
+
+
+def atomic_write_json(path: Path, doc: dict[str, Any]) -> None:
+    """Write a journal whole: 0600 in a 0700 folder, never through a symlink, atomic."""
+    data = json.dumps(doc, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    safe_files.atomic_write(path, data)
+
+
+def _save_journal(jpath: Path, journal: UploadJournal, st: os.stat_result) -> None:
+    doc = journal.to_json()
+    doc["ino"] = st.st_ino  # the same name, size and mtime on another file never resumes
+    atomic_write_json(jpath, doc)
+
+
 async def abort_saved_upload(
     client: GlacierClient, vault: str, path: Path, *, journal_dir: Path | None = None
 ) -> bool:
     """Abort the multipart upload journalled for ``path`` (the UI's "abort" answer)."""
     path = Path(path)
-    st = await asyncio.to_thread(path.stat)
+    st = await asyncio.to_thread(os.lstat, path)
     jpath = upload_journal_path(journal_dir or default_journal_dir(), path, st.st_size,
                                 st.st_mtime_ns, vault)
-    saved = await asyncio.to_thread(UploadJournal.load, jpath)
-    if saved is None:
-        return False
-    with contextlib.suppress(errors.ResourceNotFound):
-        await client.abort_multipart_upload(vault, saved.upload_id)
-    await asyncio.to_thread(remove_quietly, jpath)
-    return True
+    lock = _upload_lock(jpath, path.name)
+    await asyncio.to_thread(lock.acquire)
+    try:
+        saved, _ino = await asyncio.to_thread(_load_journal, jpath)
+        if saved is None:
+            return False
+        with contextlib.suppress(errors.ResourceNotFound):
+            await client.abort_multipart_upload(vault, saved.upload_id)
+        await asyncio.to_thread(remove_quietly, jpath)
+        return True
+    finally:
+        await asyncio.to_thread(lock.release, remove=True)
+
+
+# -- uploads -------------------------------------------------------------------------------
 
 
 async def upload_file(
@@ -123,12 +195,16 @@ async def upload_file(
     The description is the mt2 encoding of ``relative_name`` (default: the file
     name) and the file's mtime. Multipart uploads are journalled in
     ``journal_dir`` and resume after a kill; on cancellation the upload is kept
-    for resuming unless ``abort_on_cancel``.
+    for resuming unless ``abort_on_cancel``. The file is never followed through a
+    symlink; if it changes while it uploads (size, mtime or inode, checked before,
+    after every part and before completing), the upload is aborted and
+    :class:`SourceChanged` raised. Another upload of the same file (another
+    process) holds a lock: :class:`~glacier_tui.glacier.safe_files.LockedError`.
     """
     _check_concurrency(concurrency)
     path = Path(path)
     name = relative_name if relative_name is not None else path.name
-    tracker = _Tracker(TransferKind.UPLOAD, name, 0, on_progress, transfer_id)
+    tracker = _Tracker(TransferKind.UPLOAD, display_name(name), 0, on_progress, transfer_id)
     tracker.set_state(TransferState.QUEUED)
     try:
         result = await _upload(
@@ -163,58 +239,104 @@ async def _upload(
     max_retries: int,
     retry_delay: float,
 ) -> UploadResult:
+    fd, st = await asyncio.to_thread(open_source, path, name)
     try:
-        st = await asyncio.to_thread(path.stat)
-    except OSError as exc:
-        raise TransferError(f"cannot read {path}: {exc.strerror or exc}",
-                            hint="Check the path.") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise TransferError(f"{path} is not a regular file", hint="Check the path.")
-    size = st.st_size
-    if size == 0:
-        raise TransferError(f"{path} is empty; Glacier archives hold at least 1 byte",
-                            hint="Nothing was sent.")
-    # Everything that can be refused locally is refused before the first request.
-    description = archive_description_for(name, st.st_mtime)
-    multipart = size >= threshold or size > MAX_SINGLE_UPLOAD
-    if multipart:
-        if part_size is None:
-            part_size = choose_part_size(size, min_part_size)
-        else:
-            _check_part_size(size, part_size)
-    tracker.total = size
-    try:
-        fd = await asyncio.to_thread(os.open, path, os.O_RDONLY)
-    except OSError as exc:
-        raise TransferError(f"cannot open {path}: {exc.strerror or exc}",
-                            hint="Check the path and permissions.") from None
-    try:
-        if not multipart:
-            return await _upload_single(client, vault, fd, size, description, tracker,
-                                        max_retries=max_retries, retry_delay=retry_delay)
-        assert part_size is not None
-        return await _upload_multipart(
-            client, vault, path, fd, st, description, tracker, part_size=part_size,
-            concurrency=concurrency, journal_dir=journal_dir or default_journal_dir(),
-            abort_on_cancel=abort_on_cancel, max_retries=max_retries, retry_delay=retry_delay,
-        )
+        size = st.st_size
+        if size == 0:
+            raise TransferError(f"{display_name(name)} is empty; Glacier archives hold at "
+                                "least 1 byte", hint="Nothing was sent.")
+        # Everything that can be refused locally is refused before the first request.
+        description = archive_description_for(name, st.st_mtime)
+        multipart = size >= threshold or size > MAX_SINGLE_UPLOAD
+        if multipart:
+            if part_size is None:
+                part_size = choose_part_size(size, min_part_size)
+            else:
+                _check_part_size(size, part_size)
+        tracker.total = size
+        source = _Source(fd, path, name, st)
+        jpath = upload_journal_path(journal_dir or default_journal_dir(), path, size,
+                                    st.st_mtime_ns, vault)
+        lock = _upload_lock(jpath, name)
+        await asyncio.to_thread(lock.acquire)
+        try:
+            if not multipart:
+                return await _upload_single(client, vault, source, description, tracker,
+                                            max_retries=max_retries, retry_delay=retry_delay)
+            assert part_size is not None
+            return await _upload_multipart(
+                client, vault, source, jpath, description, tracker, part_size=part_size,
+                concurrency=concurrency, abort_on_cancel=abort_on_cancel,
+                max_retries=max_retries, retry_delay=retry_delay,
+            )
+        finally:
+            await asyncio.to_thread(lock.release, remove=True)
     finally:
         await asyncio.to_thread(os.close, fd)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """The open file being uploaded and the identity every check compares against."""
+
+    fd: int
+    path: Path
+    name: str
+    st: os.stat_result
+
+    @property
+    def expected(self) -> Identity:
+        return identity(self.st)
+
+    def check(self) -> None:
+        """Blocking: raise :class:`SourceChanged` unless the file still is what was opened."""
+        check_unchanged(self.fd, self.path, self.expected, self.name)
+
+    async def check_async(self) -> None:
+        await asyncio.to_thread(self.check)
+
+    def prepare_part(self, offset: int, length: int) -> tuple[bytes | None, str, str]:
+        """Blocking: read and hash one part, then prove the file did not change meanwhile."""
+        try:
+            prepared = _prepare_part(self.fd, offset, length)
+        except (TransferError, _Mismatch):
+            self.check()  # a short read is a change: say so
+            raise
+        self.check()
+        return prepared
+
+    def tree_hash(self, offset: int, length: int) -> str:
+        try:
+            digest = _file_tree_hash(self.fd, offset, length)
+        except _Mismatch:
+            self.check()
+            raise
+        self.check()
+        return digest
+
+    def hashes(self, offset: int, length: int) -> tuple[str, str]:
+        try:
+            found = _file_hashes(self.fd, offset, length)
+        except TransferError:
+            self.check()
+            raise
+        self.check()
+        return found
 
 
 async def _upload_single(
     client: GlacierClient,
     vault: str,
-    fd: int,
-    size: int,
+    source: _Source,
     description: str,
     tracker: _Tracker,
     *,
     max_retries: int,
     retry_delay: float,
 ) -> UploadResult:
+    size = source.st.st_size
     tracker.set_state(TransferState.VERIFYING, "hashing")
-    tree, sha = await asyncio.to_thread(_file_hashes, fd, 0, size)
+    tree, sha = await asyncio.to_thread(source.hashes, 0, size)
     tracker.set_state(TransferState.RUNNING)
     loop = asyncio.get_running_loop()
     sent = 0
@@ -231,40 +353,84 @@ async def _upload_single(
         nonlocal sent
         tracker.add(-sent)
         sent = 0
-        body = cast("IO[bytes]", _FileSlice(fd, 0, size, on_read))
-        created = await client.upload_archive(
-            vault, body, description=description, checksum=tree, content_sha256=sha
-        )
+        await source.check_async()
+        body = cast("IO[bytes]", _FileSlice(source.fd, 0, size, on_read))
+        try:
+            created = await client.upload_archive(
+                vault, body, description=description, checksum=tree, content_sha256=sha
+            )
+        except (errors.GlacierError, _Mismatch):
+            await source.check_async()  # a body that changed mid-read is refused: say why
+            raise
         if created.checksum and created.checksum.lower() != tree:
             raise _Mismatch(f"the service computed {created.checksum}, expected {tree}")
         return UploadResult(created.archive_id, tree, size, 1, 0, description, created.location)
 
     result = await _retrying(attempt, max_retries=max_retries, base_delay=retry_delay)
+    try:
+        await source.check_async()
+    except SourceChanged:
+        # The body was read while the file changed: the archive may match no version of it.
+        await _discard_archive(client, vault, result.archive_id, source.name)
+        raise
     tracker.baseline(size)
     return result
+
+
+async def _discard_archive(client: GlacierClient, vault: str, archive_id: str, name: str) -> None:
+    try:
+        await asyncio.wait_for(client.delete_archive(vault, archive_id), 30)
+    except (errors.GlacierError, TimeoutError) as exc:
+        reason = exc.message if isinstance(exc, errors.GlacierError) else "no answer"
+        raise SourceChanged(
+            f"{display_name(name)} changed while it was being uploaded, and deleting the "
+            f"archive it made ({archive_id}) failed ({reason}): delete that archive by hand"
+        ) from None
+
+
+async def _abort_upload(
+    client: GlacierClient, vault: str, upload_id: str, jpath: Path, name: str
+) -> None:
+    """Abort a multipart upload whose file changed, and forget it."""
+    await asyncio.to_thread(remove_quietly, jpath)
+    try:
+        await asyncio.wait_for(client.abort_multipart_upload(vault, upload_id), 30)
+    except errors.ResourceNotFound:
+        pass
+    except (errors.GlacierError, TimeoutError) as exc:
+        reason = exc.message if isinstance(exc, errors.GlacierError) else "no answer"
+        raise SourceChanged(
+            f"{display_name(name)} changed while it was being uploaded; nothing was completed, "
+            f"but aborting its multipart upload {upload_id} failed ({reason})"
+        ) from None
 
 
 async def _upload_multipart(
     client: GlacierClient,
     vault: str,
-    path: Path,
-    fd: int,
-    st: os.stat_result,
+    source: _Source,
+    jpath: Path,
     description: str,
     tracker: _Tracker,
     *,
     part_size: int,
     concurrency: int,
-    journal_dir: Path,
     abort_on_cancel: bool,
     max_retries: int,
     retry_delay: float,
 ) -> UploadResult:
+    st = source.st
     size = st.st_size
-    jpath = upload_journal_path(journal_dir, path, size, st.st_mtime_ns, vault)
-    saved = await asyncio.to_thread(UploadJournal.load, jpath)
+    fd = source.fd
+    saved, saved_ino = await asyncio.to_thread(_load_journal, jpath)
     journal: UploadJournal | None = None
     reused: dict[int, str] = {}
+    if saved is not None and saved_ino not in (None, st.st_ino):
+        # Same name, size and mtime, but another file: its parts are not this file's.
+        with contextlib.suppress(errors.GlacierError):
+            await client.abort_multipart_upload(vault, saved.upload_id)
+        saved = None
+        await asyncio.to_thread(remove_quietly, jpath)
 
     if saved is not None and saved.size == size and saved.mtime_ns == st.st_mtime_ns \
             and saved.vault == vault and saved.description == description:
@@ -279,20 +445,24 @@ async def _upload_multipart(
         if info is not None and (not info.part_size or info.part_size == saved.part_size):
             journal = saved
             part_size = saved.part_size
-            for part in parts:
-                index = part.start // part_size
-                want_end = min((index + 1) * part_size, size) - 1
-                if part.start != index * part_size or part.end != want_end:
-                    continue
-                local = saved.parts.get(index)
-                if local is None:  # uploaded, but killed before the journal was written
-                    local = await asyncio.to_thread(
-                        _file_tree_hash, fd, part.start, want_end - part.start + 1
-                    )
-                if local == part.tree_hash.lower():
-                    reused[index] = local
+            try:
+                for part in parts:
+                    index = part.start // part_size
+                    want_end = min((index + 1) * part_size, size) - 1
+                    if part.start != index * part_size or part.end != want_end:
+                        continue
+                    local = saved.parts.get(index)
+                    if local is None:  # uploaded, but killed before the journal was written
+                        local = await asyncio.to_thread(
+                            source.tree_hash, part.start, want_end - part.start + 1
+                        )
+                    if local == part.tree_hash.lower():
+                        reused[index] = local
+            except SourceChanged:
+                await _abort_upload(client, vault, saved.upload_id, jpath, source.name)
+                raise
             journal.parts = dict(reused)
-            await asyncio.to_thread(journal.save, jpath)
+            await asyncio.to_thread(_save_journal, jpath, journal, st)
 
     if journal is None:
         if saved is not None:
@@ -301,10 +471,10 @@ async def _upload_multipart(
             lambda: client.initiate_multipart_upload(vault, part_size, description=description),
             max_retries=max_retries, base_delay=retry_delay,
         )
-        abs_path = await asyncio.to_thread(os.path.abspath, path)
+        abs_path = await asyncio.to_thread(os.path.abspath, source.path)
         journal = UploadJournal(abs_path, size, st.st_mtime_ns, vault, upload_id,
                                 part_size, description)
-        await asyncio.to_thread(journal.save, jpath)
+        await asyncio.to_thread(_save_journal, jpath, journal, st)
 
     n_parts = -(-size // part_size)
     upload_id = journal.upload_id
@@ -326,7 +496,7 @@ async def _upload_multipart(
         fut = prepared.get(index)
         if fut is None:
             start = index * part_size
-            fut = loop.run_in_executor(hash_pool, _prepare_part, fd, start,
+            fut = loop.run_in_executor(hash_pool, source.prepare_part, start,
                                        min(part_size, size - start))
             prepared[index] = fut
         return fut
@@ -363,6 +533,8 @@ async def _upload_multipart(
             nonlocal sent
             tracker.add(-sent)
             sent = 0
+            if data is None:  # streamed from the file: it must still be the same file
+                await source.check_async()
             body: bytes | IO[bytes] = (
                 data if data is not None
                 else cast("IO[bytes]", _FileSlice(fd, start, length, on_read))
@@ -376,10 +548,13 @@ async def _upload_multipart(
             return tree
 
         try:
-            return await _retrying(attempt, max_retries=max_retries, base_delay=retry_delay)
+            digest = await _retrying(attempt, max_retries=max_retries, base_delay=retry_delay)
         except (errors.GlacierError, _Mismatch):
             tracker.add(-sent)
+            await source.check_async()  # a part refused because the file changed: say so
             raise
+        await source.check_async()
+        return digest
 
     async def send_and_record(index: int) -> None:
         nonlocal uploaded
@@ -388,7 +563,7 @@ async def _upload_multipart(
         journal.parts[index] = digest
         uploaded += 1
         async with journal_lock:
-            await asyncio.to_thread(atomic_write_json, jpath, journal.to_json())
+            await asyncio.to_thread(_save_journal, jpath, journal, st)
 
     try:
         try:
@@ -399,6 +574,11 @@ async def _upload_multipart(
             prepared.clear()
             # Hashing threads read the descriptor the caller closes next.
             hash_pool.shutdown(wait=True, cancel_futures=True)
+        # The last proof before the archive exists: every part came from this version.
+        await source.check_async()
+    except SourceChanged:
+        await _abort_upload(client, vault, upload_id, jpath, source.name)
+        raise
     except (asyncio.CancelledError, KeyboardInterrupt):
         if abort_on_cancel:
             with contextlib.suppress(Exception, asyncio.CancelledError):

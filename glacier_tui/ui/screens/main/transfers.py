@@ -164,13 +164,35 @@ class TransfersMixin(MainScreenBase):
         paths = await self.app.push_screen_wait(UploadScreen())
         if not paths:
             return
-        for path in paths:
-            tid = f"upload:{vault}:{path}"
-            self.transfer_workers[tid] = self.run_worker(
-                self._upload_one(vault, Path(path), tid), group="transfers",
-                exit_on_error=False)
+        from glacier_tui.glacier.upload_sources import SkippedSource, UploadSource, iter_sources
 
-    async def _upload_one(self, vault: str, path: Path, tid: str) -> None:
+        def sources_of(path: Path) -> list[UploadSource | SkippedSource]:
+            return list(iter_sources([path]))
+
+        for path in paths:
+            # A folder's files go one after another in one worker (not one worker each);
+            # what is not a plain file (symlink, FIFO, non-UTF-8 name...) is reported.
+            entries = await asyncio.to_thread(sources_of, Path(path))
+            skipped = [e for e in entries if isinstance(e, SkippedSource)]
+            if skipped:
+                shown = "; ".join(f"{e.shown}: {e.reason}" for e in skipped[:5])
+                more = f" (and {len(skipped) - 5} more)" if len(skipped) > 5 else ""
+                self.post_message(OperationError(shown + more, severity="warning",
+                                                 title=f"{len(skipped)} not uploaded"))
+            files = [e for e in entries if isinstance(e, UploadSource)]
+            if files:
+                tids = [f"upload:{vault}:{f.path}" for f in files]
+                worker = self.run_worker(self._upload_many(vault, files, tids),
+                                         group="transfers", exit_on_error=False)
+                for tid in tids:
+                    self.transfer_workers[tid] = worker
+
+    async def _upload_many(self, vault: str, files: list[Any], tids: list[str]) -> None:
+        for source, tid in zip(files, tids, strict=True):
+            await self._upload_one(vault, source.path, tid, source.name)
+
+    async def _upload_one(self, vault: str, path: Path, tid: str,
+                          name: str | None = None) -> None:
         from glacier_tui.config import state_dir
         from glacier_tui.glacier import transfers
 
@@ -180,7 +202,8 @@ class TransfersMixin(MainScreenBase):
             return
         try:
             result = await transfers.upload_file(
-                client, vault, path, concurrency=settings.transfer_concurrency,
+                client, vault, path, relative_name=name,
+                concurrency=settings.transfer_concurrency,
                 min_part_size=settings.part_size_mib * 1024 * 1024,
                 threshold=settings.upload_threshold_mib * 1024 * 1024,
                 on_progress=self._progress(tid, path.name, "upload"),
