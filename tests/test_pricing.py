@@ -14,7 +14,7 @@ def test_table_has_every_price_with_date_and_sources() -> None:
     assert set(p.retrieval) == {"Expedited", "Standard", "Bulk"}
     assert p.egress_per_gb > 0 and p.vault_storage_per_gb_month > 0
     assert p.as_of and all(s.startswith("https://aws.amazon.com/") for s in p.sources)
-    assert SETTINGS_PRICES == p.tier_dicts()  # the settings' defaults come from it
+    assert p.tier_dicts() == SETTINGS_PRICES  # the settings' defaults come from it
 
 
 def test_estimate_retrieval_requests_and_egress() -> None:
