@@ -97,7 +97,7 @@ def _call(svc: Service, handler: str, **params: Any) -> Any:
 
 
 CAMPAIGN_VAULT = "photo-library"
-CAMPAIGN_ARCHIVES = 3000
+CAMPAIGN_ARCHIVES = 2000
 
 
 def build_campaign_demo(svc: Service, end: float, count: int = CAMPAIGN_ARCHIVES) -> None:
@@ -118,7 +118,7 @@ def build_campaign_demo(svc: Service, end: float, count: int = CAMPAIGN_ARCHIVES
             folder = f"{year}/{month:02d}/{events[n % len(events)]}"
             created = end - 50 * DAY + n * 60.0
             desc = describe("mt2", f"{folder}/IMG_{n:05d}.jpg", created - rng.randint(0, 900) * DAY)
-            data = rng.randbytes(rng.randint(200, 4000))
+            data = rng.randbytes(rng.randint(16, 256))  # small: the demo stays a few MB
             archive_id = svc.new_id("archive")
             final = store.blob_path("blobs", archive_id)
             final.parent.mkdir(parents=True, exist_ok=True)
