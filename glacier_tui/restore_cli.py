@@ -103,6 +103,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="retrieval jobs in flight at once (default 100)")
     p.add_argument("--bytes-per-hour", type=_positive_int, default=None, metavar="BYTES",
                    help="request at most this many bytes per hour")
+    p.add_argument("--byte-range", default=None, metavar="START-END",
+                   help="with one --archive: retrieve only these bytes (inclusive, MiB-aligned)")
     p.add_argument("--inventory", type=Path, default=None, metavar="FILE",
                    help="import this inventory job output first (JSON or CSV)")
     p.add_argument("--dry-run", action="store_true",
@@ -284,10 +286,29 @@ def _selection(args: argparse.Namespace) -> Selection:
     raise UsageError("choose what to restore: --path, --all, --archive or --filter")
 
 
+def _byte_range(args: argparse.Namespace) -> tuple[int, int] | None:
+    text = args.byte_range
+    if text is None:
+        return None
+    if not args.archive or len(args.archive) != 1:
+        raise UsageError("--byte-range needs exactly one --archive ID")
+    first, sep, last = text.partition("-")
+    try:
+        start, end = int(first), int(last)
+    except ValueError:
+        start = end = -1
+    mib = 1 << 20
+    if not sep or start < 0 or end < start or start % mib:
+        raise UsageError(f"--byte-range {text!r}: expected START-END, inclusive, START a "
+                         "multiple of 1 MiB (1048576)")
+    return start, end
+
+
 def _check_plan_args(args: argparse.Namespace, settings: Any) -> None:
     if not args.vault:
         raise UsageError("--vault is required")
     _selection(args)
+    _byte_range(args)
     if args.output is None:
         raise UsageError("-o DIR is required (the destination folder)")
     if args.output.exists() and not args.output.is_dir():
@@ -402,7 +423,8 @@ async def _plan_and_run(args: argparse.Namespace, settings: Any) -> int:
             key = await _vault_key(glacier, store, args.vault)
             if selection.needs_inventory or args.inventory is not None:
                 await _ensure_inventory(args, glacier, store, key, poll)
-            spec = CampaignSpec(args.vault, key, selection, tier, destination, limits)
+            spec = CampaignSpec(args.vault, key, selection, tier, destination, limits,
+                                byte_range=_byte_range(args))
             info = None if args.dry_run else find_unfinished(store, spec)
             if info is not None:
                 _out(f"resuming campaign {info.id} (same vault, selection, tier and folder)")

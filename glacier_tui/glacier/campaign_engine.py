@@ -402,10 +402,12 @@ class CampaignRunner:
             for item in page:
                 if item.attempts or ranged:
                     continue
-                path = root.joinpath(*item.path.split("/"))
                 try:
-                    st = os.lstat(path)
-                except OSError:
+                    st = os.lstat(root.joinpath(*item.path.split("/")))
+                    # Only an existing file is checked further, through the same path
+                    # rules as a download (never through a symlink out of the folder).
+                    path = safe_download_path(root, item.path)
+                except (OSError, UnsafePathError):
                     continue
                 if not stat.S_ISREG(st.st_mode):
                     continue
