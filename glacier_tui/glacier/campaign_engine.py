@@ -218,6 +218,7 @@ class CampaignRunner:
         self._sync_counts()
         await self._read_limits()
         list_due = True
+        last_listed = self.options.clock()
         try:
             while True:
                 if self._stop:
@@ -226,7 +227,10 @@ class CampaignRunner:
                     cancelled = db.status_of(self.store, cid) == CampaignStatus.CANCELLED
                 if cancelled:
                     return await self._finish(CampaignStatus.CANCELLED, "cancelled by the user")
-                if list_due:
+                # While outputs stream in, the listing is still due every poll interval:
+                # jobs keep finishing and free slots want new requests.
+                if list_due or self.options.clock() - last_listed >= self.options.poll_interval:
+                    last_listed = self.options.clock()
                     await self._cycle()
                     list_due = False
                 self._start_downloads()
