@@ -569,6 +569,7 @@ class CampaignRunner:
             self._expedited.popleft()
         per_hour = self._bytes_per_hour()
         hour_bytes = sum(n for _, n in self._recent)
+        expedited = len(self._expedited)
         spent = self._cost_so_far()
         chosen: list[CampaignItem] = []
         adopted: list[tuple[int, str, float, int, bool, bool]] = []
@@ -599,16 +600,15 @@ class CampaignRunner:
                     self._message = "pacing requests: bytes-per-hour limit reached"
                     break
                 if self._capacity_units and self.info.tier == "Expedited" and (
-                    len(self._expedited) >= _EXPEDITED_PER_UNIT * self._capacity_units
+                    expedited >= _EXPEDITED_PER_UNIT * self._capacity_units
                 ):
-                    self._paced_until = self._expedited[0] + 300
+                    self._paced_until = (self._expedited[0] if self._expedited else now) + 300
                     self._message = "pacing requests: provisioned capacity in use"
                     break
                 chosen.append(item)
                 spent += self._request_cost(size)
                 hour_bytes += size
-                self._recent.append((now, size))
-                self._expedited.append(now)
+                expedited += 1
             else:
                 continue
             break
@@ -645,6 +645,9 @@ class CampaignRunner:
                 done.append((item.item_id, job_id, now, size, True, item.attempts > 0))
                 self._cost[0] += 1
                 self._cost[1] += size
+                # Only jobs Glacier accepted count against the hourly and capacity limits.
+                self._recent.append((now, size))
+                self._expedited.append(now)
                 self._moved(item, ItemState.REQUESTED, job_id=job_id)
 
         try:
