@@ -134,7 +134,7 @@ def _out(text: str) -> None:
 
 
 def _err(text: str) -> None:
-    print(f"glacier-tui restore: {' '.join(text.split())}", file=sys.stderr, flush=True)
+    print(f"glacier-tui restore: {inert(' '.join(text.split()))}", file=sys.stderr, flush=True)
 
 
 def _human(n: float) -> str:
