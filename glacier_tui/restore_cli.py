@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from glacier_tui.glacier import campaign_store, errors
+from glacier_tui.glacier.campaign_inventory import fetch_inventory
 from glacier_tui.glacier.campaigns import (
     CampaignInfo,
     CampaignProgress,
@@ -350,23 +350,7 @@ async def _ensure_inventory(args: argparse.Namespace, glacier: GlacierClient, st
         return
     _out(f"no inventory of {inert(args.vault)} is stored: requesting one from Glacier and "
          "waiting for it (on AWS this takes about 4 hours; --inventory FILE skips it)")
-    job_id = await glacier.initiate_inventory_retrieval(args.vault, format="JSON")
-    while True:
-        job = await glacier.describe_job(args.vault, job_id)
-        if job.succeeded:
-            break
-        if job.failed:
-            raise errors.LocalError(
-                f"the inventory job failed ({inert(job.status_message or 'no reason')})",
-                hint="A vault is inventoried about once a day after its first upload; try "
-                "again later.")
-        await asyncio.sleep(poll)
-    with tempfile.TemporaryDirectory(prefix="glacier-tui-inventory-") as tmp:
-        path = Path(tmp) / "inventory.json"
-        from glacier_tui.glacier.downloads import download_job_output
-
-        await download_job_output(glacier, args.vault, job, path)
-        result = await asyncio.to_thread(import_inventory, store, key, path)
+    result = await fetch_inventory(glacier, store, args.vault, key, poll=poll, on_status=_out)
     _out(f"inventory received: {result.archives:,} archives")
 
 
