@@ -179,7 +179,10 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         if action == "verify":
             return _verify(args)
         if action == "status":
-            return _with_store(args, settings, _status)
+            prices = _prices(settings)
+            machine = getattr(settings, "machine_region", None)
+            return _with_store(args, settings,
+                               lambda store, a: _status(store, a, prices, machine))
         if action == "cancel":
             return _with_store(args, settings, _cancel)
         main: Callable[[], Awaitable[int]]
@@ -224,7 +227,14 @@ def _summary(info: CampaignInfo, prices: PriceTable | None = None) -> str:
             f"{inert(str(info.destination))}")
 
 
-def _status(store: Store, args: argparse.Namespace) -> int:
+def _cost(info: CampaignInfo, prices: PriceTable, machine_region: str | None) -> float:
+    # Without the endpoint's region at hand, egress counts unless the machine says where
+    # it is (then the campaign's data stayed in that region or the user set it so).
+    return info.cost_so_far(prices, egress=not machine_region)
+
+
+def _status(store: Store, args: argparse.Namespace, prices: PriceTable,
+            machine_region: str | None) -> int:
     if args.id is None:
         campaigns = list_campaigns(store)
         if not campaigns:
@@ -238,7 +248,8 @@ def _status(store: Store, args: argparse.Namespace) -> int:
     _out(f"      {counts}")
     _out(f"      jobs started {info.requests_made:,} (re-requested {info.re_requests:,}), "
          f"requested {_human(info.bytes_requested)}, downloaded "
-         f"{_human(info.bytes_downloaded)}, cost so far ${info.cost_so_far():,.2f} (estimate)")
+         f"{_human(info.bytes_downloaded)}, cost so far "
+         f"${_cost(info, prices, machine_region):,.2f} (estimate)")
     if info.message:
         _out(f"      {inert(info.message)}")
     bad = campaign_items(store, info.id, states=[ItemState.FAILED, ItemState.SKIPPED], limit=20)
@@ -456,10 +467,10 @@ async def _execute(glacier: GlacierClient, store: Store, cid: int, args: argpars
     with display:
         info = await run_campaign(glacier, store, cid, options=options,
                                   on_progress=display.update)
-    return _report(info)
+    return _report(info, prices, getattr(settings, "machine_region", None))
 
 
-def _report(info: CampaignInfo) -> int:
+def _report(info: CampaignInfo, prices: PriceTable, machine_region: str | None) -> int:
     csv_path, json_path = manifest_paths(info.destination, info.id)
     if info.all_verified and info.already_verified == info.total_items:
         _out(f"already verified: all {info.total_items:,} archive(s) are in "
@@ -468,7 +479,8 @@ def _report(info: CampaignInfo) -> int:
         extra = (f" ({info.already_verified:,} already verified)"
                  if info.already_verified else "")
         _out(f"every archive verified: {info.total_items:,} file(s), "
-             f"{_human(info.total_bytes)}{extra}; cost ${info.cost_so_far():,.2f} (estimate)")
+             f"{_human(info.total_bytes)}{extra}; cost "
+             f"${_cost(info, prices, machine_region):,.2f} (estimate)")
     else:
         counts = ", ".join(f"{s.value} {n:,}" for s, n in info.counts.items() if n)
         _out(f"campaign {info.id} {info.status.value}: {counts}")
