@@ -81,6 +81,11 @@ def _lock_path(store: Store, campaign_id: int) -> Path:
     return folder / "campaign-locks" / f"campaign-{int(campaign_id)}.lock"
 
 
+def _rank(job: Job) -> tuple[bool, float]:
+    """Finished before running, then newest first (a date may be missing)."""
+    return job.succeeded, job.creation_date.timestamp() if job.creation_date else 0.0
+
+
 def _definite_refusal(exc: errors.GlacierError) -> bool:
     """True when the service answered "no" (so no job was created); False when the
     request may have reached it (network failure, 5xx) and a job may exist."""
@@ -474,9 +479,7 @@ class CampaignRunner:
             if job.archive_id and self._usable(job):
                 best = out.get(job.archive_id)
                 # Prefer a finished job (its output can be fetched now), then the newest.
-                if best is None or (job.succeeded, job.creation_date or 0) > (
-                    best.succeeded, best.creation_date or 0
-                ):
+                if best is None or _rank(job) > _rank(best):
                     out[job.archive_id] = job
         return out
 
