@@ -28,6 +28,7 @@ from glacier_tui.glacier.campaigns import (
     ItemState,
     Limits,
     Selection,
+    campaign_active,
     campaign_items,
     cancel_campaign,
     estimate_campaign,
@@ -219,9 +220,12 @@ def _with_store(args: argparse.Namespace, settings: Any,
 # -- status / cancel / verify ----------------------------------------------------------------
 
 
-def _summary(info: CampaignInfo, prices: PriceTable | None = None) -> str:
+def _summary(info: CampaignInfo, store: Store) -> str:
     verified = info.counts.get(ItemState.VERIFIED, 0)
-    return (f"{info.id:>4}  {info.status.value:<10} {verified:,}/{info.total_items:,} verified  "
+    status = info.status.value
+    if info.status == CampaignStatus.RUNNING and not campaign_active(store, info.id):
+        status = "stopped"  # killed or rebooted mid-run: `restore resume ID` goes on
+    return (f"{info.id:>4}  {status:<10} {verified:,}/{info.total_items:,} verified  "
             f"{_human(info.verified_bytes)}/{_human(info.total_bytes)}  {info.tier:<9} "
             f"{inert(info.vault)}: {inert(info.selection.describe())} -> "
             f"{inert(str(info.destination))}")
@@ -240,10 +244,10 @@ def _status(store: Store, args: argparse.Namespace, prices: PriceTable,
         if not campaigns:
             _out("no restore campaigns")
         for info in campaigns:
-            _out(_summary(info))
+            _out(_summary(info, store))
         return EXIT_OK
     info = get_campaign(store, args.id)
-    _out(_summary(info))
+    _out(_summary(info, store))
     counts = ", ".join(f"{s.value} {info.counts.get(s, 0):,}" for s in ItemState)
     _out(f"      {counts}")
     _out(f"      jobs started {info.requests_made:,} (re-requested {info.re_requests:,}), "
