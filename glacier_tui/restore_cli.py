@@ -147,6 +147,12 @@ def _human(n: float) -> str:
     return f"{value:,.1f} PiB"  # pragma: no cover
 
 
+def _usd(amount: float) -> str:
+    if 0 < amount < 0.01:
+        return "<$0.01"
+    return f"${amount:,.2f}"
+
+
 def _duration(seconds: float) -> str:
     s = int(seconds)
     if s < 90:
@@ -253,7 +259,7 @@ def _status(store: Store, args: argparse.Namespace, prices: PriceTable,
     _out(f"      jobs started {info.requests_made:,} (re-requested {info.re_requests:,}), "
          f"requested {_human(info.bytes_requested)}, downloaded "
          f"{_human(info.bytes_downloaded)}, cost so far "
-         f"${_cost(info, prices, machine_region):,.2f} (estimate)")
+         f"{_usd(_cost(info, prices, machine_region))} (estimate)")
     if info.message:
         _out(f"      {inert(info.message)}")
     bad = campaign_items(store, info.id, states=[ItemState.FAILED, ItemState.SKIPPED], limit=20)
@@ -389,9 +395,9 @@ def _print_estimate(store: Store, info: CampaignInfo, prices: PriceTable, region
                      bytes_per_hour=info.limits.bytes_per_hour)
         mark = "*" if tier == info.tier else " "
         lo, hi = e.eta_seconds
-        egress = f" + egress ${e.egress_usd:,.2f}" if e.egress_applies else ""
-        _out(f"  {mark} {tier:<9} retrieval ${e.retrieval_usd:,.2f} + requests "
-             f"${e.requests_usd:,.2f}{egress} = ${e.total_usd:,.2f}; jobs done in "
+        egress = f" + egress {_usd(e.egress_usd)}" if e.egress_applies else ""
+        _out(f"  {mark} {tier:<9} retrieval {_usd(e.retrieval_usd)} + requests "
+             f"{_usd(e.requests_usd)}{egress} = {_usd(e.total_usd)}; jobs done in "
              f"{_duration(lo)}-{_duration(hi)}")
     if est.egress_applies:
         _out("  egress: this machine is not known to be in the endpoint's region "
@@ -436,7 +442,7 @@ async def _plan_and_run(args: argparse.Namespace, settings: Any) -> int:
                 _out("dry run: nothing requested")
                 return EXIT_OK
             if args.budget_usd is not None:
-                _out(f"  budget: ${args.budget_usd:,.2f} for retrieval and requests")
+                _out(f"  budget: {_usd(args.budget_usd)} for retrieval and requests")
             if not _confirm(args):
                 await asyncio.to_thread(campaign_store.delete, store, info.id)
                 _out("not started")
@@ -484,7 +490,7 @@ def _report(info: CampaignInfo, prices: PriceTable, machine_region: str | None) 
                  if info.already_verified else "")
         _out(f"every archive verified: {info.total_items:,} file(s), "
              f"{_human(info.total_bytes)}{extra}; cost "
-             f"${_cost(info, prices, machine_region):,.2f} (estimate)")
+             f"{_usd(_cost(info, prices, machine_region))} (estimate)")
     else:
         counts = ", ".join(f"{s.value} {n:,}" for s, n in info.counts.items() if n)
         _out(f"campaign {info.id} {info.status.value}: {counts}")
@@ -536,7 +542,7 @@ class _Display:
         if p.paced_until:
             paced = f", paused until {time.strftime('%H:%M', time.localtime(p.paced_until))}"
         text = (f"[{counts}] {_human(p.verified_bytes + p.downloading_bytes)} of "
-                f"{_human(p.total_bytes)}{rate}{eta}, cost ${p.cost_so_far_usd:,.2f}{paced}")
+                f"{_human(p.total_bytes)}{rate}{eta}, cost {_usd(p.cost_so_far_usd)}{paced}")
         if p.message:
             text += f" - {inert(p.message)}"
         return text

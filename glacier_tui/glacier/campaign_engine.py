@@ -232,6 +232,7 @@ class CampaignRunner:
         self._sync_counts()
         self._emit(force=True)
         await asyncio.to_thread(self._check_present)
+        self._message = ""
         self._sync_counts()
         await self._read_limits()
         list_due = True
