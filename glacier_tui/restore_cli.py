@@ -477,7 +477,12 @@ async def _execute(glacier: GlacierClient, store: Store, cid: int, args: argpars
     with display:
         info = await run_campaign(glacier, store, cid, options=options,
                                   on_progress=display.update)
-    return _report(info, prices, getattr(settings, "machine_region", None))
+    code = _report(info, prices, getattr(settings, "machine_region", None))
+    if not info.all_verified:
+        for item in campaign_items(store, cid, states=[ItemState.FAILED, ItemState.SKIPPED],
+                                   limit=5):
+            _out(f"  {item.state.value}: {inert(item.path)}: {inert(item.reason)}")
+    return code
 
 
 def _report(info: CampaignInfo, prices: PriceTable, machine_region: str | None) -> int:
