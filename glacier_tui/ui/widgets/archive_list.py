@@ -134,6 +134,20 @@ class ArchiveList(ScrollView, can_focus=True):
         def control(self) -> ArchiveList:
             return self.archive_list
 
+    class _CountLoaded(Message, bubble=False):
+        """A thread worker read the source's row count (workers never touch widgets)."""
+
+        def __init__(self, n: int, gen: int) -> None:
+            super().__init__()
+            self.n, self.gen = n, gen
+
+    class _PageLoaded(Message, bubble=False):
+        """A thread worker read one page of rows."""
+
+        def __init__(self, page: int, rows: Sequence[Row], gen: int) -> None:
+            super().__init__()
+            self.page, self.rows, self.gen = page, rows, gen
+
     def __init__(
         self,
         source: ArchiveSource | None = None,
@@ -189,10 +203,10 @@ class ArchiveList(ScrollView, can_focus=True):
         self.set_source(self._source)
 
     def _load_count(self, source: ArchiveSource, gen: int) -> None:
-        n = source.count()
-        self.app.call_from_thread(self._count_loaded, n, gen)
+        self.post_message(self._CountLoaded(source.count(), gen))
 
-    def _count_loaded(self, n: int, gen: int) -> None:
+    def on_archive_list__count_loaded(self, message: _CountLoaded) -> None:
+        n, gen = message.n, message.gen
         if gen != self._generation:
             return
         self._set_count(n)
@@ -225,9 +239,10 @@ class ArchiveList(ScrollView, can_focus=True):
 
     def _load_page(self, source: ArchiveSource, page: int, gen: int) -> None:
         rows = source.rows(page * self.page_size, self.page_size)
-        self.app.call_from_thread(self._page_loaded, page, rows, gen)
+        self.post_message(self._PageLoaded(page, rows, gen))
 
-    def _page_loaded(self, page: int, rows: Sequence[Row], gen: int) -> None:
+    def on_archive_list__page_loaded(self, message: _PageLoaded) -> None:
+        page, rows, gen = message.page, message.rows, message.gen
         if gen != self._generation:
             return
         self._pending.discard(page)

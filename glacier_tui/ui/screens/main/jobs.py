@@ -23,51 +23,24 @@ class JobsMixin(MainScreenBase):
     """List jobs, show them, and follow up the ones started here."""
 
     async def _load_jobs(self, vault_names: list[str], *, complete: bool) -> None:
-        """List jobs of the given vaults (≤ 4 at once) and post them as one message."""
+        """List jobs of the given vaults (the service's load_jobs) and post them as one message."""
+        from glacier_tui.glacier.operations import job_archive_names, load_jobs
+
         client = self.gapp.client
         if client is None or not vault_names:
             return
-        sem = asyncio.Semaphore(4)
-        jobs: list[Job] = []
-        listed: list[str] = []
-
-        async def one(name: str) -> None:
-            async with sem:
-                # On the backend thread: parsing pages never blocks the UI loop.
-                jobs.extend(await self.gapp.poll_call(lambda c: c.list_jobs(name)))
-                listed.append(name)
-
-        results = await asyncio.gather(*(one(n) for n in vault_names), return_exceptions=True)
-        errors = [r for r in results if isinstance(r, BaseException)]
+        # On the backend thread: parsing pages never blocks the UI loop.
+        listing = await load_jobs(
+            lambda name: self.gapp.poll_call(lambda c: c.list_jobs(name)), vault_names)
         # Names already shown need no store lookup (a poll lists every live job again).
         shown = self.query_one(JobTable).names
+        keys = {name: vault_key(v) for name, v in self.vaults.items()}
         names = await asyncio.to_thread(
-            self._archive_names, [j for j in jobs if j.job_id not in shown])
-        self.post_message(JobsLoaded(jobs, listed, names, complete=complete))
-        if errors:
-            raise errors[0]
-
-    def _archive_names(self, jobs: list[Job]) -> dict[str, str]:
-        """Archive names from the cached inventory, for archive-retrieval jobs."""
-        store = self.gapp.store
-        names: dict[str, str] = {}
-        known = self.gapp.archive_names
-        for job in jobs:
-            if not job.archive_id:
-                continue
-            if job.archive_id in known:
-                names[job.job_id] = known[job.archive_id]
-                continue
-            vault = self.vaults.get(job.vault_name)
-            if vault is None:
-                continue
-            try:
-                row = store.get_archive(vault_key(vault), job.archive_id)
-            except KeyError:
-                continue
-            if row is not None:
-                names[job.job_id] = row.path
-        return names
+            job_archive_names, self.gapp.store, [j for j in listing.jobs if j.job_id not in shown],
+            keys, dict(self.gapp.archive_names))
+        self.post_message(JobsLoaded(listing.jobs, listing.listed, names, complete=complete))
+        if listing.errors:
+            raise listing.errors[0]
 
     def on_jobs_loaded(self, message: JobsLoaded) -> None:
         table = self.query_one(JobTable)

@@ -66,8 +66,7 @@ class TransfersMixin(MainScreenBase):
         return on_progress
 
     async def _download(self, job: Job, inventory_for: str | None) -> None:
-        from glacier_tui.glacier import transfers
-        from glacier_tui.glacier.paths import safe_download_path
+        from glacier_tui.glacier.operations import download_output, download_target
 
         gapp = self.gapp
         client = gapp.client
@@ -79,20 +78,17 @@ class TransfersMixin(MainScreenBase):
         try:
             if inventory_for is not None:
                 from glacier_tui.config import state_dir
+                from glacier_tui.glacier.transfers import default_output_name
 
-                dest = state_dir() / "inventories" / transfers.default_output_name(job, vault, None)
+                dest = state_dir() / "inventories" / default_output_name(job, vault, None)
                 name = f"inventory of {vault}"
             else:
-                known = self.query_one(JobTable).names.get(job.job_id)
-                if not known:
-                    desc = await transfers.fetch_archive_description(client, vault, job)
-                    known = transfers.default_output_name(job, vault, desc)
-                name = known
-                dest = safe_download_path(gapp.download_dir, known)
-            dest.parent.mkdir(parents=True, exist_ok=True)
+                name, dest = await download_target(
+                    client, vault, job, gapp.download_dir,
+                    self.query_one(JobTable).names.get(job.job_id))
             self.post_message(TransferUpdate(TransferState(tid, "download", name,
                                                            total=job.output_size)))
-            result = await transfers.download_job_output(
+            result = await download_output(
                 client, vault, job, dest,
                 segment_size=settings.segment_size_mib * 1024 * 1024,
                 concurrency=settings.transfer_concurrency,

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 from textual import work
 
+from glacier_tui.glacier.operations import DELETE_CONCURRENCY
 from glacier_tui.ui.formatting import human_size, user_message
 from glacier_tui.ui.messages import OperationError, VaultsChanged
 from glacier_tui.ui.screens.main.base import MainScreenBase
-from glacier_tui.ui.screens.main.deletion import DELETE_CONCURRENCY, DeleteTarget
+from glacier_tui.ui.screens.main.deletion import DeleteTarget
 from glacier_tui.ui.widgets.vault_tree import VaultTree, vault_key
 
 if TYPE_CHECKING:
