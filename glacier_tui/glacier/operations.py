@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -51,6 +52,7 @@ __all__ = [
     "initiate_retrievals",
     "job_archive_names",
     "load_jobs",
+    "ready_retrievals",
     "resolve_archives",
 ]
 
@@ -338,6 +340,25 @@ def job_archive_names(
 
 
 # -- downloading ---------------------------------------------------------------------------
+
+
+def ready_retrievals(
+    jobs: Iterable[Job], archive_ids: Iterable[str], now: datetime
+) -> dict[str, Job]:
+    """archive id -> the job whose output can be downloaded now: succeeded, whole archive,
+    output not yet expired; the most recently completed one when there are several."""
+    wanted = set(archive_ids)
+    out: dict[str, Job] = {}
+    for job in jobs:
+        if not (job.is_archive_retrieval and job.succeeded and job.archive_id in wanted):
+            continue
+        expires = job.output_expires
+        if not job.is_full_archive or expires is None or expires <= now:
+            continue
+        best = out.get(job.archive_id)
+        if best is None or (best.completion_date or now) < (job.completion_date or now):
+            out[job.archive_id] = job
+    return out
 
 
 async def download_target(

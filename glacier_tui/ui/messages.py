@@ -156,3 +156,48 @@ class FolderTotals(Message):
         self.vault = vault
         self.path = path
         self.totals = totals
+
+
+class CampaignListed(Message):
+    """Restore campaigns read from the store (``resume``: this app should run them)."""
+
+    def __init__(self, infos: list[Any], resume: list[int], job_ids: frozenset[str], *,
+                 planned: bool) -> None:
+        super().__init__()
+        self.infos = infos  # CampaignInfo
+        self.resume = resume
+        self.job_ids = job_ids
+        self.planned = planned  # just planned here (a "started" milestone), else found
+
+
+class CampaignProgressed(Message):
+    def __init__(self, progress: Any) -> None:  # CampaignProgress
+        super().__init__()
+        self.progress = progress
+
+
+class CampaignItemChanged(Message):
+    def __init__(self, campaign_id: int, vault: str, item: Any) -> None:  # CampaignItem
+        super().__init__()
+        self.campaign_id = campaign_id
+        self.vault = vault
+        self.item = item
+
+
+class CampaignStopped(Message):
+    """A campaign runner returned (``info``) or failed (``error``, one safe line)."""
+
+    def __init__(self, campaign_id: int, info: Any, error: str = "", *,
+                 busy: bool = False) -> None:
+        super().__init__()
+        self.campaign_id = campaign_id
+        self.info = info  # CampaignInfo | None
+        self.error = error
+        self.busy = busy  # another process runs it
+
+
+class CampaignJobs(Message):
+    def __init__(self, campaign_id: int, job_ids: frozenset[str]) -> None:
+        super().__init__()
+        self.campaign_id = campaign_id
+        self.job_ids = job_ids

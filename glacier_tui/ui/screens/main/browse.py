@@ -94,6 +94,7 @@ class BrowseMixin(MainScreenBase):
         sort, descending, _ = SORTS[self._sort]
         lst = self.query_one(ArchiveList)
         lst.empty_text = "(no archives directly in this folder)"
+        lst.state_lookup = self._state_lookup(vault_name)
         lst.set_source(StoreArchiveSource(self.gapp.store, vault_key(vault), path, sort=sort,
                                           descending=descending))
         self._list_title()
@@ -130,6 +131,7 @@ class BrowseMixin(MainScreenBase):
             return
         lst = self.query_one(ArchiveList)
         lst.empty_text = "No archive name matches."
+        lst.state_lookup = self._state_lookup(vault.name)
         lst.set_source(StoreSearchSource(self.gapp.store, vault_key(vault), text))
         self._list_title()
 

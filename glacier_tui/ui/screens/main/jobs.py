@@ -61,6 +61,8 @@ class JobsMixin(MainScreenBase):
         self._show_current_detail()
 
     def _job_finished(self, job: Job) -> None:
+        if job.job_id in self.campaign_jobs:
+            return  # a campaign's job: its campaign tells its milestones, not each job
         name = "inventory" if job.is_inventory_retrieval else \
             self.query_one(JobTable).names.get(job.job_id, job.job_id[:8])
         if job.succeeded:

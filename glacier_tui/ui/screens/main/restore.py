@@ -1,7 +1,8 @@
-"""Restoring archives: the marked archives and folders, a dialog, then one job each.
+"""Restoring archives: the marked archives and folders, a dialog, then a restore campaign.
 
-Resolving the selection and initiating the jobs are service operations
-(:mod:`glacier_tui.glacier.operations`); this part asks and shows.
+Resolving the selection is a service operation (:mod:`glacier_tui.glacier.operations`);
+the campaign is planned and run by ``campaigns``. With an SNS topic or a job description
+the jobs are initiated one by one (the campaign engine writes its own descriptions).
 """
 
 from __future__ import annotations
@@ -49,8 +50,14 @@ class RestoreMixin(MainScreenBase):
         if request is None:
             return
         self._clear_marks()
-        self.run_worker(self._initiate_restores(targets, request), group="restore",
-                        exit_on_error=False)
+        if request.sns_topic or request.description:
+            # Jobs with the user's own topic or description: started one by one, as asked
+            # (a campaign's jobs carry the engine's description).
+            self.run_worker(self._initiate_restores(targets, request), group="restore",
+                            exit_on_error=False)
+            return
+        self.run_worker(self._start_campaigns(selection, request, len(targets) == 1),
+                        group="restore", exit_on_error=False)
 
     def _resolve_archives(self, selection: list[NodeData]) -> list[ArchiveTarget]:
         """Expand folders into their archives (descendants too) via the store (thread)."""

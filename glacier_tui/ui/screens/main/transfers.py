@@ -23,9 +23,10 @@ from glacier_tui.ui.messages import (
     TransferUpdate,
 )
 from glacier_tui.ui.screens.main.base import MainScreenBase
+from glacier_tui.ui.screens.main.campaigns import ENGINE_OWNED
 from glacier_tui.ui.widgets.job_table import JobTable
 from glacier_tui.ui.widgets.transfers_panel import TransfersPanel
-from glacier_tui.ui.widgets.vault_tree import VaultTree
+from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree, vault_key
 
 if TYPE_CHECKING:
     from glacier_tui.glacier.models import Job
@@ -39,12 +40,57 @@ class TransfersMixin(MainScreenBase):
     # -- downloads -------------------------------------------------------------------------
 
     def action_download(self) -> None:
+        if not isinstance(self.focused, JobTable):
+            selection = self._selection()  # marks, or the folder / archive under the cursor
+            if selection:
+                self._download_ready(selection)
+                return
         job = self.query_one(JobTable).current_job()
         if job is None or not job.succeeded:
             self.notify("Select a succeeded job to download.", severity="warning")
             return
         self._start_download(job, inventory_for=job.vault_name
                              if job.is_inventory_retrieval else None)
+
+    @work(group="download-ready", exclusive=True, exit_on_error=False)
+    async def _download_ready(self, selection: list[NodeData]) -> None:
+        """Download every archive of the selection whose retrieval is ready (one toast)."""
+        from glacier_tui.glacier.campaign_view import archive_states
+        from glacier_tui.glacier.operations import ready_retrievals
+
+        targets = await asyncio.to_thread(self._resolve_archives, selection)
+        if not targets:
+            self.notify("Nothing to download in the selection.", severity="warning")
+            return
+        store = self.gapp.store
+        keys = {name: vault_key(v) for name, v in self.vaults.items()}
+
+        def engine_owned() -> set[str]:
+            """Archives a campaign runner of this app fetches by itself."""
+            if not any(w.is_running for w in self.campaign_workers.values()):
+                return set()
+            owned: set[str] = set()
+            for vault in {t.vault for t in targets}:
+                ids = [t.archive_id for t in targets if t.vault == vault]
+                owned |= {a for a, s in archive_states(store, keys[vault], ids).items()
+                          if s in ENGINE_OWNED}
+            return owned
+
+        owned = await asyncio.to_thread(engine_owned)
+        ready = ready_retrievals(self.query_one(JobTable).jobs.values(),
+                                 [t.archive_id for t in targets if t.archive_id not in owned],
+                                 self.gapp.clock())
+        self._clear_marks()
+        for job in ready.values():
+            self._start_download(job)
+        waiting = len(targets) - len(ready) - len(owned)
+        parts = [f"{len(ready)} ready archive(s) downloading"]
+        if owned:
+            parts.append(f"{len(owned)} fetched by their restore campaign")
+        if waiting:
+            parts.append(f"{waiting} not ready (restore them with r)")
+        self.notify("; ".join(parts) + ".", title="Download",
+                    severity="information" if ready or owned else "warning", timeout=6)
 
     def _start_download(self, job: Job, inventory_for: str | None = None) -> None:
         if job.job_id in self.transfer_workers and \

@@ -1,0 +1,292 @@
+"""Restore campaigns: start one from the selection, run the engine, show it live.
+
+The engine (:mod:`glacier_tui.glacier.campaigns`) does the work and keeps its state in
+the store; this part plans a campaign from the marks, runs the engine's runner in a
+worker (the same runner ``glacier-tui restore`` runs, so a campaign left running when
+the app quit is resumed at the next start), turns its typed progress callbacks into
+messages, and renders them: the Restores screen (``c``), the archive list's state
+column, one notification per milestone (never one per job).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from glacier_tui.glacier.sanitize import inert
+from glacier_tui.ui.messages import (
+    CampaignItemChanged,
+    CampaignJobs,
+    CampaignListed,
+    CampaignProgressed,
+    CampaignStopped,
+    OperationError,
+)
+from glacier_tui.ui.screens.main.base import MainScreenBase
+from glacier_tui.ui.widgets.archive_list import ArchiveList
+from glacier_tui.ui.widgets.job_table import JobTable
+from glacier_tui.ui.widgets.restores_panel import CampaignRow
+from glacier_tui.ui.widgets.vault_tree import NodeData, vault_key
+
+if TYPE_CHECKING:
+    from glacier_tui.glacier.campaign_view import Milestone
+    from glacier_tui.glacier.campaigns import (
+        CampaignInfo,
+        CampaignItem,
+        CampaignProgress,
+        EngineOptions,
+    )
+    from glacier_tui.glacier.pricing import PriceTable
+    from glacier_tui.ui.restore_model import RestoreRequest
+
+# Campaign states whose archives the engine downloads by itself while it runs.
+ENGINE_OWNED = frozenset({"requested", "ready", "downloading"})
+
+
+class CampaignsMixin(MainScreenBase):
+    """Plan, run and show restore campaigns."""
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def _prices(self) -> PriceTable:
+        from glacier_tui.glacier.pricing import DEFAULT_PRICES
+
+        return DEFAULT_PRICES.with_overrides(self.gapp.settings.prices)
+
+    def _engine_options(self) -> EngineOptions:
+        from glacier_tui.glacier.campaigns import EngineOptions
+
+        settings = self.gapp.settings
+        clock = self.gapp.clock
+        return EngineOptions(
+            poll_interval=self.gapp.poll_interval,
+            segment_concurrency=settings.transfer_concurrency,
+            segment_size=settings.segment_size_mib * 1024 * 1024,
+            prices=self._prices(),
+            clock=lambda: clock().timestamp(),
+        )
+
+    # -- starting --------------------------------------------------------------------------
+
+    async def _start_campaigns(self, selection: list[NodeData], request: RestoreRequest,
+                               single_archive: bool) -> None:
+        """Plan one campaign per vault of the selection (in a thread) and run each."""
+        from glacier_tui.glacier.campaign_view import selections_for
+        from glacier_tui.glacier.campaigns import CampaignError, CampaignSpec, plan_campaign
+        from glacier_tui.ui.screens.main.restore import selected
+
+        store = self.gapp.store
+        keys = {name: vault_key(v) for name, v in self.vaults.items()}
+        selections = await asyncio.to_thread(selections_for, store, selected(selection), keys)
+        planned: list[CampaignInfo] = []
+        for vault, sel in selections.items():
+            spec = CampaignSpec(
+                vault=vault, vault_key=keys[vault], selection=sel, tier=str(request.tier),
+                destination=self.gapp.download_dir,
+                byte_range=request.byte_range if single_archive else None)
+            try:
+                planned.append(await asyncio.to_thread(plan_campaign, store, spec))
+            except CampaignError as exc:
+                self.post_message(OperationError(exc.user_message(),
+                                                 title=f"Restore from {inert(vault)}"))
+        if planned:
+            self.post_message(CampaignListed(planned, [i.id for i in planned], frozenset(),
+                                             planned=True))
+
+    async def _find_campaigns(self) -> None:
+        """At start-up: show every campaign; resume those left running (the engine resumes)."""
+        from glacier_tui.glacier.campaign_view import campaign_job_ids
+        from glacier_tui.glacier.campaigns import CampaignStatus, list_campaigns
+
+        store = self.gapp.store
+
+        def read() -> tuple[list[CampaignInfo], list[int], frozenset[str]]:
+            infos = list_campaigns(store)
+            live = [i.id for i in infos if i.status == CampaignStatus.RUNNING]
+            jobs: set[str] = set()
+            for cid in live:
+                jobs |= campaign_job_ids(store, cid)
+            return infos, live, frozenset(jobs)
+
+        infos, live, jobs = await asyncio.to_thread(read)
+        if self.gapp.settings.readonly:
+            live = []  # a read-only session never starts a job
+        if infos:
+            self.post_message(CampaignListed(infos, live, jobs, planned=False))
+
+    def on_campaign_listed(self, message: CampaignListed) -> None:
+        prices = self._prices()
+        self.campaign_jobs |= message.job_ids
+        for info in message.infos:
+            row = CampaignRow.from_info(info, prices)
+            self.campaign_rows[info.id] = row
+            self._forward_row(row)
+            if message.planned:
+                self.milestones.started(info.id)
+                self._notify_milestone(row, "started")
+            else:  # found at start-up: what happened before is not news
+                self.milestones.started(info.id)
+                self.milestones.on_finished(info)
+        for cid in message.resume:
+            self._run_campaign(cid)
+        self._show_states()
+
+    def _run_campaign(self, campaign_id: int) -> None:
+        worker = self.campaign_workers.get(campaign_id)
+        if worker is not None and worker.is_running:
+            return
+        self.campaign_workers[campaign_id] = self.run_worker(
+            self._campaign_runner(campaign_id), group="campaigns", exit_on_error=False)
+
+    async def _campaign_runner(self, campaign_id: int) -> None:
+        """The engine's runner; its callbacks post messages (they run on this loop)."""
+        from glacier_tui.glacier.campaigns import CampaignRunner
+        from glacier_tui.glacier.operations import error_text
+        from glacier_tui.glacier.safe_files import LockedError
+
+        client = self.gapp.client
+        if client is None or self.gapp.settings.readonly:
+            return
+        row = self.campaign_rows.get(campaign_id)
+        vault = row.vault if row is not None else ""
+
+        def on_progress(progress: CampaignProgress) -> None:
+            self.post_message(CampaignProgressed(progress))
+
+        def on_item(item: CampaignItem) -> None:
+            self.post_message(CampaignItemChanged(campaign_id, vault, item))
+
+        runner = CampaignRunner(client, self.gapp.store, campaign_id,
+                                options=self._engine_options(), on_progress=on_progress,
+                                on_item=on_item)
+        try:
+            info = await runner.run()
+        except asyncio.CancelledError:
+            raise  # quitting: the store keeps the campaign running; the next start resumes
+        except LockedError as exc:
+            self.post_message(CampaignStopped(campaign_id, None, error_text(exc), busy=True))
+        except Exception as exc:
+            self.post_message(CampaignStopped(campaign_id, None, error_text(exc)))
+        else:
+            self.post_message(CampaignStopped(campaign_id, info))
+
+    # -- live updates ----------------------------------------------------------------------
+
+    def on_campaign_progressed(self, message: CampaignProgressed) -> None:
+        p = message.progress
+        row = self.campaign_rows.get(p.campaign_id)
+        if row is None:
+            return
+        row = row.with_progress(p)
+        self.campaign_rows[row.id] = row
+        self._forward_row(row)
+        for milestone in self.milestones.on_progress(p):
+            self._notify_milestone(row, milestone)
+
+    def on_campaign_item_changed(self, message: CampaignItemChanged) -> None:
+        item = message.item
+        if item.job_id:
+            self.campaign_jobs.add(item.job_id)
+        lst = self.query_one(ArchiveList)
+        if lst.context == message.vault:
+            lst.set_state(item.archive_id, str(item.state))
+
+    def on_campaign_stopped(self, message: CampaignStopped) -> None:
+        row = self.campaign_rows.get(message.campaign_id)
+        if message.info is not None:
+            row = CampaignRow.from_info(message.info, self._prices())
+            self.campaign_rows[row.id] = row
+            self._forward_row(row)
+            for milestone in self.milestones.on_finished(message.info):
+                self._notify_milestone(row, milestone)
+            return
+        if message.busy:
+            self.notify(f"Restore #{message.campaign_id} is run by another process: "
+                        f"{message.error}", title="Restore", severity="warning", timeout=8,
+                        markup=False)
+            return
+        if row is not None and self.milestones.failed(row.id):
+            self._notify_milestone(row, "failed", message.error)
+
+    def _notify_milestone(self, row: CampaignRow, milestone: Milestone | str,
+                          detail: str = "") -> None:
+        """One toast per milestone of a campaign (started, first file, done, failed)."""
+        name = f"Restore #{row.id}"
+        files = f"{row.total_items} archive{'s' if row.total_items != 1 else ''}"
+        where = inert(str(self.gapp.download_dir))
+        if milestone == "started":
+            self.notify(f"{files} of {inert(row.vault)}, {inert(row.tier)}. Press c to follow.",
+                        title=f"{name} started", timeout=6, markup=False)
+        elif milestone == "first file":
+            self.notify(f"The first file is verified in {where}.", title=name, timeout=6,
+                        markup=False)
+        elif milestone == "done":
+            self.notify(f"All {files} verified in {where}.", title=f"{name} done", timeout=10,
+                        markup=False)
+        else:
+            failed = row.counts.get("failed", 0)
+            text = detail or inert(row.message) or f"{failed} of {files} failed."
+            self.notify(text, title=f"{name} failed", severity="error", timeout=12,
+                        markup=False)
+
+    def _forward_row(self, row: CampaignRow) -> None:
+        from glacier_tui.ui.screens.restores import RestoresScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, RestoresScreen):
+                screen.update_row(row)
+
+    def _show_states(self) -> None:
+        """The archive list shows a state column once there is any campaign."""
+        lst = self.query_one(ArchiveList)
+        if self.campaign_rows and not lst.show_states:
+            lst.show_states = True
+            lst.reload()
+
+    def _state_lookup(self, vault_name: str) -> Any:
+        """For the archive list's page loader (a thread): archive id -> campaign state."""
+        from glacier_tui.glacier.campaign_view import archive_states
+
+        vault = self.vaults.get(vault_name)
+        if vault is None:
+            return None
+        store, key = self.gapp.store, vault_key(vault)
+        return lambda ids: archive_states(store, key, ids)
+
+    # -- the Restores screen and the job filter -------------------------------------------
+
+    def action_restores(self) -> None:
+        from glacier_tui.ui.screens.restores import RestoresScreen
+
+        rows = list(self.campaign_rows.values())
+
+        def chosen(campaign_id: int | None) -> None:
+            if campaign_id is not None:
+                self._load_campaign_jobs(campaign_id)
+
+        self.app.push_screen(RestoresScreen(rows), chosen)
+
+    def _load_campaign_jobs(self, campaign_id: int) -> None:
+        from glacier_tui.glacier.campaign_view import campaign_job_ids
+
+        async def load() -> None:
+            ids = await asyncio.to_thread(campaign_job_ids, self.gapp.store, campaign_id)
+            self.post_message(CampaignJobs(campaign_id, ids))
+
+        self.run_worker(load(), group="campaign-jobs", exclusive=True, exit_on_error=False)
+
+    def on_campaign_jobs(self, message: CampaignJobs) -> None:
+        self.campaign_jobs |= message.job_ids
+        table = self.query_one(JobTable)
+        table.set_job_filter(message.job_ids)
+        table.border_title = (f"Jobs of restore #{message.campaign_id} ({table.row_count})"
+                              " · Esc: all")
+        table.focus()
+
+    def _clear_campaign_filter(self) -> bool:
+        table = self.query_one(JobTable)
+        if table.only_jobs is None:
+            return False
+        table.set_job_filter(None)
+        table.border_title = f"Jobs ({len(table.jobs)})"
+        return True
