@@ -400,6 +400,13 @@ def cancel(store: Store, cid: int) -> CampaignInfo:
     return get(store, cid)
 
 
+def delete(store: Store, cid: int) -> None:
+    """Remove a campaign and its items (a dry run's plan)."""
+    with tx(store) as c:
+        c.execute("DELETE FROM campaign_items WHERE campaign=?", (cid,))
+        c.execute("DELETE FROM campaigns WHERE id=?", (cid,))
+
+
 def estimate(store: Store, cid: int, *, prices: PriceTable = DEFAULT_PRICES,
              endpoint_region: str | None, machine_region: str | None,
              tier: str | None = None) -> CostEstimate:
