@@ -17,14 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-from glacier_tui.glacier.campaigns import (
-    CampaignInfo,
-    CampaignProgress,
-    CampaignStatus,
-    ItemState,
-    Selection,
-    campaign_items,
-)
+from glacier_tui.glacier.campaigns import CampaignStatus, Selection, campaign_items
 from glacier_tui.glacier.operations import Selected, resolve_archives
 from glacier_tui.glacier.store import Store
 
@@ -134,26 +127,16 @@ class Milestones:
     def started(self, campaign_id: int) -> bool:
         return self._once(campaign_id, Milestone.STARTED)
 
-    def on_progress(self, progress: CampaignProgress) -> list[Milestone]:
+    def update(self, campaign_id: int, verified: int, status: str) -> list[Milestone]:
+        """The milestones newly reached by a campaign with ``verified`` files in ``status``."""
         out: list[Milestone] = []
-        cid = progress.campaign_id
-        if progress.counts.get(ItemState.VERIFIED, 0) and self._once(cid, Milestone.FIRST_FILE):
+        if verified and self._once(campaign_id, Milestone.FIRST_FILE):
             out.append(Milestone.FIRST_FILE)
-        out += self._settled(cid, progress.status)
+        if status == CampaignStatus.DONE and self._once(campaign_id, Milestone.DONE):
+            out.append(Milestone.DONE)
+        if status == CampaignStatus.INCOMPLETE and self._once(campaign_id, Milestone.FAILED):
+            out.append(Milestone.FAILED)
         return out
-
-    def on_finished(self, info: CampaignInfo) -> list[Milestone]:
-        out: list[Milestone] = []
-        if info.counts.get(ItemState.VERIFIED, 0) and self._once(info.id, Milestone.FIRST_FILE):
-            out.append(Milestone.FIRST_FILE)
-        return out + self._settled(info.id, info.status)
 
     def failed(self, campaign_id: int) -> bool:
         return self._once(campaign_id, Milestone.FAILED)
-
-    def _settled(self, cid: int, status: CampaignStatus) -> list[Milestone]:
-        if status == CampaignStatus.DONE and self._once(cid, Milestone.DONE):
-            return [Milestone.DONE]
-        if status == CampaignStatus.INCOMPLETE and self._once(cid, Milestone.FAILED):
-            return [Milestone.FAILED]
-        return []

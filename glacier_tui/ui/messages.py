@@ -201,3 +201,4 @@ class CampaignJobs(Message):
         super().__init__()
         self.campaign_id = campaign_id
         self.job_ids = job_ids
+

@@ -64,6 +64,7 @@ class MainScreenBase(Screen[None]):
         self.campaign_workers: dict[int, Worker[Any]] = {}
         self.campaign_jobs: set[str] = set()
         self.milestones = Milestones()
+        self._item_states: dict[int, dict[int, str]] = {}  # campaign -> item -> state seen
 
     @property
     def gapp(self) -> GlacierApp:

@@ -11,6 +11,7 @@ column, one notification per milestone (never one per job).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from glacier_tui.glacier.sanitize import inert
@@ -20,6 +21,7 @@ from glacier_tui.ui.messages import (
     CampaignListed,
     CampaignProgressed,
     CampaignStopped,
+    Info,
     OperationError,
 )
 from glacier_tui.ui.screens.main.base import MainScreenBase
@@ -41,6 +43,14 @@ if TYPE_CHECKING:
 
 # Campaign states whose archives the engine downloads by itself while it runs.
 ENGINE_OWNED = frozenset({"requested", "ready", "downloading"})
+# Store journal key prefix: a campaign this app runs until it ends. Quitting leaves the
+# key (the engine marks the campaign paused, "interrupted"), so the next start resumes it;
+# a campaign paused on purpose (request, budget) or by a fatal error is not resumed.
+AUTORUN_KEY = "campaign-autorun:"
+# The state an item leaves for each state it enters (the engine's usual path).
+PREVIOUS_STATE = {"requested": "planned", "ready": "requested", "downloading": "ready",
+                  "verified": "downloading"}
+TERMINAL = frozenset({"verified", "failed", "skipped"})
 
 
 class CampaignsMixin(MainScreenBase):
@@ -102,7 +112,11 @@ class CampaignsMixin(MainScreenBase):
 
         def read() -> tuple[list[CampaignInfo], list[int], frozenset[str]]:
             infos = list_campaigns(store)
-            live = [i.id for i in infos if i.status == CampaignStatus.RUNNING]
+            autorun = {key.removeprefix(AUTORUN_KEY) for key, _ in
+                       store.journal_items(AUTORUN_KEY)}
+            live = [i.id for i in infos if i.status == CampaignStatus.RUNNING or (
+                str(i.id) in autorun and i.status in (CampaignStatus.PAUSED,
+                                                      CampaignStatus.PLANNED))]
             jobs: set[str] = set()
             for cid in live:
                 jobs |= campaign_job_ids(store, cid)
@@ -126,7 +140,7 @@ class CampaignsMixin(MainScreenBase):
                 self._notify_milestone(row, "started")
             else:  # found at start-up: what happened before is not news
                 self.milestones.started(info.id)
-                self.milestones.on_finished(info)
+                self.milestones.update(info.id, row.counts.get("verified", 0), row.status)
         for cid in message.resume:
             self._run_campaign(cid)
         self._show_states()
@@ -159,15 +173,21 @@ class CampaignsMixin(MainScreenBase):
         runner = CampaignRunner(client, self.gapp.store, campaign_id,
                                 options=self._engine_options(), on_progress=on_progress,
                                 on_item=on_item)
+        store = self.gapp.store
+        key = f"{AUTORUN_KEY}{campaign_id}"
+        await asyncio.to_thread(store.journal_put, key, True)
         try:
             info = await runner.run()
         except asyncio.CancelledError:
-            raise  # quitting: the store keeps the campaign running; the next start resumes
-        except LockedError as exc:
+            raise  # quitting: the autorun key stays, the next start resumes the campaign
+        except LockedError as exc:  # another process runs it: that one goes on
+            await asyncio.to_thread(store.journal_delete, key)
             self.post_message(CampaignStopped(campaign_id, None, error_text(exc), busy=True))
         except Exception as exc:
+            await asyncio.to_thread(store.journal_delete, key)
             self.post_message(CampaignStopped(campaign_id, None, error_text(exc)))
         else:
+            await asyncio.to_thread(store.journal_delete, key)
             self.post_message(CampaignStopped(campaign_id, info))
 
     # -- live updates ----------------------------------------------------------------------
@@ -180,7 +200,8 @@ class CampaignsMixin(MainScreenBase):
         row = row.with_progress(p)
         self.campaign_rows[row.id] = row
         self._forward_row(row)
-        for milestone in self.milestones.on_progress(p):
+        for milestone in self.milestones.update(row.id, row.counts.get("verified", 0),
+                                                row.status):
             self._notify_milestone(row, milestone)
 
     def on_campaign_item_changed(self, message: CampaignItemChanged) -> None:
@@ -190,6 +211,30 @@ class CampaignsMixin(MainScreenBase):
         lst = self.query_one(ArchiveList)
         if lst.context == message.vault:
             lst.set_state(item.archive_id, str(item.state))
+        # The engine's progress events are throttled (the next may come a whole poll
+        # interval later): the counts follow each item's move as well. The engine's state
+        # machine gives the state it left when this app has not seen it before; the next
+        # progress event (whole counts) corrects any guess.
+        seen = self._item_states.setdefault(message.campaign_id, {})
+        new = str(item.state)
+        old = seen.pop(item.item_id, None) or PREVIOUS_STATE.get(new)
+        if new not in TERMINAL:
+            seen[item.item_id] = new
+        row = self.campaign_rows.get(message.campaign_id)
+        if row is None or row.settled or old is None or old == new:
+            return
+        counts = dict(row.counts)
+        counts[new] = counts.get(new, 0) + 1
+        if counts.get(old, 0) > 1:
+            counts[old] -= 1
+        else:
+            counts.pop(old, None)
+        verified = row.verified_bytes + (item.size or 0 if new == "verified" else 0)
+        row = replace(row, counts=counts, verified_bytes=verified)
+        self.campaign_rows[row.id] = row
+        self._forward_row(row)
+        for milestone in self.milestones.update(row.id, counts.get("verified", 0), row.status):
+            self._notify_milestone(row, milestone)
 
     def on_campaign_stopped(self, message: CampaignStopped) -> None:
         row = self.campaign_rows.get(message.campaign_id)
@@ -197,13 +242,12 @@ class CampaignsMixin(MainScreenBase):
             row = CampaignRow.from_info(message.info, self._prices())
             self.campaign_rows[row.id] = row
             self._forward_row(row)
-            for milestone in self.milestones.on_finished(message.info):
+            for milestone in self.milestones.update(row.id, row.counts.get("verified", 0),
+                                                    row.status):
                 self._notify_milestone(row, milestone)
             return
-        if message.busy:
-            self.notify(f"Restore #{message.campaign_id} is run by another process: "
-                        f"{message.error}", title="Restore", severity="warning", timeout=8,
-                        markup=False)
+        if message.busy:  # not a failure: another process (the CLI?) runs it
+            self.post_message(Info(f"restore #{message.campaign_id} runs elsewhere"))
             return
         if row is not None and self.milestones.failed(row.id):
             self._notify_milestone(row, "failed", message.error)

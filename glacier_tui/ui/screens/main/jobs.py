@@ -18,6 +18,9 @@ from glacier_tui.ui.widgets.vault_tree import VaultTree, vault_key
 if TYPE_CHECKING:
     from glacier_tui.glacier.models import Job
 
+# How the campaign engine describes its jobs ("glacier-tui campaign 3 item 12").
+CAMPAIGN_JOB_PREFIX = "glacier-tui campaign "
+
 
 class JobsMixin(MainScreenBase):
     """List jobs, show them, and follow up the ones started here."""
@@ -61,7 +64,8 @@ class JobsMixin(MainScreenBase):
         self._show_current_detail()
 
     def _job_finished(self, job: Job) -> None:
-        if job.job_id in self.campaign_jobs:
+        if job.job_id in self.campaign_jobs or (job.description or "").startswith(
+                CAMPAIGN_JOB_PREFIX):
             return  # a campaign's job: its campaign tells its milestones, not each job
         name = "inventory" if job.is_inventory_retrieval else \
             self.query_one(JobTable).names.get(job.job_id, job.job_id[:8])
