@@ -12,15 +12,20 @@ from typing import Any
 
 import pytest
 from app_harness import START, main_screen, make_app, tree, wait_for
+from rich.cells import cell_len
+from screen_host import SnapshotHost
 
+from glacier_tui.config import DEFAULT_PRICES
+from glacier_tui.glacier.campaign_view import Milestone, Milestones
 from glacier_tui.glacier.store import Store
 from glacier_tui.glacier.treehash import tree_hash
 from glacier_tui.ui.app import GlacierApp
+from glacier_tui.ui.restore_model import ArchiveRef
 from glacier_tui.ui.screens.restore import RestoreScreen
 from glacier_tui.ui.screens.restores import RestoresScreen
 from glacier_tui.ui.widgets.archive_list import ArchiveList
-from glacier_tui.ui.widgets.job_table import JobTable
-from glacier_tui.ui.widgets.restores_panel import CampaignBlock, RestoresPanel
+from glacier_tui.ui.widgets.job_table import JobTable, middle_ellipsis
+from glacier_tui.ui.widgets.restores_panel import CampaignRow, RestoresPanel
 
 FILES = {
     "photos/2020/a.jpg": b"a" * 1500,
@@ -244,4 +249,102 @@ async def test_d_on_marks_downloads_what_is_ready(
         assert [m for t, m in toasts(app) if t == "Download"][-1] == \
             "0 ready archive(s) downloading; 2 not ready (restore them with r)."
         assert not campaigns(app)
-        assert START  # the app's clock is the emulator's frozen start
+
+
+# -- snapshots (fixed data, nothing live) ------------------------------------------------
+
+def _rows() -> list[CampaignRow]:
+    gib = 1 << 30
+    return [
+        CampaignRow(3, "family-photos", "folders photos/2020", "Expedited", "running",
+                    {"verified": 5, "downloading": 1, "ready": 2, "requested": 4}, 12,
+                    int(3.2 * gib), int(1.1 * gib), eta_seconds=1500, cost_usd=0.1432),
+        CampaignRow(2, "v", "2 archive id(s)", "Bulk", "done", {"verified": 2}, 2, 8000,
+                    8000, cost_usd=0.0001),
+        CampaignRow(1, "documents", "folders scans/2019", "Standard", "incomplete",
+                    {"verified": 9, "failed": 1}, 10, 52_000_000, 47_000_000, cost_usd=0.02,
+                    message="1 archive failed"),
+    ]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_snapshot_restores_screen(snap_compare: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(SnapshotHost(RestoresScreen(_rows()), "main screen"),
+                        terminal_size=size)
+
+
+def test_snapshot_restore_dialog_for_a_folder(snap_compare: Any) -> None:
+    refs = [ArchiveRef(f"id{i}", f"photos/2020/scan-{i:04d}.tif", 40_000_000 + i * 1000)
+            for i in range(1200)]
+    assert snap_compare(SnapshotHost(RestoreScreen(refs, DEFAULT_PRICES, "Bulk"),
+                                     "vault: family-photos"), terminal_size=(80, 24))
+
+
+# -- pieces without the app ----------------------------------------------------------------
+
+def test_middle_ellipsis_keeps_the_file_name() -> None:
+    assert middle_ellipsis("photos/2021/scans/scan-0012.tif", 24) == "photos/20…/scan-0012.tif"
+    assert middle_ellipsis("short.txt", 24) == "short.txt"
+    no_folder = middle_ellipsis("a-very-long-file-name-without-any-folder.tif", 24)
+    assert len(no_folder) == 24 and no_folder.endswith("folder.tif") and "…" in no_folder
+    wide = middle_ellipsis("写真/二〇二一/スキャン/scan-0012.tif", 24)
+    assert cell_len(wide) <= 24 and wide.endswith("/scan-0012.tif")
+
+
+def test_milestones_once_each() -> None:
+    m = Milestones()
+    assert m.started(1) and not m.started(1)
+    assert m.update(1, 0, "running") == []
+    assert m.update(1, 1, "running") == [Milestone.FIRST_FILE]
+    assert m.update(1, 5, "running") == []
+    assert m.update(1, 12, "done") == [Milestone.DONE]
+    assert m.update(1, 12, "done") == []
+    assert m.update(2, 3, "incomplete") == [Milestone.FIRST_FILE, Milestone.FAILED]
+    assert not m.failed(2)
+
+
+def test_ready_retrievals_picks_live_whole_outputs() -> None:
+    from datetime import timedelta
+
+    from glacier_tui.glacier.models import Job
+    from glacier_tui.glacier.operations import ready_retrievals
+
+    arn = "arn:aws:glacier:us-east-1:123456789012:vaults/v"
+
+    def job(jid: str, aid: str, hours_ago: float, **kw: Any) -> Job:
+        done = START - timedelta(hours=hours_ago)
+        values: dict[str, Any] = {"job_id": jid, "vault_arn": arn,
+                                  "action": "ArchiveRetrieval", "status_code": "Succeeded",
+                                  "completed": True, "archive_id": aid, "archive_size": 10,
+                                  "completion_date": done}
+        values.update(kw)
+        return Job(**values)
+
+    jobs = [job("old", "a", 5), job("new", "a", 1), job("expired", "b", 30),
+            job("part", "c", 1, retrieval_byte_range="0-4"),
+            job("running", "d", 1, status_code="InProgress", completed=False),
+            job("other", "z", 1)]
+    ready = ready_retrievals(jobs, ["a", "b", "c", "d"], START)
+    assert {k: v.job_id for k, v in ready.items()} == {"a": "new"}
+
+
+def test_selections_for_keeps_folders_and_resolves_mixes(tmp_path: Path) -> None:
+    from glacier_tui.glacier.campaign_view import selections_for
+    from glacier_tui.glacier.operations import Selected
+
+    with Store(tmp_path / "s.sqlite3") as store:
+        n = store.begin_snapshot("k", "json")
+        store.insert_archives(n, [("a1", "p", "x", "p/x", 1, None, None, None, "plain"),
+                                  ("a2", "p/q", "y", "p/q/y", 2, None, None, None, "plain"),
+                                  ("a3", "r", "z", "r/z", 3, None, None, None, "plain")])
+        store.finish_snapshot(n, vault_arn=None, inventory_date=None, warnings=[])
+        keys = {"v": "k", "w": "k2"}
+        folders = selections_for(store, [Selected("folder", "v", "p"),
+                                         Selected("folder", "v", "r")], keys)
+        assert folders["v"].kind == "folders" and folders["v"].values == ("p", "r")
+        root = selections_for(store, [Selected("folder", "w", "")], keys)
+        assert root["w"].kind == "vault"
+        mixed = selections_for(store, [Selected("folder", "v", "p"),
+                                       Selected("archive", "v", "r/z", "a3", 3)], keys)
+        assert mixed["v"].kind == "archives" and set(mixed["v"].values) == {"a1", "a2", "a3"}
+        assert selections_for(store, [Selected("folder", "nope", "")], keys) == {}

@@ -110,8 +110,9 @@ class CampaignBlock(Vertical, can_focus=True):
     CampaignBlock > Horizontal { height: 1; }
     CampaignBlock .title { width: 1fr; }
     CampaignBlock .status { width: auto; }
-    CampaignBlock ProgressBar { width: 26; }
-    CampaignBlock .stats { width: 1fr; }
+    CampaignBlock ProgressBar { width: 28; }
+    CampaignBlock ProgressBar > Bar { width: 20; }
+    CampaignBlock .stats { width: 1fr; margin-left: 1; }
     CampaignBlock .counts { height: 1; }
     """
 
