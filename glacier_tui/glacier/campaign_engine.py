@@ -15,9 +15,9 @@ import os
 import stat
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, TypeVar, cast
 
 from glacier_tui.glacier import campaign_store as db
 from glacier_tui.glacier import errors
@@ -90,6 +90,20 @@ def _definite_refusal(exc: errors.GlacierError) -> bool:
     return status is not None and 400 <= status < 500
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _scheduler_work(method: F) -> F:
+    """Count the method's CPU time (this thread) as scheduler work; see ``scheduler_cpu``."""
+
+    @functools.wraps(method)
+    def wrapper(self: CampaignRunner, *args: Any, **kwargs: Any) -> Any:
+        with self._cpu():
+            return method(self, *args, **kwargs)
+
+    return cast(F, wrapper)
+
+
 class CampaignRunner:
     """Runs one campaign to its end (or until stopped, cancelled, paused by its budget).
 
@@ -117,6 +131,10 @@ class CampaignRunner:
         self.on_item = on_item
         self.list_calls = 0  # job listings (each all pages of ListJobs) by this runner
         self.cycles = 0
+        # CPU seconds spent in the runner's own bookkeeping (SQLite, reconciling, choosing),
+        # excluding HTTP calls and downloads: the scheduler's cost, for benchmarks.
+        self.scheduler_cpu = 0.0
+        self._cpu_depth = 0
         self._stop = False
         self._counts: dict[ItemState, int] = {}
         self._verified_bytes = 0
@@ -137,6 +155,17 @@ class CampaignRunner:
         self._policy_bytes_per_hour: int | None = None
         self._cost = [0, 0, 0]  # requests made, bytes requested, bytes downloaded
         self._info: CampaignInfo | None = None
+
+    @contextlib.contextmanager
+    def _cpu(self) -> Iterator[None]:
+        self._cpu_depth += 1
+        start = time.thread_time() if self._cpu_depth == 1 else 0.0
+        try:
+            yield
+        finally:
+            if self._cpu_depth == 1:
+                self.scheduler_cpu += time.thread_time() - start
+            self._cpu_depth -= 1
 
     # -- public -------------------------------------------------------------------------
 
@@ -193,7 +222,9 @@ class CampaignRunner:
             while True:
                 if self._stop:
                     return await self._finish(CampaignStatus.PAUSED, "stopped; resume it later")
-                if db.status_of(self.store, cid) == CampaignStatus.CANCELLED:
+                with self._cpu():
+                    cancelled = db.status_of(self.store, cid) == CampaignStatus.CANCELLED
+                if cancelled:
                     return await self._finish(CampaignStatus.CANCELLED, "cancelled by the user")
                 if list_due:
                     await self._cycle()
@@ -265,12 +296,14 @@ class CampaignRunner:
 
     # -- counts and progress ------------------------------------------------------------
 
+    @_scheduler_work
     def _sync_counts(self) -> None:
         self._counts, self._verified_bytes = db.counts(self.store, self.campaign_id)
 
     def _in_flight(self) -> int:
         return sum(self._counts.get(s, 0) for s in db.IN_FLIGHT)
 
+    @_scheduler_work
     def _moved(self, item: CampaignItem, new: ItemState, reason: str | None = None,
                job_id: str | None = None, verified_at: float | None = None) -> None:
         self._counts[item.state] = self._counts.get(item.state, 0) - 1
@@ -284,6 +317,7 @@ class CampaignRunner:
                 verified_at if verified_at is not None else item.verified_at, item.attempts,
             ))
 
+    @_scheduler_work
     def _set(self, item: CampaignItem, new: ItemState, *, reason: str | None = None,
              job_id: str | None = None, clear_job: bool = False,
              verified_at: float | None = None) -> None:
@@ -307,6 +341,7 @@ class CampaignRunner:
             self._download_done[int(p.transfer_id)] = p.done
         self._emit()
 
+    @_scheduler_work
     def _emit(self, force: bool = False, status: CampaignStatus | None = None) -> None:
         if self.on_progress is None:
             return
@@ -439,6 +474,7 @@ class CampaignRunner:
                     out[job.archive_id] = job
         return out
 
+    @_scheduler_work
     def _reconcile(self, jobs: dict[str, Job], by_archive: dict[str, Job]) -> None:
         cid = self.campaign_id
         now = self.options.clock()
@@ -479,6 +515,7 @@ class CampaignRunner:
         db.record_requested(self.store, cid, adopted)
         db.clear_initiating(self.store, cleared)
 
+    @_scheduler_work
     def _again(self, item: CampaignItem, reason: str) -> None:
         """Request an archive again, unless it has used up its attempts."""
         if item.attempts >= self.options.max_job_attempts:
@@ -504,14 +541,22 @@ class CampaignRunner:
         if self._stop or self._budget_blocked:
             return
         now = self.options.clock()
+        chosen = self._choose(by_archive, now)
+        if chosen:
+            await self._send(chosen, now)
+
+    @_scheduler_work
+    def _choose(self, by_archive: dict[str, Job], now: float) -> list[CampaignItem]:
+        """The next batch to request, within every limit; archives with a live job
+        (found in the listing) are adopted instead of requested."""
         if self._paced_until is not None:
             if now < self._paced_until:
-                return
+                return []
             self._paced_until = None
         limits = self.info.limits
         capacity = min(limits.batch_size, limits.max_jobs_in_flight - self._in_flight())
         if capacity <= 0:
-            return
+            return []
         while self._recent and self._recent[0][0] <= now - 3600:
             self._recent.popleft()
         while self._expedited and self._expedited[0] <= now - 300:
@@ -562,14 +607,14 @@ class CampaignRunner:
                 continue
             break
         db.record_requested(self.store, self.campaign_id, adopted)
-        if chosen:
-            await self._send(chosen, now)
+        return chosen
 
     async def _send(self, chosen: list[CampaignItem], now: float) -> None:
         """InitiateJob for each chosen archive; the job id is stored as each returns."""
         cid = self.campaign_id
         # Marked first, durably: a kill from here on is resolved by the next listing.
-        db.mark_initiating(self.store, (i.item_id for i in chosen))
+        with self._cpu():
+            db.mark_initiating(self.store, (i.item_id for i in chosen))
         gate = asyncio.Semaphore(self.options.initiate_concurrency)
         paced: list[errors.GlacierError] = []
         done: list[tuple[int, str, float, int, bool, bool]] = []
@@ -599,8 +644,9 @@ class CampaignRunner:
         try:
             await asyncio.gather(*(one(i) for i in chosen))
         finally:
-            db.record_requested(self.store, cid, done)
-            db.clear_initiating(self.store, cleared)
+            with self._cpu():
+                db.record_requested(self.store, cid, done)
+                db.clear_initiating(self.store, cleared)
         if done:
             self._backoff = self.options.policy_backoff
         if paced:
@@ -635,6 +681,7 @@ class CampaignRunner:
 
     # -- downloads ----------------------------------------------------------------------
 
+    @_scheduler_work
     def _start_downloads(self) -> None:
         free = self.options.download_parallel - len(self._downloads)
         if free <= 0 or self._stop:
