@@ -177,6 +177,24 @@ async def test_folder_under_cursor_and_r_restores_the_folder(
         await wait_for(pilot, lambda: len(ops(emulator, "InitiateJob")) == 3)
 
 
+async def test_folders_marked_with_space_and_r_start_one_campaign(
+        emulator: Any, vault: dict[str, str], tmp_path: Path) -> None:
+    app = make_app(emulator.url, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        await open_folder(pilot, app, "docs")
+        await pilot.press("space")
+        await open_folder(pilot, app, "photos/2021")
+        await pilot.press("space")
+        assert len(tree(app).marks) == 2
+        await confirm_restore(pilot, app)
+        await wait_for(pilot, lambda: len(campaigns(app)) == 1)
+        (row,) = campaigns(app).values()
+        assert row.what == "folders docs, photos/2021" and row.total_items == 3
+        assert not tree(app).marks
+        await wait_for(pilot, lambda: len(ops(emulator, "InitiateJob")) == 3)
+
+
 async def test_a_campaign_with_a_failed_archive_is_one_failed_toast(
         emulator: Any, boto3_client: Any, vault: dict[str, str], tmp_path: Path) -> None:
     # d.pdf is gone from the vault but still in the cached inventory: its job is refused.

@@ -202,3 +202,13 @@ class CampaignJobs(Message):
         self.campaign_id = campaign_id
         self.job_ids = job_ids
 
+
+
+class ReadyFound(Message):
+    """Retrievals of a selection ready to download (``owned``: a campaign fetches them)."""
+
+    def __init__(self, jobs: list[Job], selected: int, owned: int) -> None:
+        super().__init__()
+        self.jobs = jobs
+        self.selected = selected
+        self.owned = owned

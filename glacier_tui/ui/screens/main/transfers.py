@@ -19,6 +19,7 @@ from glacier_tui.ui.messages import (
     Info,
     InventoryImported,
     OperationError,
+    ReadyFound,
     TransferState,
     TransferUpdate,
 )
@@ -43,7 +44,10 @@ class TransfersMixin(MainScreenBase):
         if not isinstance(self.focused, JobTable):
             selection = self._selection()  # marks, or the folder / archive under the cursor
             if selection:
-                self._download_ready(selection)
+                running = any(w.is_running for w in self.campaign_workers.values())
+                self._clear_marks()
+                self._find_ready(selection, list(self.query_one(JobTable).jobs.values()),
+                                 running)
                 return
         job = self.query_one(JobTable).current_job()
         if job is None or not job.succeeded:
@@ -53,21 +57,19 @@ class TransfersMixin(MainScreenBase):
                              if job.is_inventory_retrieval else None)
 
     @work(group="download-ready", exclusive=True, exit_on_error=False)
-    async def _download_ready(self, selection: list[NodeData]) -> None:
-        """Download every archive of the selection whose retrieval is ready (one toast)."""
+    async def _find_ready(self, selection: list[NodeData], jobs: list[Job],
+                          campaigns_running: bool) -> None:
+        """Which archives of the selection can be downloaded now (posts ReadyFound)."""
         from glacier_tui.glacier.campaign_view import archive_states
         from glacier_tui.glacier.operations import ready_retrievals
 
         targets = await asyncio.to_thread(self._resolve_archives, selection)
-        if not targets:
-            self.notify("Nothing to download in the selection.", severity="warning")
-            return
         store = self.gapp.store
         keys = {name: vault_key(v) for name, v in self.vaults.items()}
 
         def engine_owned() -> set[str]:
             """Archives a campaign runner of this app fetches by itself."""
-            if not any(w.is_running for w in self.campaign_workers.values()):
+            if not campaigns_running:
                 return set()
             owned: set[str] = set()
             for vault in {t.vault for t in targets}:
@@ -77,16 +79,21 @@ class TransfersMixin(MainScreenBase):
             return owned
 
         owned = await asyncio.to_thread(engine_owned)
-        ready = ready_retrievals(self.query_one(JobTable).jobs.values(),
-                                 [t.archive_id for t in targets if t.archive_id not in owned],
+        ready = ready_retrievals(jobs, [t.archive_id for t in targets if t.archive_id not in owned],
                                  self.gapp.clock())
-        self._clear_marks()
-        for job in ready.values():
+        self.post_message(ReadyFound(list(ready.values()), len(targets), len(owned)))
+
+    def on_ready_found(self, message: ReadyFound) -> None:
+        if not message.selected:
+            self.notify("Nothing to download in the selection.", severity="warning")
+            return
+        for job in message.jobs:
             self._start_download(job)
-        waiting = len(targets) - len(ready) - len(owned)
-        parts = [f"{len(ready)} ready archive(s) downloading"]
+        ready, owned = len(message.jobs), message.owned
+        waiting = message.selected - ready - owned
+        parts = [f"{ready} ready archive(s) downloading"]
         if owned:
-            parts.append(f"{len(owned)} fetched by their restore campaign")
+            parts.append(f"{owned} fetched by their restore campaign")
         if waiting:
             parts.append(f"{waiting} not ready (restore them with r)")
         self.notify("; ".join(parts) + ".", title="Download",
