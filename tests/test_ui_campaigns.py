@@ -195,6 +195,44 @@ async def test_folders_marked_with_space_and_r_start_one_campaign(
         await wait_for(pilot, lambda: len(ops(emulator, "InitiateJob")) == 3)
 
 
+async def test_pause_resume_and_cancel_from_the_restores_screen(
+        emulator: Any, vault: dict[str, str], tmp_path: Path) -> None:
+    from glacier_tui.ui.screens.confirm import ConfirmScreen
+
+    app = make_app(emulator.url, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        await open_folder(pilot, app, "docs")
+        await confirm_restore(pilot, app)
+        await wait_for(pilot, lambda: len(ops(emulator, "InitiateJob")) == 2)
+        (cid,) = campaigns(app)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, RestoresScreen))
+        await pilot.press("p")
+        await wait_for(pilot, lambda: campaigns(app)[cid].status == "paused")
+        assert not main_screen(app).campaign_runners
+        await pilot.press("p")  # resume: the running jobs are followed, not requested again
+        await wait_for(pilot, lambda: cid in main_screen(app).campaign_runners)
+        emulator.advance(3600)
+        await wait_for(pilot, lambda: campaigns(app)[cid].status == "done", steps=600)
+        assert len(ops(emulator, "InitiateJob")) == 2
+        # A second campaign, cancelled before its jobs finish.
+        await pilot.press("escape")
+        await open_folder(pilot, app, "photos/2021")
+        await confirm_restore(pilot, app)
+        await wait_for(pilot, lambda: len(ops(emulator, "InitiateJob")) == 3)
+        (second,) = [k for k in campaigns(app) if k != cid]
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, RestoresScreen))
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: campaigns(app)[second].status == "cancelled", steps=600)
+        # Its runner has stopped: nothing more is fetched, whatever the jobs do.
+        assert second not in main_screen(app).campaign_runners
+        assert not (tmp_path / "downloads" / "photos/2021/c.jpg").exists()
+
+
 async def test_a_campaign_with_a_failed_archive_is_one_failed_toast(
         emulator: Any, boto3_client: Any, vault: dict[str, str], tmp_path: Path) -> None:
     # d.pdf is gone from the vault but still in the cached inventory: its job is refused.

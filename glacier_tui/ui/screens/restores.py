@@ -1,7 +1,12 @@
-"""The Restores screen: the restore campaigns, live (the main screen forwards each update)."""
+"""The Restores screen: the restore campaigns, live (the main screen forwards each update).
+
+Pausing, resuming and cancelling are asked of the main screen (``on_action``), which
+owns the campaign runners.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -17,11 +22,15 @@ class RestoresScreen(Screen[int | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,c", "back", "Back", id="restores_back"),
+        Binding("p", "campaign('pause')", "Pause/resume", id="campaign_pause"),
+        Binding("x", "campaign('cancel')", "Cancel restore", id="campaign_cancel"),
     ]
 
-    def __init__(self, rows: list[CampaignRow]) -> None:
+    def __init__(self, rows: list[CampaignRow],
+                 on_action: Callable[[str, int], None] | None = None) -> None:
         super().__init__(id="restores-screen")
         self._rows = rows
+        self._on_action = on_action
 
     def compose(self) -> ComposeResult:
         yield RestoresPanel(self._rows)
@@ -40,3 +49,8 @@ class RestoresScreen(Screen[int | None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def action_campaign(self, what: str) -> None:
+        cid = self.query_one(RestoresPanel).current_campaign()
+        if cid is not None and self._on_action is not None:
+            self._on_action(what, cid)

@@ -62,6 +62,7 @@ class MainScreenBase(Screen[None]):
         # the jobs they started (no per-job toast for those), milestones already told.
         self.campaign_rows: dict[int, CampaignRow] = {}
         self.campaign_workers: dict[int, Worker[Any]] = {}
+        self.campaign_runners: dict[int, Any] = {}  # CampaignRunner, while it runs
         self.campaign_jobs: set[str] = set()
         self.milestones = Milestones()
         self._item_states: dict[int, dict[int, str]] = {}  # campaign -> item -> state seen

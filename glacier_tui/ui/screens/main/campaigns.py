@@ -14,6 +14,8 @@ import asyncio
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from textual import work
+
 from glacier_tui.glacier.sanitize import inert
 from glacier_tui.ui.messages import (
     CampaignItemChanged,
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
         CampaignInfo,
         CampaignItem,
         CampaignProgress,
+        CampaignRunner,
         EngineOptions,
     )
     from glacier_tui.glacier.pricing import PriceTable
@@ -173,11 +176,12 @@ class CampaignsMixin(MainScreenBase):
         runner = CampaignRunner(client, self.gapp.store, campaign_id,
                                 options=self._engine_options(), on_progress=on_progress,
                                 on_item=on_item)
+        self.campaign_runners[campaign_id] = runner
         store = self.gapp.store
         key = f"{AUTORUN_KEY}{campaign_id}"
         await asyncio.to_thread(store.journal_put, key, True)
         try:
-            info = await runner.run()
+            info = await self._run_runner(runner)
         except asyncio.CancelledError:
             raise  # quitting: the autorun key stays, the next start resumes the campaign
         except LockedError as exc:  # another process runs it: that one goes on
@@ -189,6 +193,12 @@ class CampaignsMixin(MainScreenBase):
         else:
             await asyncio.to_thread(store.journal_delete, key)
             self.post_message(CampaignStopped(campaign_id, info))
+
+    async def _run_runner(self, runner: CampaignRunner) -> CampaignInfo:
+        try:
+            return await runner.run()
+        finally:
+            self.campaign_runners.pop(runner.campaign_id, None)
 
     # -- live updates ----------------------------------------------------------------------
 
@@ -308,7 +318,39 @@ class CampaignsMixin(MainScreenBase):
             if campaign_id is not None:
                 self._load_campaign_jobs(campaign_id)
 
-        self.app.push_screen(RestoresScreen(rows), chosen)
+        self.app.push_screen(RestoresScreen(rows, self._campaign_action), chosen)
+
+    def _campaign_action(self, what: str, campaign_id: int) -> None:
+        """Pause or resume (``pause``), or cancel (``cancel``) a campaign."""
+        row = self.campaign_rows.get(campaign_id)
+        if row is None or not self._writable("changing a restore"):
+            return
+        runner = self.campaign_runners.get(campaign_id)
+        if what == "pause":
+            if runner is not None:
+                runner.request_stop()  # paused at its next safe point
+                self.notify(f"Restore #{campaign_id} pauses; p resumes it.", timeout=4)
+            elif row.status in ("paused", "incomplete", "planned", "running"):
+                self._run_campaign(campaign_id)
+                self.notify(f"Restore #{campaign_id} resumed.", timeout=4)
+        elif what == "cancel" and row.status not in ("done", "cancelled"):
+            self._cancel_campaign(campaign_id)
+
+    @work(group="dialog", exclusive=True, exit_on_error=False)
+    async def _cancel_campaign(self, campaign_id: int) -> None:
+        from glacier_tui.glacier.campaigns import cancel_campaign
+        from glacier_tui.ui.screens.confirm import ConfirmScreen
+
+        ok = await self.app.push_screen_wait(ConfirmScreen(
+            f"Cancel restore #{campaign_id}?",
+            ["No new jobs are started and nothing more is downloaded; verified files stay.",
+             "Jobs already running cannot be cancelled in Glacier: they finish and are "
+             "billed."], confirm_label="Cancel restore"))
+        if not ok:
+            return
+        info = await asyncio.to_thread(cancel_campaign, self.gapp.store, campaign_id)
+        if campaign_id not in self.campaign_runners:  # else its runner stops and says so
+            self.post_message(CampaignStopped(campaign_id, info))
 
     def _load_campaign_jobs(self, campaign_id: int) -> None:
         from glacier_tui.glacier.campaign_view import campaign_job_ids
