@@ -152,8 +152,10 @@ async def test_marks_and_r_start_one_campaign_that_runs_to_verified(
         await wait_for(pilot, lambda: not isinstance(app.screen, RestoresScreen))
         table = main_screen(app).query_one(JobTable)
         await wait_for(pilot, lambda: table.only_jobs is not None and table.row_count == 2)
+        assert str(table.border_title) == f"Jobs of restore #{row.id} (2) · Esc: all"
         await pilot.press("escape")
         assert table.only_jobs is None
+        assert str(table.border_title) == f"Jobs ({len(table.jobs)})"
 
         # One toast per milestone: started, first file, done; none per job.
         titles = [t for t, _ in toasts(app)]

@@ -64,6 +64,7 @@ class MainScreenBase(Screen[None]):
         self.campaign_workers: dict[int, Worker[Any]] = {}
         self.campaign_runners: dict[int, Any] = {}  # CampaignRunner, while it runs
         self.campaign_jobs: set[str] = set()
+        self._jobs_campaign: int | None = None  # the job table shows only this campaign's
         self.milestones = Milestones()
         self._item_states: dict[int, dict[int, str]] = {}  # campaign -> item -> state seen
 
@@ -118,6 +119,7 @@ class MainScreenBase(Screen[None]):
         def _clear_campaign_filter(self) -> bool: ...
         def _state_lookup(self, vault_name: str) -> Any: ...
         def _resolve_archives(self, selection: list[NodeData]) -> list[ArchiveTarget]: ...
+        def _jobs_title(self) -> None: ...
 
 
 def written_since_inventory(written: object, last_inventory: datetime | None) -> bool:

@@ -365,8 +365,8 @@ class CampaignsMixin(MainScreenBase):
         self.campaign_jobs |= message.job_ids
         table = self.query_one(JobTable)
         table.set_job_filter(message.job_ids)
-        table.border_title = (f"Jobs of restore #{message.campaign_id} ({table.row_count})"
-                              " · Esc: all")
+        self._jobs_campaign = message.campaign_id
+        self._jobs_title()
         table.focus()
 
     def _clear_campaign_filter(self) -> bool:
@@ -374,5 +374,6 @@ class CampaignsMixin(MainScreenBase):
         if table.only_jobs is None:
             return False
         table.set_job_filter(None)
-        table.border_title = f"Jobs ({len(table.jobs)})"
+        self._jobs_campaign = None
+        self._jobs_title()
         return True

@@ -60,8 +60,14 @@ class JobsMixin(MainScreenBase):
             if new.completed and (was_open or ours):
                 self._job_finished(new)
         self._follow_up()
-        table.border_title = f"Jobs ({len(table.jobs)})"
+        self._jobs_title()
         self._show_current_detail()
+
+    def _jobs_title(self) -> None:
+        table = self.query_one(JobTable)
+        cid = self._jobs_campaign
+        table.border_title = f"Jobs ({len(table.jobs)})" if cid is None else \
+            f"Jobs of restore #{cid} ({table.row_count}) · Esc: all"
 
     def _job_finished(self, job: Job) -> None:
         if job.job_id in self.campaign_jobs or (job.description or "").startswith(
@@ -104,5 +110,5 @@ class JobsMixin(MainScreenBase):
             self.inventory_jobs[job.job_id] = job.vault_name
         table = self.query_one(JobTable)
         table.upsert([job], {job.job_id: message.name} if message.name else {})
-        table.border_title = f"Jobs ({len(table.jobs)})"
+        self._jobs_title()
         self._follow_up()
