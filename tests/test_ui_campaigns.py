@@ -406,3 +406,18 @@ def test_selections_for_keeps_folders_and_resolves_mixes(tmp_path: Path) -> None
                                        Selected("archive", "v", "r/z", "a3", 3)], keys)
         assert mixed["v"].kind == "archives" and set(mixed["v"].values) == {"a1", "a2", "a3"}
         assert selections_for(store, [Selected("folder", "nope", "")], keys) == {}
+
+
+def test_job_table_archive_cell_keeps_the_name_end_and_filters_to_a_campaign() -> None:
+    from glacier_tui.glacier.models import Job
+
+    arn = "arn:aws:glacier:us-east-1:123456789012:vaults/v"
+    table = JobTable()
+    job = Job(job_id="j1", vault_arn=arn, action="ArchiveRetrieval", status_code="InProgress",
+              archive_id="a1")
+    table.names["j1"] = "photos/2021/scans/\x1b[31mscan-0012.tif"
+    assert table.cells_for(job)[3] == "photos/20…/scan-0012.tif"  # escape removed, then cut
+    table.only_jobs = frozenset({"j2"})
+    assert not table._matches(table.cells_for(job), "j1")
+    table.only_jobs = None
+    assert table._matches(table.cells_for(job), "j1")
