@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from glacier_tui.glacier import campaign_store, errors
+from glacier_tui.glacier.campaign_inventory import fetch_inventory
 from glacier_tui.glacier.campaigns import (
     CampaignInfo,
     CampaignProgress,
@@ -103,6 +103,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="retrieval jobs in flight at once (default 100)")
     p.add_argument("--bytes-per-hour", type=_positive_int, default=None, metavar="BYTES",
                    help="request at most this many bytes per hour")
+    p.add_argument("--byte-range", default=None, metavar="START-END",
+                   help="with one --archive: retrieve only these bytes (inclusive, MiB-aligned)")
     p.add_argument("--inventory", type=Path, default=None, metavar="FILE",
                    help="import this inventory job output first (JSON or CSV)")
     p.add_argument("--dry-run", action="store_true",
@@ -132,7 +134,7 @@ def _out(text: str) -> None:
 
 
 def _err(text: str) -> None:
-    print(f"glacier-tui restore: {' '.join(text.split())}", file=sys.stderr, flush=True)
+    print(f"glacier-tui restore: {inert(' '.join(text.split()))}", file=sys.stderr, flush=True)
 
 
 def _human(n: float) -> str:
@@ -284,10 +286,29 @@ def _selection(args: argparse.Namespace) -> Selection:
     raise UsageError("choose what to restore: --path, --all, --archive or --filter")
 
 
+def _byte_range(args: argparse.Namespace) -> tuple[int, int] | None:
+    text = args.byte_range
+    if text is None:
+        return None
+    if not args.archive or len(args.archive) != 1:
+        raise UsageError("--byte-range needs exactly one --archive ID")
+    first, sep, last = text.partition("-")
+    try:
+        start, end = int(first), int(last)
+    except ValueError:
+        start = end = -1
+    mib = 1 << 20
+    if not sep or start < 0 or end < start or start % mib:
+        raise UsageError(f"--byte-range {text!r}: expected START-END, inclusive, START a "
+                         "multiple of 1 MiB (1048576)")
+    return start, end
+
+
 def _check_plan_args(args: argparse.Namespace, settings: Any) -> None:
     if not args.vault:
         raise UsageError("--vault is required")
     _selection(args)
+    _byte_range(args)
     if args.output is None:
         raise UsageError("-o DIR is required (the destination folder)")
     if args.output.exists() and not args.output.is_dir():
@@ -329,23 +350,7 @@ async def _ensure_inventory(args: argparse.Namespace, glacier: GlacierClient, st
         return
     _out(f"no inventory of {inert(args.vault)} is stored: requesting one from Glacier and "
          "waiting for it (on AWS this takes about 4 hours; --inventory FILE skips it)")
-    job_id = await glacier.initiate_inventory_retrieval(args.vault, format="JSON")
-    while True:
-        job = await glacier.describe_job(args.vault, job_id)
-        if job.succeeded:
-            break
-        if job.failed:
-            raise errors.LocalError(
-                f"the inventory job failed ({inert(job.status_message or 'no reason')})",
-                hint="A vault is inventoried about once a day after its first upload; try "
-                "again later.")
-        await asyncio.sleep(poll)
-    with tempfile.TemporaryDirectory(prefix="glacier-tui-inventory-") as tmp:
-        path = Path(tmp) / "inventory.json"
-        from glacier_tui.glacier.downloads import download_job_output
-
-        await download_job_output(glacier, args.vault, job, path)
-        result = await asyncio.to_thread(import_inventory, store, key, path)
+    result = await fetch_inventory(glacier, store, args.vault, key, poll=poll, on_status=_out)
     _out(f"inventory received: {result.archives:,} archives")
 
 
@@ -402,7 +407,8 @@ async def _plan_and_run(args: argparse.Namespace, settings: Any) -> int:
             key = await _vault_key(glacier, store, args.vault)
             if selection.needs_inventory or args.inventory is not None:
                 await _ensure_inventory(args, glacier, store, key, poll)
-            spec = CampaignSpec(args.vault, key, selection, tier, destination, limits)
+            spec = CampaignSpec(args.vault, key, selection, tier, destination, limits,
+                                byte_range=_byte_range(args))
             info = None if args.dry_run else find_unfinished(store, spec)
             if info is not None:
                 _out(f"resuming campaign {info.id} (same vault, selection, tier and folder)")

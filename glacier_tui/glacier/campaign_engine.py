@@ -218,6 +218,7 @@ class CampaignRunner:
         self._sync_counts()
         await self._read_limits()
         list_due = True
+        last_listed = self.options.clock()
         try:
             while True:
                 if self._stop:
@@ -226,7 +227,10 @@ class CampaignRunner:
                     cancelled = db.status_of(self.store, cid) == CampaignStatus.CANCELLED
                 if cancelled:
                     return await self._finish(CampaignStatus.CANCELLED, "cancelled by the user")
-                if list_due:
+                # While outputs stream in, the listing is still due every poll interval:
+                # jobs keep finishing and free slots want new requests.
+                if list_due or self.options.clock() - last_listed >= self.options.poll_interval:
+                    last_listed = self.options.clock()
                     await self._cycle()
                     list_due = False
                 self._start_downloads()
@@ -402,10 +406,12 @@ class CampaignRunner:
             for item in page:
                 if item.attempts or ranged:
                     continue
-                path = root.joinpath(*item.path.split("/"))
                 try:
-                    st = os.lstat(path)
-                except OSError:
+                    st = os.lstat(root.joinpath(*item.path.split("/")))
+                    # Only an existing file is checked further, through the same path
+                    # rules as a download (never through a symlink out of the folder).
+                    path = safe_download_path(root, item.path)
+                except (OSError, UnsafePathError):
                     continue
                 if not stat.S_ISREG(st.st_mode):
                     continue
@@ -563,6 +569,7 @@ class CampaignRunner:
             self._expedited.popleft()
         per_hour = self._bytes_per_hour()
         hour_bytes = sum(n for _, n in self._recent)
+        expedited = len(self._expedited)
         spent = self._cost_so_far()
         chosen: list[CampaignItem] = []
         adopted: list[tuple[int, str, float, int, bool, bool]] = []
@@ -593,16 +600,15 @@ class CampaignRunner:
                     self._message = "pacing requests: bytes-per-hour limit reached"
                     break
                 if self._capacity_units and self.info.tier == "Expedited" and (
-                    len(self._expedited) >= _EXPEDITED_PER_UNIT * self._capacity_units
+                    expedited >= _EXPEDITED_PER_UNIT * self._capacity_units
                 ):
-                    self._paced_until = self._expedited[0] + 300
+                    self._paced_until = (self._expedited[0] if self._expedited else now) + 300
                     self._message = "pacing requests: provisioned capacity in use"
                     break
                 chosen.append(item)
                 spent += self._request_cost(size)
                 hour_bytes += size
-                self._recent.append((now, size))
-                self._expedited.append(now)
+                expedited += 1
             else:
                 continue
             break
@@ -639,6 +645,9 @@ class CampaignRunner:
                 done.append((item.item_id, job_id, now, size, True, item.attempts > 0))
                 self._cost[0] += 1
                 self._cost[1] += size
+                # Only jobs Glacier accepted count against the hourly and capacity limits.
+                self._recent.append((now, size))
+                self._expedited.append(now)
                 self._moved(item, ItemState.REQUESTED, job_id=job_id)
 
         try:

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 
 from glacier_tui.glacier import campaign_store as _db
 from glacier_tui.glacier.campaign_engine import CampaignRunner, run_campaign
+from glacier_tui.glacier.campaign_inventory import fetch_inventory
 from glacier_tui.glacier.campaign_types import (
     TERMINAL_STATES,
     CampaignError,
@@ -84,6 +85,7 @@ __all__ = [
     "campaign_items",
     "cancel_campaign",
     "estimate_campaign",
+    "fetch_inventory",
     "find_unfinished",
     "get_campaign",
     "list_campaigns",
