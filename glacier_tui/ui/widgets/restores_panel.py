@@ -58,12 +58,13 @@ class CampaignRow:
         return self.status in ("done", "incomplete", "cancelled")
 
     @classmethod
-    def from_info(cls, info: CampaignInfo, prices: PriceTable) -> CampaignRow:
+    def from_info(cls, info: CampaignInfo, prices: PriceTable, *,
+                  egress: bool = True) -> CampaignRow:
         return cls(
             id=info.id, vault=info.vault, what=info.selection.describe(), tier=info.tier,
             status=str(info.status), counts={str(k): v for k, v in info.counts.items() if v},
             total_items=info.total_items, total_bytes=info.total_bytes,
-            verified_bytes=info.verified_bytes, cost_usd=info.cost_so_far(prices),
+            verified_bytes=info.verified_bytes, cost_usd=info.cost_so_far(prices, egress=egress),
             message=info.message)
 
     def with_progress(self, p: CampaignProgress) -> CampaignRow:

@@ -62,9 +62,16 @@ class CampaignsMixin(MainScreenBase):
     # -- configuration ---------------------------------------------------------------------
 
     def _prices(self) -> PriceTable:
-        from glacier_tui.glacier.pricing import DEFAULT_PRICES
+        """The one price table with the user's overrides (as the CLI uses it)."""
+        table: PriceTable = self.gapp.settings.price_table()
+        return table
 
-        return DEFAULT_PRICES.with_overrides(self.gapp.settings.prices)
+    def _egress(self) -> bool:
+        """Whether downloads pay internet egress (as the engine decides it)."""
+        machine = self.gapp.settings.machine_region
+        client = self.gapp.client
+        region = client.region if client is not None else self.gapp.settings.region
+        return not machine or machine != region
 
     def _engine_options(self) -> EngineOptions:
         from glacier_tui.glacier.campaigns import EngineOptions
@@ -76,6 +83,7 @@ class CampaignsMixin(MainScreenBase):
             segment_concurrency=settings.transfer_concurrency,
             segment_size=settings.segment_size_mib * 1024 * 1024,
             prices=self._prices(),
+            machine_region=settings.machine_region,
             clock=lambda: clock().timestamp(),
         )
 
@@ -135,7 +143,7 @@ class CampaignsMixin(MainScreenBase):
         prices = self._prices()
         self.campaign_jobs |= message.job_ids
         for info in message.infos:
-            row = CampaignRow.from_info(info, prices)
+            row = CampaignRow.from_info(info, prices, egress=self._egress())
             self.campaign_rows[info.id] = row
             self._forward_row(row)
             if message.planned:
@@ -249,7 +257,7 @@ class CampaignsMixin(MainScreenBase):
     def on_campaign_stopped(self, message: CampaignStopped) -> None:
         row = self.campaign_rows.get(message.campaign_id)
         if message.info is not None:
-            row = CampaignRow.from_info(message.info, self._prices())
+            row = CampaignRow.from_info(message.info, self._prices(), egress=self._egress())
             self.campaign_rows[row.id] = row
             self._forward_row(row)
             for milestone in self.milestones.update(row.id, row.counts.get("verified", 0),
