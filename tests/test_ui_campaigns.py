@@ -165,6 +165,13 @@ async def test_marks_and_r_start_one_campaign_that_runs_to_verified(
         assert not [t for t in titles if t.startswith("Job ")]
         assert lst.states.get(vault["photos/2020/a.jpg"]) == "verified"
 
+        # d on the folder: nothing to fetch again, and one toast says why.
+        await open_folder(pilot, app, "photos/2020")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: any(t == "Download" for t, _ in toasts(app)))
+        assert [m for t, m in toasts(app) if t == "Download"] == [
+            "0 ready archive(s) downloading; 2 already restored and verified."]
+
 
 async def test_folder_under_cursor_and_r_restores_the_folder(
         emulator: Any, vault: dict[str, str], tmp_path: Path) -> None:

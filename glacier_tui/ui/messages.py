@@ -205,10 +205,12 @@ class CampaignJobs(Message):
 
 
 class ReadyFound(Message):
-    """Retrievals of a selection ready to download (``owned``: a campaign fetches them)."""
+    """Retrievals of a selection ready to download; how many a campaign fetches (``owned``)
+    or has verified on disk already (``restored``)."""
 
-    def __init__(self, jobs: list[Job], selected: int, owned: int) -> None:
+    def __init__(self, jobs: list[Job], selected: int, owned: int, restored: int) -> None:
         super().__init__()
         self.jobs = jobs
         self.selected = selected
         self.owned = owned
+        self.restored = restored

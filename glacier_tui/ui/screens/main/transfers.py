@@ -67,21 +67,22 @@ class TransfersMixin(MainScreenBase):
         store = self.gapp.store
         keys = {name: vault_key(v) for name, v in self.vaults.items()}
 
-        def engine_owned() -> set[str]:
-            """Archives a campaign runner of this app fetches by itself."""
-            if not campaigns_running:
-                return set()
-            owned: set[str] = set()
+        def campaign_states() -> dict[str, str]:
+            states: dict[str, str] = {}
             for vault in {t.vault for t in targets}:
                 ids = [t.archive_id for t in targets if t.vault == vault]
-                owned |= {a for a, s in archive_states(store, keys[vault], ids).items()
-                          if s in ENGINE_OWNED}
-            return owned
+                states.update(archive_states(store, keys[vault], ids))
+            return states
 
-        owned = await asyncio.to_thread(engine_owned)
-        ready = ready_retrievals(jobs, [t.archive_id for t in targets if t.archive_id not in owned],
-                                 self.gapp.clock())
-        self.post_message(ReadyFound(list(ready.values()), len(targets), len(owned)))
+        states = await asyncio.to_thread(campaign_states)
+        # Fetched by a campaign runner of this app, or verified on disk already.
+        owned = {a for a, s in states.items() if campaigns_running and s in ENGINE_OWNED}
+        restored = {a for a, s in states.items() if s == "verified"}
+        ready = ready_retrievals(
+            jobs, [t.archive_id for t in targets if t.archive_id not in owned | restored],
+            self.gapp.clock())
+        self.post_message(ReadyFound(list(ready.values()), len(targets), len(owned),
+                                     len(restored)))
 
     def on_ready_found(self, message: ReadyFound) -> None:
         if not message.selected:
@@ -89,15 +90,18 @@ class TransfersMixin(MainScreenBase):
             return
         for job in message.jobs:
             self._start_download(job)
-        ready, owned = len(message.jobs), message.owned
-        waiting = message.selected - ready - owned
+        ready, owned, restored = len(message.jobs), message.owned, message.restored
+        waiting = message.selected - ready - owned - restored
         parts = [f"{ready} ready archive(s) downloading"]
         if owned:
             parts.append(f"{owned} fetched by their restore campaign")
+        if restored:
+            parts.append(f"{restored} already restored and verified")
         if waiting:
             parts.append(f"{waiting} not ready (restore them with r)")
         self.notify("; ".join(parts) + ".", title="Download",
-                    severity="information" if ready or owned else "warning", timeout=6)
+                    severity="information" if ready or owned or restored else "warning",
+                    timeout=6)
 
     def _start_download(self, job: Job, inventory_for: str | None = None) -> None:
         if job.job_id in self.transfer_workers and \
