@@ -20,6 +20,7 @@ from glacier_tui.glacier.campaigns import (
     ItemState,
     Limits,
     Selection,
+    campaign_active,
     campaign_items,
     cancel_campaign,
     get_campaign,
@@ -251,6 +252,7 @@ def test_resume_after_crash_adopts_job_and_never_initiates_twice(
     c.initiate_job(vaultName=VAULT, jobParameters={
         "Type": "archive-retrieval", "ArchiveId": items[4].archive_id, "Tier": "Bulk"})
     campaign_store.set_status(store, info.id, CampaignStatus.RUNNING)
+    assert not campaign_active(store, info.id)  # "running", but no process holds it
     final, _ = run(emulator, store, info.id)
     assert final.status == CampaignStatus.DONE
     initiated = [r for r in emulator.requests() if r.get("operation") == "InitiateJob"]
