@@ -61,7 +61,7 @@ class MainScreenBase(Screen[None]):
         # Restore campaigns: what the Restores screen shows, the runners of this app,
         # the jobs they started (no per-job toast for those), milestones already told.
         self.campaign_rows: dict[int, CampaignRow] = {}
-        self.campaign_workers: dict[int, Worker[Any]] = {}
+        self.campaign_active: set[int] = set()  # campaigns a worker of this app runs
         self.campaign_runners: dict[int, Any] = {}  # CampaignRunner, while it runs
         self.campaign_jobs: set[str] = set()
         self._jobs_campaign: int | None = None  # the job table shows only this campaign's

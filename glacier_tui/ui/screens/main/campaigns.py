@@ -38,7 +38,6 @@ if TYPE_CHECKING:
         CampaignInfo,
         CampaignItem,
         CampaignProgress,
-        CampaignRunner,
         EngineOptions,
     )
     from glacier_tui.glacier.pricing import PriceTable
@@ -157,11 +156,20 @@ class CampaignsMixin(MainScreenBase):
         self._show_states()
 
     def _run_campaign(self, campaign_id: int) -> None:
-        worker = self.campaign_workers.get(campaign_id)
-        if worker is not None and worker.is_running:
+        if campaign_id in self.campaign_active:
             return
-        self.campaign_workers[campaign_id] = self.run_worker(
-            self._campaign_runner(campaign_id), group="campaigns", exit_on_error=False)
+        self.campaign_active.add(campaign_id)  # until the worker ends, whatever happens
+        self.run_worker(self._campaign_worker(campaign_id), group="campaigns",
+                        exit_on_error=False)
+
+    async def _campaign_worker(self, campaign_id: int) -> None:
+        try:
+            await self._campaign_runner(campaign_id)
+        finally:
+            # No await between the runner's last message and here: its handler sees
+            # the campaign inactive (so p can resume it at once).
+            self.campaign_runners.pop(campaign_id, None)
+            self.campaign_active.discard(campaign_id)
 
     async def _campaign_runner(self, campaign_id: int) -> None:
         """The engine's runner; its callbacks post messages (they run on this loop)."""
@@ -189,7 +197,7 @@ class CampaignsMixin(MainScreenBase):
         key = f"{AUTORUN_KEY}{campaign_id}"
         await asyncio.to_thread(store.journal_put, key, True)
         try:
-            info = await self._run_runner(runner)
+            info = await runner.run()
         except asyncio.CancelledError:
             raise  # quitting: the autorun key stays, the next start resumes the campaign
         except LockedError as exc:  # another process runs it: that one goes on
@@ -201,12 +209,6 @@ class CampaignsMixin(MainScreenBase):
         else:
             await asyncio.to_thread(store.journal_delete, key)
             self.post_message(CampaignStopped(campaign_id, info))
-
-    async def _run_runner(self, runner: CampaignRunner) -> CampaignInfo:
-        try:
-            return await runner.run()
-        finally:
-            self.campaign_runners.pop(runner.campaign_id, None)
 
     # -- live updates ----------------------------------------------------------------------
 
@@ -338,7 +340,8 @@ class CampaignsMixin(MainScreenBase):
             if runner is not None:
                 runner.request_stop()  # paused at its next safe point
                 self.notify(f"Restore #{campaign_id} pauses; p resumes it.", timeout=4)
-            elif row.status in ("paused", "incomplete", "planned", "running"):
+            elif campaign_id not in self.campaign_active and row.status in (
+                    "paused", "incomplete", "planned", "running"):
                 self._run_campaign(campaign_id)
                 self.notify(f"Restore #{campaign_id} resumed.", timeout=4)
         elif what == "cancel" and row.status not in ("done", "cancelled"):
@@ -357,7 +360,7 @@ class CampaignsMixin(MainScreenBase):
         if not ok:
             return
         info = await asyncio.to_thread(cancel_campaign, self.gapp.store, campaign_id)
-        if campaign_id not in self.campaign_runners:  # else its runner stops and says so
+        if campaign_id not in self.campaign_active:  # else its runner stops and says so
             self.post_message(CampaignStopped(campaign_id, info))
 
     def _load_campaign_jobs(self, campaign_id: int) -> None:

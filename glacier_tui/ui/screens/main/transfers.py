@@ -44,7 +44,7 @@ class TransfersMixin(MainScreenBase):
         if not isinstance(self.focused, JobTable):
             selection = self._selection()  # marks, or the folder / archive under the cursor
             if selection:
-                running = any(w.is_running for w in self.campaign_workers.values())
+                running = bool(self.campaign_active)
                 self._clear_marks()
                 self._find_ready(selection, list(self.query_one(JobTable).jobs.values()),
                                  running)
