@@ -137,7 +137,7 @@ async def test_marks_and_r_start_one_campaign_that_runs_to_verified(
         await wait_for(pilot, lambda: isinstance(app.screen, RestoresScreen))
         panel = app.screen.query_one(RestoresPanel)
         block = panel.blocks[row.id]
-        assert "2 requested" in str(block.query_one(".counts").render())
+        await wait_for(pilot, lambda: "2 requested" in str(block.query_one(".counts").render()))
         emulator.advance(3600)
         await wait_for(pilot, lambda: campaigns(app)[row.id].status == "done", steps=600)
         await pilot.pause()
