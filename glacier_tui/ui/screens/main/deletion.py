@@ -6,8 +6,6 @@ deleted are dropped from the cached inventory, whatever happens.
 
 from __future__ import annotations
 
-import logging
-
 from rich.text import Text
 from textual import work
 
@@ -15,8 +13,6 @@ from glacier_tui.ui.formatting import clean, human_size
 from glacier_tui.ui.messages import ArchivesRemoved, OperationError, TransferState, TransferUpdate
 from glacier_tui.ui.screens.main.base import MainScreenBase
 from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree, vault_key
-
-log = logging.getLogger("glacier_tui.ui")
 
 # An archive to delete: (archive id, path, size).
 DeleteTarget = tuple[str, str, int | None]
