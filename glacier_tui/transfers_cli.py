@@ -21,15 +21,12 @@ from typing import Any, TypeVar
 from glacier_tui.glacier import errors
 from glacier_tui.glacier.client import ClientOptions, GlacierClient
 from glacier_tui.glacier.masking import shown
+from glacier_tui.glacier.operations import download_output, download_target
 from glacier_tui.glacier.transfer_common import DEFAULT_STALL_TIMEOUT
 from glacier_tui.glacier.transfers import (
     MAX_CONCURRENCY,
     TransferProgress,
     TransferState,
-    default_output_name,
-    download_job_output,
-    fetch_archive_description,
-    safe_download_path,
     upload_file,
 )
 from glacier_tui.glacier.treehash import MIB
@@ -262,11 +259,9 @@ async def _download(args: argparse.Namespace, settings: Any, concurrency: int, s
         if file_target is not None:
             dest = file_target
         else:
-            description = await fetch_archive_description(glacier, args.vault, job)
-            name = default_output_name(job, args.vault, description)
-            dest = await asyncio.to_thread(safe_download_path, directory, name)
+            _, dest = await download_target(glacier, args.vault, job, directory)
         with _Bars(_show_bars(args)) as bars:
-            result = await download_job_output(
+            result = await download_output(
                 glacier, args.vault, job, dest, segment_size=segment, concurrency=concurrency,
                 overwrite=bool(args.force), on_progress=bars.update,
                 stall_timeout=float(args.stall_timeout

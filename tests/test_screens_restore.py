@@ -48,8 +48,8 @@ async def test_defaults_confirm_with_enter_in_a_field() -> None:
 async def test_choose_tier_range_topic_description() -> None:
     app = Host(RestoreScreen(ONE, DEFAULT_PRICES, "Standard"))
     async with app.run_test(size=(80, 24)) as pilot:
-        # RadioSet has focus: up selects Expedited, enter toggles it on.
-        await pilot.press("up", "enter")
+        # RadioSet has focus: up highlights Expedited, space picks it (enter would confirm).
+        await pilot.press("up", "space")
         await pilot.press("tab")
         await paste(pilot, f"{MIB}-{3 * MIB - 1}")
         await pilot.press("tab")
@@ -113,3 +113,23 @@ async def test_costs_follow_the_range_and_names_are_plain() -> None:
         await pilot.press("tab", *"0-1048575")
         assert "$1.00" in str(exp.label)
         assert "[red]beach[/red]" in str(app.screen.query_one("#names", Static).render())
+
+
+async def test_enter_on_a_tier_confirms_that_tier() -> None:
+    app = Host(RestoreScreen(MANY, DEFAULT_PRICES, "Standard"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("down", "enter")  # highlight Bulk, confirm with it
+        await pilot.pause()
+    assert isinstance(app.result, RestoreRequest)
+    assert app.result.tier is Tier.BULK
+
+
+def test_tier_costs_come_from_the_price_table() -> None:
+    from glacier_tui.glacier.pricing import DEFAULT_PRICES as TABLE
+
+    screen = RestoreScreen(MANY, {"Bulk": {"per_gb": 1024.0, "per_1000_requests": 0.0}})
+    label = screen._tier_label(Tier.BULK, 1024**3).plain
+    assert label.endswith("est. $1,024.00")
+    standard = TABLE.tier("Standard")
+    cost = standard.per_gb + 5 / 1000 * standard.per_1000_requests  # 1 GiB, 5 archives
+    assert screen._tier_label(Tier.STANDARD, 1024**3).plain.endswith(f"est. ${cost:,.2f}")

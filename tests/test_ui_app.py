@@ -109,23 +109,20 @@ async def test_browse_inventory_restore_download(demo_emulator: Any, tmp_path: P
         await pilot.press("r")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "RestoreScreen")
         await pilot.click("#confirm")
+        # A restore campaign: the engine starts the job; the poller lists it, named.
+        await wait_for(pilot, lambda: len(screen.campaign_rows) == 1)
         await wait_for(pilot, lambda: len(jobs(app).jobs) == count + 1)
-        new_id = next(j for j in screen.started_here if j not in screen.inventory_jobs)
+        new_id = next(j for j in jobs(app).jobs if j in screen.campaign_jobs)
         assert jobs(app).names.get(new_id) == row_path
         assert not lst.marked  # marks are cleared once the restore started
 
-        # The job finishes on the emulator; the poller updates the row in place.
+        # The job finishes on the emulator; the poller updates the row in place, and the
+        # campaign engine downloads and verifies the file by itself.
         demo_emulator.advance(3600)
         await wait_for(pilot, lambda: jobs(app).jobs[new_id].succeeded, steps=300)
-
-        # Download it through the transfer engine.
-        table = jobs(app)
-        table.focus()
-        assert table.select_job(new_id)
-        await pilot.pause()
-        await pilot.press("d")
         expected = tmp_path / "downloads" / row_path
-        await wait_for(pilot, lambda: expected.exists(), steps=300)
+        await wait_for(pilot, lambda: next(iter(screen.campaign_rows.values())).status
+                       == "done", steps=600)
         assert expected.stat().st_size == row_size
         # A success is shown as a success, not as a red error.
         await wait_for(pilot, lambda: any(n.title == "Downloaded" for n in app._notifications))

@@ -151,3 +151,80 @@ class ArchivesRemoved(Message):
         super().__init__()
         self.vault = vault
         self.count = count
+
+
+class FoldersLoaded(Message):
+    """A tree node's subfolders, read from the store (``node`` is the tree node)."""
+
+    def __init__(self, node: Any, folders: list[Any]) -> None:
+        super().__init__()
+        self.node = node
+        self.folders = folders
+
+
+class FolderTotals(Message):
+    """A folder's direct archive count and bytes, read from the store."""
+
+    def __init__(self, vault: str, path: str, totals: tuple[int, int]) -> None:
+        super().__init__()
+        self.vault = vault
+        self.path = path
+        self.totals = totals
+
+
+class CampaignListed(Message):
+    """Restore campaigns read from the store (``resume``: this app should run them)."""
+
+    def __init__(self, infos: list[Any], resume: list[int], job_ids: frozenset[str], *,
+                 planned: bool) -> None:
+        super().__init__()
+        self.infos = infos  # CampaignInfo
+        self.resume = resume
+        self.job_ids = job_ids
+        self.planned = planned  # just planned here (a "started" milestone), else found
+
+
+class CampaignProgressed(Message):
+    def __init__(self, progress: Any) -> None:  # CampaignProgress
+        super().__init__()
+        self.progress = progress
+
+
+class CampaignItemChanged(Message):
+    def __init__(self, campaign_id: int, vault: str, item: Any) -> None:  # CampaignItem
+        super().__init__()
+        self.campaign_id = campaign_id
+        self.vault = vault
+        self.item = item
+
+
+class CampaignStopped(Message):
+    """A campaign runner returned (``info``) or failed (``error``, one safe line)."""
+
+    def __init__(self, campaign_id: int, info: Any, error: str = "", *,
+                 busy: bool = False) -> None:
+        super().__init__()
+        self.campaign_id = campaign_id
+        self.info = info  # CampaignInfo | None
+        self.error = error
+        self.busy = busy  # another process runs it
+
+
+class CampaignJobs(Message):
+    def __init__(self, campaign_id: int, job_ids: frozenset[str]) -> None:
+        super().__init__()
+        self.campaign_id = campaign_id
+        self.job_ids = job_ids
+
+
+
+class ReadyFound(Message):
+    """Retrievals of a selection ready to download; how many a campaign fetches (``owned``)
+    or has verified on disk already (``restored``)."""
+
+    def __init__(self, jobs: list[Job], selected: int, owned: int, restored: int) -> None:
+        super().__init__()
+        self.jobs = jobs
+        self.selected = selected
+        self.owned = owned
+        self.restored = restored

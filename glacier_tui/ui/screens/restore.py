@@ -1,7 +1,9 @@
 """The restore dialog: pick a tier (with time and cost), optional range, topic, description.
 
 All rules live in :mod:`glacier_tui.ui.restore_model`; this screen only wires inputs
-to them and refuses to confirm while any field is invalid.
+to them and refuses to confirm while any field is invalid. Costs come from the one price
+table (:mod:`glacier_tui.glacier.pricing`), as the restore campaign engine computes them.
+Enter on the tiers confirms the highlighted tier; space only picks it.
 """
 
 from __future__ import annotations
@@ -13,16 +15,17 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from glacier_tui.glacier.models import Tier
+from glacier_tui.glacier.pricing import DEFAULT_PRICES, estimate
 from glacier_tui.ui.formatting import clean, human_size
 from glacier_tui.ui.restore_model import (
     TIER_TIMES,
     ArchiveRef,
     RestoreRequest,
-    estimate_cost,
     format_cost,
     parse_byte_range,
     validate_description,
@@ -32,6 +35,25 @@ from glacier_tui.ui.restore_model import (
 __all__ = ["ArchiveRef", "RestoreRequest", "RestoreScreen"]
 
 _SHOWN_NAMES = 3
+
+
+class TierSet(RadioSet):
+    """The tiers: space picks the highlighted one, Enter confirms the dialog with it."""
+
+    BINDINGS = [Binding("enter", "confirm_tier", "Restore", show=False)]
+
+    class Confirmed(Message):
+        def __init__(self, tier: Tier) -> None:
+            super().__init__()
+            self.tier = tier
+
+    def action_confirm_tier(self) -> None:
+        index = self._selected
+        tiers = list(Tier)
+        if index is None or not 0 <= index < len(tiers):
+            return
+        self.action_toggle_button()
+        self.post_message(self.Confirmed(tiers[index]))
 
 
 class RestoreScreen(ModalScreen[RestoreRequest | None]):
@@ -98,7 +120,7 @@ class RestoreScreen(ModalScreen[RestoreRequest | None]):
     ) -> None:
         super().__init__()
         self._archives = list(archives)
-        self._prices = prices
+        self._prices = DEFAULT_PRICES.with_overrides(prices)
         try:
             self._default_tier = Tier(str(default_tier))
         except ValueError:
@@ -115,7 +137,7 @@ class RestoreScreen(ModalScreen[RestoreRequest | None]):
                 Text(f"Restore {count} {noun} ({human_size(self._total)})"), id="title"
             )
             yield Static(self._names_text(), id="names")
-            with RadioSet(id="tier"):
+            with TierSet(id="tier"):
                 for tier in Tier:
                     yield RadioButton(
                         self._tier_label(tier, self._total),
@@ -164,7 +186,10 @@ class RestoreScreen(ModalScreen[RestoreRequest | None]):
         return text
 
     def _tier_label(self, tier: Tier, nbytes: int) -> Text:
-        cost = estimate_cost(nbytes, len(self._archives), tier, self._prices)
+        # Retrieval and requests (what the tier changes); egress depends on where it lands.
+        est = estimate(self._prices, tier, len(self._archives), nbytes, endpoint_region=None,
+                       machine_region=None)
+        cost = est.retrieval_usd + est.requests_usd
         return Text(f"{tier.value:<10} {TIER_TIMES[tier]:>8}   est. {format_cost(cost)}")
 
     # -- validation ------------------------------------------------------------
@@ -209,16 +234,23 @@ class RestoreScreen(ModalScreen[RestoreRequest | None]):
             return self._default_tier
         return Tier(pressed.id.removeprefix("tier-"))
 
+    @on(TierSet.Confirmed)
+    def _tier_confirmed(self, message: TierSet.Confirmed) -> None:
+        self._confirm(message.tier)
+
     @on(Input.Submitted)
     @on(Button.Pressed, "#confirm")
     def action_confirm(self) -> None:
+        self._confirm(None)
+
+    def _confirm(self, tier: Tier | None) -> None:
         byte_range, errors = self._refresh_view()
         if errors:
             self.app.bell()
             return
         self.dismiss(
             RestoreRequest(
-                tier=self._selected_tier(),
+                tier=tier or self._selected_tier(),
                 byte_range=byte_range,
                 sns_topic=self._field("sns").strip() or None,
                 description=self._field("description") or None,

@@ -10,7 +10,7 @@ never interpreted as markup, and control characters are stripped.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
 from rich.cells import cell_len, set_cell_size
@@ -26,6 +26,16 @@ from glacier_tui.glacier.descriptions import safe_text
 from glacier_tui.ui.formatting import human_size
 
 __all__ = ["ArchiveList", "ArchiveSource", "Row", "StoreArchiveSource", "StoreSearchSource"]
+
+# A restore campaign's item states as the state column shows them.
+STATE_LABELS: dict[str, str] = {
+    "planned": "restoring", "requested": "restoring", "ready": "ready",
+    "downloading": "downloading", "verified": "verified", "failed": "failed",
+    "skipped": "skipped",
+}
+STATE_WIDTH = 11  # "downloading"
+# Reads the campaign states of some archive ids (called in the page-loading thread).
+StateLookup = Callable[[list[str]], Mapping[str, str]]
 
 
 class Row(Protocol):
@@ -134,6 +144,21 @@ class ArchiveList(ScrollView, can_focus=True):
         def control(self) -> ArchiveList:
             return self.archive_list
 
+    class _CountLoaded(Message, bubble=False):
+        """A thread worker read the source's row count (workers never touch widgets)."""
+
+        def __init__(self, n: int, gen: int) -> None:
+            super().__init__()
+            self.n, self.gen = n, gen
+
+    class _PageLoaded(Message, bubble=False):
+        """A thread worker read one page of rows (and their campaign states)."""
+
+        def __init__(self, page: int, rows: Sequence[Row], gen: int,
+                     states: Mapping[str, str]) -> None:
+            super().__init__()
+            self.page, self.rows, self.gen, self.states = page, rows, gen, states
+
     def __init__(
         self,
         source: ArchiveSource | None = None,
@@ -160,6 +185,10 @@ class ArchiveList(ScrollView, can_focus=True):
         self._generation = 0
         self._highlight_pending = False
         self._initial_source = source
+        # The restore-campaign state column: shown once any campaign exists.
+        self.show_states = False
+        self.state_lookup: StateLookup | None = None
+        self.states: dict[str, str] = {}
 
     # -- data ----------------------------------------------------------------------------------
 
@@ -175,6 +204,7 @@ class ArchiveList(ScrollView, can_focus=True):
         """Show another source (cursor to the top; marks are kept, they are archive ids)."""
         self._generation += 1
         self._source = source
+        self.states = {}
         self._pages.clear()
         self._pending.clear()
         self._set_count(0)
@@ -189,10 +219,10 @@ class ArchiveList(ScrollView, can_focus=True):
         self.set_source(self._source)
 
     def _load_count(self, source: ArchiveSource, gen: int) -> None:
-        n = source.count()
-        self.app.call_from_thread(self._count_loaded, n, gen)
+        self.post_message(self._CountLoaded(source.count(), gen))
 
-    def _count_loaded(self, n: int, gen: int) -> None:
+    def on_archive_list__count_loaded(self, message: _CountLoaded) -> None:
+        n, gen = message.n, message.gen
         if gen != self._generation:
             return
         self._set_count(n)
@@ -219,17 +249,23 @@ class ArchiveList(ScrollView, can_focus=True):
             return
         self._pending.add(page)
         source, gen = self._source, self._generation
+        lookup = self.state_lookup if self.show_states else None
         self.run_worker(
-            lambda: self._load_page(source, page, gen), thread=True, group="archive-list-page"
+            lambda: self._load_page(source, page, gen, lookup), thread=True,
+            group="archive-list-page"
         )
 
-    def _load_page(self, source: ArchiveSource, page: int, gen: int) -> None:
+    def _load_page(self, source: ArchiveSource, page: int, gen: int,
+                   lookup: StateLookup | None) -> None:
         rows = source.rows(page * self.page_size, self.page_size)
-        self.app.call_from_thread(self._page_loaded, page, rows, gen)
+        states = lookup([r.archive_id for r in rows]) if lookup is not None and rows else {}
+        self.post_message(self._PageLoaded(page, rows, gen, states))
 
-    def _page_loaded(self, page: int, rows: Sequence[Row], gen: int) -> None:
+    def on_archive_list__page_loaded(self, message: _PageLoaded) -> None:
+        page, rows, gen = message.page, message.rows, message.gen
         if gen != self._generation:
             return
+        self.states.update(message.states)
         self._pending.discard(page)
         self._pages[page] = rows
         self._pages.move_to_end(page)
@@ -304,6 +340,12 @@ class ArchiveList(ScrollView, can_focus=True):
     def current_row(self) -> Row | None:
         return self.row_at(self.cursor) if self._count else None
 
+    def set_state(self, archive_id: str, state: str) -> None:
+        """A campaign item changed state (the row repaints if it is shown)."""
+        if self.states.get(archive_id) != state:
+            self.states[archive_id] = state
+            self.refresh()
+
     def clear_marks(self) -> None:
         self.marked.clear()
         self.marked_rows.clear()
@@ -336,19 +378,26 @@ class ArchiveList(ScrollView, can_focus=True):
             style += self.get_component_rich_style("archive-list--marked")
         if index == self.cursor:
             style += self.get_component_rich_style("archive-list--cursor")
-        return Strip([Segment(self._format(row, marked, width), style)], width)
+        state = STATE_LABELS.get(self.states.get(row.archive_id, ""), "") \
+            if self.show_states else None
+        return Strip([Segment(self._format(row, marked, width, state), style)], width)
 
     @staticmethod
-    def _format(row: Row, marked: bool, width: int) -> str:
-        """One row as plain text: mark, name (elastic), size, created."""
+    def _format(row: Row, marked: bool, width: int, state: str | None = None) -> str:
+        """One row as plain text: mark, name (elastic), size, [campaign state], created."""
         size = human_size(row.size).rjust(11 if width >= 60 else 10)
         # Narrow panes keep the name readable: the date shrinks, then goes.
         date_width = 20 if width >= 60 else 10 if width >= 44 else 0
+        if state is not None and width < 60:
+            date_width = 0  # the restore state matters more than the date
         created = (row.created or "")[:date_width].ljust(date_width)
-        fixed = 2 + 1 + cell_len(size) + (2 + date_width if date_width else 0)
+        state_width = 2 + STATE_WIDTH if state is not None and width >= 36 else 0
+        fixed = 2 + 1 + cell_len(size) + state_width + (2 + date_width if date_width else 0)
         name_width = max(1, width - fixed)
         name = set_cell_size(safe_text(row.name), name_width)
         text = f"{'* ' if marked else '  '}{name} {size}"
+        if state_width:
+            text += "  " + (state or "").ljust(STATE_WIDTH)
         if date_width:
             text += f"  {created}"
         return set_cell_size(text, width)

@@ -7,6 +7,7 @@ import math
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
@@ -40,7 +41,45 @@ COLUMNS: list[tuple[str, str, int]] = [
     ("expires", "Expires in", 10),
 ]
 
+ARCHIVE_WIDTH = next(w for key, _, w in COLUMNS if key == "archive")
+
 Cells = tuple[str | Text, ...]
+
+
+def _fit_start(text: str, width: int) -> str:
+    """The longest start of ``text`` that takes at most ``width`` cells."""
+    out, used = [], 0
+    for ch in text:
+        used += cell_len(ch)
+        if used > width:
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+def _fit_end(text: str, width: int) -> str:
+    """The longest end of ``text`` that takes at most ``width`` cells."""
+    return _fit_start(text[::-1], width)[::-1]
+
+
+def middle_ellipsis(text: str, width: int) -> str:
+    """``text`` in ``width`` cells, cut in the middle so its distinguishing end stays.
+
+    The file name (after the last ``/``) is kept whole when it fits with a little of the
+    start: ``photos/2021/scans/scan-0012.tif`` in 24 cells is ``photos/20…/scan-0012.tif``.
+    Archives of one folder differ by their names, not by their shared start.
+    """
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head, slash, name = text.rpartition("/")
+    tail = slash + name
+    if head and cell_len(tail) + 2 <= width:  # at least one char of the start, then …
+        return _fit_start(text, width - 1 - cell_len(tail)) + "…" + tail
+    keep = width - 1
+    front = keep // 3
+    return _fit_start(text, front) + "…" + _fit_end(text, keep - front)
 
 
 def _text_of(cell: str | Text) -> str:
@@ -69,6 +108,8 @@ class JobTable(DataTable[str | Text]):
         self._expiry_heap: list[tuple[float, str]] = []
         self._expiry_due: dict[str, float] = {}
         self.filter_text = ""
+        # Only these jobs (one restore campaign's), or every job when None.
+        self.only_jobs: frozenset[str] | None = None
         self.now = datetime.now().astimezone()
 
     def on_mount(self) -> None:
@@ -80,8 +121,8 @@ class JobTable(DataTable[str | Text]):
             name: str | Text = Text("inventory", style="italic")
         else:
             # Text, not str: a str cell is parsed as markup by DataTable ("[/]" in a name).
-            name = Text(clean(self.names.get(job.job_id) or job.description or
-                              short_id(job.archive_id or "", 12)))
+            name = Text(middle_ellipsis(clean(self.names.get(job.job_id) or job.description or
+                                              short_id(job.archive_id or "", 12)), ARCHIVE_WIDTH))
         return (
             Text(clean(short_id(job.job_id))),
             status_text(job.status_code),
@@ -95,7 +136,9 @@ class JobTable(DataTable[str | Text]):
             expires_in(job.output_expires, self.now),
         )
 
-    def _matches(self, cells: Cells) -> bool:
+    def _matches(self, cells: Cells, job_id: str) -> bool:
+        if self.only_jobs is not None and job_id not in self.only_jobs:
+            return False
         if not self.filter_text:
             return True
         needle = self.filter_text.lower()
@@ -139,7 +182,7 @@ class JobTable(DataTable[str | Text]):
         """Render one job; update only changed cells. True when a row was added."""
         cells = self.cells_for(self.jobs[job_id])
         old = self._cells.get(job_id)
-        visible = self._matches(cells)
+        visible = self._matches(cells, job_id)
         if old is None:
             if not visible:
                 return False
@@ -206,12 +249,22 @@ class JobTable(DataTable[str | Text]):
         if text == self.filter_text:
             return
         self.filter_text = text
+        self._refilter()
+
+    def set_job_filter(self, job_ids: frozenset[str] | None) -> None:
+        """Show only these jobs (e.g. one restore campaign's), or all again with None."""
+        if job_ids == self.only_jobs:
+            return
+        self.only_jobs = job_ids
+        self._refilter()
+
+    def _refilter(self) -> None:
         current = self.current_job_id()
         self.clear()
         self._cells.clear()
         for job_id in self.jobs:
             cells = self.cells_for(self.jobs[job_id])
-            if self._matches(cells):
+            if self._matches(cells, job_id):
                 self._cells[job_id] = cells
                 self.add_row(*cells, key=job_id)
                 self._schedule_expiry(job_id)

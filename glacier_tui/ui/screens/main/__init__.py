@@ -14,7 +14,8 @@ from one part per area, each a mixin on :class:`~.base.MainScreenBase` (shared s
 - ``detail``: the detail pane and a vault's settings summary;
 - ``inventory``: requesting an inventory and importing it;
 - ``transfers``: downloads and uploads;
-- ``restore``: restoring archives;
+- ``restore``: restoring archives (the dialog);
+- ``campaigns``: restore campaigns: the engine's runner, the Restores screen, milestones;
 - ``appliance``: names from a Synology index (``X``);
 - ``deletion``: deleting archives;
 - ``vault_admin``: creating and deleting vaults, vault settings;
@@ -34,6 +35,7 @@ from glacier_tui.ui.formatting import clean, clean_lines
 from glacier_tui.ui.messages import Info, Notice, OperationError
 from glacier_tui.ui.screens.main.appliance import ApplianceIndexMixin
 from glacier_tui.ui.screens.main.browse import BrowseMixin
+from glacier_tui.ui.screens.main.campaigns import CampaignsMixin
 from glacier_tui.ui.screens.main.connection import ConnectionMixin
 from glacier_tui.ui.screens.main.deletion import DeletionMixin
 from glacier_tui.ui.screens.main.detail import DetailMixin
@@ -64,13 +66,14 @@ NEEDS_CLIENT: frozenset[str] = MUTATING | {"download", "refresh", "vault_setting
 
 
 class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMixin,
-                 InventoryMixin, TransfersMixin, RestoreMixin, DeletionMixin, VaultAdminMixin,
-                 NavigationMixin, ApplianceIndexMixin):
+                 InventoryMixin, TransfersMixin, RestoreMixin, CampaignsMixin, DeletionMixin,
+                 VaultAdminMixin, NavigationMixin, ApplianceIndexMixin):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "restore", "Restore", id="restore"),
         Binding("d", "download", "Download", id="download"),
         Binding("i", "inventory", "Inventory", id="inventory"),
         Binding("R", "refresh", "Refresh", id="refresh"),
+        Binding("c", "restores", "Restores", id="restores"),
         Binding("u", "upload", "Upload", id="upload", show=False),
         Binding("n", "create_vault", "New vault", id="create_vault", show=False),
         Binding("delete", "delete", "Delete", id="delete", show=False),
@@ -141,8 +144,9 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
         if action in NEEDS_CLIENT and action != "refresh" and not self.connected:
             return None  # shown disabled until connected
         if action == "download":
-            job = self.query_one(JobTable).current_job() if isinstance(
-                self.focused, JobTable) else None
+            if not isinstance(self.focused, JobTable):  # marks or the folder: what is ready
+                return True if self._selection() else None
+            job = self.query_one(JobTable).current_job()
             return True if job is not None and job.succeeded else None
         if action == "restore":
             return True if self._selection() else None

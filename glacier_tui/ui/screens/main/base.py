@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from textual.screen import Screen
 from textual.worker import Worker
 
+from glacier_tui.glacier.campaign_view import Milestones
 from glacier_tui.ui.widgets.archive_list import Row
+from glacier_tui.ui.widgets.restores_panel import CampaignRow
 from glacier_tui.ui.widgets.vault_tree import NodeData, vault_key
 
 if TYPE_CHECKING:
@@ -23,7 +25,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from glacier_tui.glacier.models import Job, Vault
+    from glacier_tui.glacier.operations import ArchiveTarget
     from glacier_tui.ui.app import GlacierApp
+    from glacier_tui.ui.restore_model import RestoreRequest
     from glacier_tui.ui.screens.main.deletion import DeleteTarget
 
 # Store journal key prefix: when this app last uploaded to / deleted from a vault.
@@ -56,6 +60,15 @@ class MainScreenBase(Screen[None]):
         self._search_indexed: set[str] = set()
         self._binding_state: tuple[bool | None, ...] = ()
         self._delete_seq = 0
+        # Restore campaigns: what the Restores screen shows, the runners of this app,
+        # the jobs they started (no per-job toast for those), milestones already told.
+        self.campaign_rows: dict[int, CampaignRow] = {}
+        self.campaign_active: set[int] = set()  # campaigns a worker of this app runs
+        self.campaign_runners: dict[int, Any] = {}  # CampaignRunner, while it runs
+        self.campaign_jobs: set[str] = set()
+        self._jobs_campaign: int | None = None  # the job table shows only this campaign's
+        self.milestones = Milestones()
+        self._item_states: dict[int, dict[int, str]] = {}  # campaign -> item -> state seen
 
     @property
     def gapp(self) -> GlacierApp:
@@ -105,6 +118,13 @@ class MainScreenBase(Screen[None]):
         def _start_deletes(self, vault: str, targets: list[DeleteTarget], name: str, *,
                            emptying: bool) -> None: ...
         def action_delete_vault(self) -> None: ...
+        async def _start_campaigns(self, selection: list[NodeData], request: RestoreRequest,
+                                   single_archive: bool) -> None: ...
+        async def _find_campaigns(self) -> None: ...
+        def _clear_campaign_filter(self) -> bool: ...
+        def _state_lookup(self, vault_name: str) -> Any: ...
+        def _resolve_archives(self, selection: list[NodeData]) -> list[ArchiveTarget]: ...
+        def _jobs_title(self) -> None: ...
 
 
 def written_since_inventory(written: object, last_inventory: datetime | None) -> bool:

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual import work
 
 from glacier_tui.ui.formatting import clean, human_size
-from glacier_tui.ui.messages import OperationError
+from glacier_tui.ui.messages import FoldersLoaded, FolderTotals, OperationError
 from glacier_tui.ui.screens.main.base import MainScreenBase, row_path
 from glacier_tui.ui.widgets.archive_list import ArchiveList, StoreArchiveSource, StoreSearchSource
 from glacier_tui.ui.widgets.vault_tree import FolderEntry, NodeData, VaultTree, vault_key
@@ -47,7 +47,10 @@ class BrowseMixin(MainScreenBase):
         except Exception as exc:  # a missing snapshot or a bad database: show, don't crash
             self.post_message(OperationError(f"Reading the inventory failed: {exc}"))
             return
-        self.app.call_from_thread(self.query_one(VaultTree).fill, node, folders)
+        self.post_message(FoldersLoaded(node, folders))
+
+    def on_folders_loaded(self, message: FoldersLoaded) -> None:
+        self.query_one(VaultTree).fill(message.node, message.folders)
 
     def _show_folder(self, data: NodeData | None, *, force: bool = False) -> None:
         """Point the archive list at the folder (or vault root) under the tree cursor."""
@@ -79,9 +82,10 @@ class BrowseMixin(MainScreenBase):
             self.post_message(OperationError(f"Reading the inventory failed: {exc}"))
             return
         totals = (info.direct_count, info.direct_bytes) if info is not None else (0, 0)
-        self.app.call_from_thread(self._folder_loaded, vault_name, path, totals)
+        self.post_message(FolderTotals(vault_name, path, totals))
 
-    def _folder_loaded(self, vault_name: str, path: str, totals: tuple[int, int]) -> None:
+    def on_folder_totals(self, message: FolderTotals) -> None:
+        vault_name, path, totals = message.vault, message.path, message.totals
         if (vault_name, path) != (self._list_vault, self._list_folder) or self._search_text:
             return
         vault = self.vaults.get(vault_name)
@@ -91,6 +95,7 @@ class BrowseMixin(MainScreenBase):
         sort, descending, _ = SORTS[self._sort]
         lst = self.query_one(ArchiveList)
         lst.empty_text = "(no archives directly in this folder)"
+        lst.state_lookup = self._state_lookup(vault_name)
         lst.set_source(StoreArchiveSource(self.gapp.store, vault_key(vault), path, sort=sort,
                                           descending=descending))
         self._list_title()
@@ -129,6 +134,7 @@ class BrowseMixin(MainScreenBase):
             return
         lst = self.query_one(ArchiveList)
         lst.empty_text = "No archive name matches."
+        lst.state_lookup = self._state_lookup(vault.name)
         lst.set_source(StoreSearchSource(self.gapp.store, vault_key(vault), text))
         self._list_title()
 

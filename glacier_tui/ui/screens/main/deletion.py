@@ -6,13 +6,10 @@ deleted are dropped from the cached inventory, whatever happens.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from rich.text import Text
 from textual import work
 
-from glacier_tui.ui.formatting import clean, human_size, user_message
+from glacier_tui.ui.formatting import clean, human_size
 from glacier_tui.ui.messages import (
     ArchivesRemoved,
     Notice,
@@ -23,9 +20,6 @@ from glacier_tui.ui.messages import (
 from glacier_tui.ui.screens.main.base import MainScreenBase
 from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree, vault_key
 
-log = logging.getLogger("glacier_tui.ui")
-
-DELETE_CONCURRENCY = 4  # DeleteArchive requests in flight at once
 # An archive to delete: (archive id, path, size).
 DeleteTarget = tuple[str, str, int | None]
 
@@ -84,60 +78,28 @@ class DeletionMixin(MainScreenBase):
 
     async def _run_deletes(self, vault: str, targets: list[DeleteTarget], tid: str, name: str,
                            *, emptying: bool) -> None:
-        """DeleteArchive for each target, at most DELETE_CONCURRENCY at once.
-
-        An archive already gone (ResourceNotFound) counts as deleted. Whatever happens
-        (failures, cancel), the archives deleted are dropped from the cached inventory.
-        """
-        from glacier_tui.glacier.errors import ResourceNotFound
+        """Run the service's delete_archives; show its progress and outcome."""
+        from glacier_tui.glacier.operations import ArchiveTarget, DeleteProgress, delete_archives
 
         client = self.gapp.client
         if client is None or self.gapp.settings.readonly:
             return
-        total = len(targets)
-        deleted: list[str] = []
-        deleted_bytes = 0
-        failures: list[str] = []
-        pending = iter(targets)
-        every = max(1, min(25, total // 20))
-        state = "done"
 
-        def progress(current: str = "running", message: str = "") -> None:
+        def progress(p: DeleteProgress) -> None:
             self.post_message(TransferUpdate(TransferState(
-                tid, "delete", name, total=total, done=len(deleted), state=current,
-                message=message)))
+                tid, "delete", name, total=p.total, done=p.deleted, state=p.state,
+                message=f"{p.failed} failed" if p.failed and p.state != "running" else "")))
 
-        async def one_by_one() -> None:
-            nonlocal deleted_bytes
-            for archive_id, path, size in pending:
-                try:
-                    await client.delete_archive(vault, archive_id)
-                except ResourceNotFound:
-                    pass  # deleted already (here or elsewhere): done
-                except Exception as exc:
-                    failures.append(f"{clean(path)}: {user_message(exc)}")
-                    continue
-                deleted.append(archive_id)
-                deleted_bytes += size or 0
-                if len(deleted) % every == 0:
-                    progress()
+        def record(archive_ids: list[str]) -> None:  # in a thread, whatever happens
+            try:
+                self._forget_archives(vault, archive_ids)
+            finally:
+                self.post_message(ArchivesRemoved(vault, len(archive_ids)))
 
-        try:
-            await asyncio.gather(*(one_by_one() for _ in range(min(DELETE_CONCURRENCY, total))))
-        except asyncio.CancelledError:
-            state = "cancelled"
-            raise
-        finally:
-            if failures and state == "done":
-                state = "failed"
-            message = f"{len(failures)} failed" if failures else ""
-            progress(state, message)
-            if deleted:
-                try:
-                    await asyncio.to_thread(self._forget_archives, vault, deleted)
-                except Exception as exc:  # the deletions happened; only the cache is stale
-                    log.warning("dropping deleted archives of %s from the store: %s", vault, exc)
-                self.post_message(ArchivesRemoved(vault, len(deleted)))
+        outcome = await delete_archives(
+            client, vault, [ArchiveTarget(vault, aid, path, size) for aid, path, size in targets],
+            on_progress=progress, record=record)
+        deleted, failures = outcome.deleted, outcome.failures
         if failures:
             shown = "\n".join(failures[:5])
             more = f"\n… and {len(failures) - 5} more" if len(failures) > 5 else ""
@@ -145,7 +107,8 @@ class DeletionMixin(MainScreenBase):
                 f"{len(deleted)} deleted, {len(failures)} failed:\n{shown}{more}",
                 title=f"Deleting archives of {vault}"))
         if emptying:
-            text = (f"{len(deleted)} of {total} archives ({human_size(deleted_bytes)}) of vault "
+            text = (f"{len(deleted)} of {outcome.total} archives "
+                    f"({human_size(outcome.deleted_bytes)}) of vault "
                     f"{clean(vault)} deleted. Glacier can delete the vault once its next inventory "
                     "(about a day from now) shows it empty: press D on it then.")
             if failures:
@@ -160,13 +123,12 @@ class DeletionMixin(MainScreenBase):
 
     def _forget_archives(self, vault: str, archive_ids: list[str]) -> None:
         """Record deletions: drop them from the cached inventory, note the vault was written."""
+        from glacier_tui.glacier.operations import forget_archives
+
         v = self.vaults.get(vault)
         if v is None:
             return
-        key = vault_key(v)
-        store = self.gapp.store
-        if store.current_snapshot_id(key) is not None:
-            store.remove_archives(key, archive_ids)
+        forget_archives(self.gapp.store, vault_key(v), archive_ids)
         self._mark_written(v)
 
     def on_archives_removed(self, message: ArchivesRemoved) -> None:

@@ -18,56 +18,32 @@ from glacier_tui.ui.widgets.vault_tree import VaultTree, vault_key
 if TYPE_CHECKING:
     from glacier_tui.glacier.models import Job
 
+# How the campaign engine describes its jobs ("glacier-tui campaign 3 item 12").
+CAMPAIGN_JOB_PREFIX = "glacier-tui campaign "
+
 
 class JobsMixin(MainScreenBase):
     """List jobs, show them, and follow up the ones started here."""
 
     async def _load_jobs(self, vault_names: list[str], *, complete: bool) -> None:
-        """List jobs of the given vaults (≤ 4 at once) and post them as one message."""
+        """List jobs of the given vaults (the service's load_jobs) and post them as one message."""
+        from glacier_tui.glacier.operations import job_archive_names, load_jobs
+
         client = self.gapp.client
         if client is None or not vault_names:
             return
-        sem = asyncio.Semaphore(4)
-        jobs: list[Job] = []
-        listed: list[str] = []
-
-        async def one(name: str) -> None:
-            async with sem:
-                # On the backend thread: parsing pages never blocks the UI loop.
-                jobs.extend(await self.gapp.poll_call(lambda c: c.list_jobs(name)))
-                listed.append(name)
-
-        results = await asyncio.gather(*(one(n) for n in vault_names), return_exceptions=True)
-        errors = [r for r in results if isinstance(r, BaseException)]
+        # On the backend thread: parsing pages never blocks the UI loop.
+        listing = await load_jobs(
+            lambda name: self.gapp.poll_call(lambda c: c.list_jobs(name)), vault_names)
         # Names already shown need no store lookup (a poll lists every live job again).
         shown = self.query_one(JobTable).names
+        keys = {name: vault_key(v) for name, v in self.vaults.items()}
         names = await asyncio.to_thread(
-            self._archive_names, [j for j in jobs if j.job_id not in shown])
-        self.post_message(JobsLoaded(jobs, listed, names, complete=complete))
-        if errors:
-            raise errors[0]
-
-    def _archive_names(self, jobs: list[Job]) -> dict[str, str]:
-        """Archive names from the cached inventory, for archive-retrieval jobs."""
-        store = self.gapp.store
-        names: dict[str, str] = {}
-        known = self.gapp.archive_names
-        for job in jobs:
-            if not job.archive_id:
-                continue
-            if job.archive_id in known:
-                names[job.job_id] = known[job.archive_id]
-                continue
-            vault = self.vaults.get(job.vault_name)
-            if vault is None:
-                continue
-            try:
-                row = store.get_archive(vault_key(vault), job.archive_id)
-            except KeyError:
-                continue
-            if row is not None:
-                names[job.job_id] = row.path
-        return names
+            job_archive_names, self.gapp.store, [j for j in listing.jobs if j.job_id not in shown],
+            keys, dict(self.gapp.archive_names))
+        self.post_message(JobsLoaded(listing.jobs, listing.listed, names, complete=complete))
+        if listing.errors:
+            raise listing.errors[0]
 
     def on_jobs_loaded(self, message: JobsLoaded) -> None:
         table = self.query_one(JobTable)
@@ -84,10 +60,19 @@ class JobsMixin(MainScreenBase):
             if new.completed and (was_open or ours):
                 self._job_finished(new)
         self._follow_up()
-        table.border_title = f"Jobs ({len(table.jobs)})"
+        self._jobs_title()
         self._show_current_detail()
 
+    def _jobs_title(self) -> None:
+        table = self.query_one(JobTable)
+        cid = self._jobs_campaign
+        table.border_title = f"Jobs ({len(table.jobs)})" if cid is None else \
+            f"Jobs of restore #{cid} ({table.row_count}) · Esc: all"
+
     def _job_finished(self, job: Job) -> None:
+        if job.job_id in self.campaign_jobs or (job.description or "").startswith(
+                CAMPAIGN_JOB_PREFIX):
+            return  # a campaign's job: its campaign tells its milestones, not each job
         name = "inventory" if job.is_inventory_retrieval else \
             self.query_one(JobTable).names.get(job.job_id, job.job_id[:8])
         if job.succeeded:
@@ -129,5 +114,5 @@ class JobsMixin(MainScreenBase):
             self.inventory_jobs[job.job_id] = job.vault_name
         table = self.query_one(JobTable)
         table.upsert([job], {job.job_id: message.name} if message.name else {})
-        table.border_title = f"Jobs ({len(table.jobs)})"
+        self._jobs_title()
         self._follow_up()

@@ -69,6 +69,8 @@ class NavigationMixin(MainScreenBase):
         if table.filter_text:
             table.set_filter("")
             return
+        if self._clear_campaign_filter():
+            return
         node = tree.cursor_node
         if self.focused is tree and node is not None:
             if node.is_expanded:

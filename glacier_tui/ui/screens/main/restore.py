@@ -1,19 +1,25 @@
-"""Restoring archives: the marked archives and folders, a dialog, then one job each."""
+"""Restoring archives: the marked archives and folders, a dialog, then a restore campaign.
+
+Resolving the selection is a service operation (:mod:`glacier_tui.glacier.operations`);
+the campaign is planned and run by ``campaigns``. With an SNS topic or a job description
+the jobs are initiated one by one (the campaign engine writes its own descriptions).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual import work
 
-from glacier_tui.ui.formatting import clean, user_message
 from glacier_tui.ui.messages import JobStarted, Notice, OperationError
 from glacier_tui.ui.screens.main.base import MainScreenBase
-from glacier_tui.ui.widgets.vault_tree import ArchiveEntry, NodeData, vault_key
+from glacier_tui.ui.widgets.vault_tree import NodeData, vault_key
 
-RESTORE_CONCURRENCY = 4
-RESTORE_SPACING = 0.05  # seconds between InitiateJob starts: be gentle with the API
+if TYPE_CHECKING:
+    from glacier_tui.glacier.models import Job
+    from glacier_tui.glacier.operations import ArchiveTarget, Selected
+    from glacier_tui.ui.restore_model import RestoreRequest
 
 
 class RestoreMixin(MainScreenBase):
@@ -37,73 +43,65 @@ class RestoreMixin(MainScreenBase):
         if not targets:
             self.notify("Nothing to restore in the selection.", severity="warning")
             return
-        refs = [ArchiveRef(a.archive_id, a.path, a.size or 0) for _, a in targets]
+        refs = [ArchiveRef(t.archive_id, t.path, t.size or 0) for t in targets]
         settings = self.gapp.settings
         request = await self.app.push_screen_wait(
             RestoreScreen(refs, settings.prices, settings.default_tier))
         if request is None:
             return
         self._clear_marks()
-        self.run_worker(self._initiate_restores(targets, request), group="restore",
-                        exit_on_error=False)
+        if request.sns_topic or request.description:
+            # Jobs with the user's own topic or description: started one by one, as asked
+            # (a campaign's jobs carry the engine's description).
+            self.run_worker(self._initiate_restores(targets, request), group="restore",
+                            exit_on_error=False)
+            return
+        self.run_worker(self._start_campaigns(selection, request, len(targets) == 1),
+                        group="restore", exit_on_error=False)
 
-    def _resolve_archives(self, selection: list[NodeData]) -> list[tuple[str, ArchiveEntry]]:
-        """Expand folders into their archives (descendants too) via the store."""
-        store = self.gapp.store
-        out: list[tuple[str, ArchiveEntry]] = []
-        seen: set[str] = set()
-        for data in selection:
-            vault = self.vaults.get(data.vault)
-            if vault is None:
-                continue
-            if data.kind == "archive":
-                if data.archive_id not in seen:
-                    seen.add(data.archive_id)
-                    out.append((data.vault, ArchiveEntry(data.archive_id, data.path,
-                                                         data.path.rpartition("/")[2], data.size)))
-                continue
-            prefix = data.path
-            for row in store.iter_archives(vault_key(vault)):
-                if prefix and row.folder != prefix and not row.folder.startswith(prefix + "/"):
-                    continue
-                if row.archive_id not in seen:
-                    seen.add(row.archive_id)
-                    out.append((data.vault, ArchiveEntry(row.archive_id, row.path, row.name,
-                                                         row.size)))
-        return out
+    def _resolve_archives(self, selection: list[NodeData]) -> list[ArchiveTarget]:
+        """Expand folders into their archives (descendants too) via the store (thread)."""
+        from glacier_tui.glacier.operations import resolve_archives
 
-    async def _initiate_restores(self, targets: list[tuple[str, ArchiveEntry]],
-                                 request: Any) -> None:
+        keys = {name: vault_key(v) for name, v in self.vaults.items()}
+        return resolve_archives(self.gapp.store, selected(selection), keys)
+
+    async def _initiate_restores(self, targets: list[ArchiveTarget],
+                                 request: RestoreRequest) -> None:
+        from glacier_tui.glacier.operations import RetrievalRequest, initiate_retrievals
+
         client = self.gapp.client
         if client is None or self.gapp.settings.readonly:
             return
-        sem = asyncio.Semaphore(RESTORE_CONCURRENCY)
-        failures: list[str] = []
-        started = 0
 
-        async def one(index: int, vault: str, archive: ArchiveEntry) -> None:
-            nonlocal started
-            await asyncio.sleep(RESTORE_SPACING * index / RESTORE_CONCURRENCY)
-            async with sem:
-                try:
-                    job_id = await client.initiate_archive_retrieval(
-                        vault, archive.archive_id, tier=str(request.tier),
-                        byte_range=request.byte_range, sns_topic=request.sns_topic,
-                        description=request.description)
-                    self.gapp.archive_names[archive.archive_id] = archive.path
-                    job = await client.describe_job(vault, job_id)
-                except Exception as exc:
-                    failures.append(f"{clean(archive.path)}: {user_message(exc)}")
-                    return
-                started += 1
-                self.post_message(JobStarted(job, archive.path, auto=True))
+        def started(target: ArchiveTarget, job: Job) -> None:
+            self.gapp.archive_names[target.archive_id] = target.path
+            self.post_message(JobStarted(job, target.path, auto=True))
 
-        await asyncio.gather(*(one(i, v, a) for i, (v, a) in enumerate(targets)))
+        outcome = await initiate_retrievals(
+            client, targets, RetrievalRequest(
+                str(request.tier), byte_range=request.byte_range,
+                sns_topic=request.sns_topic, description=request.description),
+            on_started=started)
+        count, failures = len(outcome.started), outcome.failures
         if failures:
             shown = "\n".join(failures[:5])
             more = f"\n… and {len(failures) - 5} more" if len(failures) > 5 else ""
             self.post_message(OperationError(
-                f"{started} started, {len(failures)} failed:\n{shown}{more}",
+                f"{count} started, {len(failures)} failed:\n{shown}{more}",
                 title="Restore"))
         else:
-            self.post_message(Notice(f"{started} restore job(s) started.", title="Restore"))
+            self.post_message(Notice(f"{count} restore job(s) started.", title="Restore"))
+
+
+def selected(selection: list[NodeData]) -> list[Selected]:
+    """The tree's and the list's marks as the service layer's selection."""
+    from glacier_tui.glacier.operations import Selected
+
+    out: list[Selected] = []
+    for data in selection:
+        if data.kind == "archive":
+            out.append(Selected("archive", data.vault, data.path, data.archive_id, data.size))
+        elif data.kind in ("vault", "folder"):
+            out.append(Selected("folder", data.vault, data.path if data.kind == "folder" else ""))
+    return out

@@ -20,13 +20,15 @@ from glacier_tui.ui.messages import (
     InventoryImported,
     Notice,
     OperationError,
+    ReadyFound,
     TransferState,
     TransferUpdate,
 )
 from glacier_tui.ui.screens.main.base import MainScreenBase
+from glacier_tui.ui.screens.main.campaigns import ENGINE_OWNED
 from glacier_tui.ui.widgets.job_table import JobTable
 from glacier_tui.ui.widgets.transfers_panel import TransfersPanel
-from glacier_tui.ui.widgets.vault_tree import VaultTree
+from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree, vault_key
 
 if TYPE_CHECKING:
     from glacier_tui.glacier.models import Job
@@ -40,12 +42,67 @@ class TransfersMixin(MainScreenBase):
     # -- downloads -------------------------------------------------------------------------
 
     def action_download(self) -> None:
+        if not isinstance(self.focused, JobTable):
+            selection = self._selection()  # marks, or the folder / archive under the cursor
+            if selection:
+                running = bool(self.campaign_active)
+                self._clear_marks()
+                self._find_ready(selection, list(self.query_one(JobTable).jobs.values()),
+                                 running)
+                return
         job = self.query_one(JobTable).current_job()
         if job is None or not job.succeeded:
             self.notify("Select a succeeded job to download.", severity="warning")
             return
         self._start_download(job, inventory_for=job.vault_name
                              if job.is_inventory_retrieval else None)
+
+    @work(group="download-ready", exclusive=True, exit_on_error=False)
+    async def _find_ready(self, selection: list[NodeData], jobs: list[Job],
+                          campaigns_running: bool) -> None:
+        """Which archives of the selection can be downloaded now (posts ReadyFound)."""
+        from glacier_tui.glacier.campaign_view import archive_states
+        from glacier_tui.glacier.operations import ready_retrievals
+
+        targets = await asyncio.to_thread(self._resolve_archives, selection)
+        store = self.gapp.store
+        keys = {name: vault_key(v) for name, v in self.vaults.items()}
+
+        def campaign_states() -> dict[str, str]:
+            states: dict[str, str] = {}
+            for vault in {t.vault for t in targets}:
+                ids = [t.archive_id for t in targets if t.vault == vault]
+                states.update(archive_states(store, keys[vault], ids))
+            return states
+
+        states = await asyncio.to_thread(campaign_states)
+        # Fetched by a campaign runner of this app, or verified on disk already.
+        owned = {a for a, s in states.items() if campaigns_running and s in ENGINE_OWNED}
+        restored = {a for a, s in states.items() if s == "verified"}
+        ready = ready_retrievals(
+            jobs, [t.archive_id for t in targets if t.archive_id not in owned | restored],
+            self.gapp.clock())
+        self.post_message(ReadyFound(list(ready.values()), len(targets), len(owned),
+                                     len(restored)))
+
+    def on_ready_found(self, message: ReadyFound) -> None:
+        if not message.selected:
+            self.notify("Nothing to download in the selection.", severity="warning")
+            return
+        for job in message.jobs:
+            self._start_download(job)
+        ready, owned, restored = len(message.jobs), message.owned, message.restored
+        waiting = message.selected - ready - owned - restored
+        parts = [f"{ready} ready archive(s) downloading"]
+        if owned:
+            parts.append(f"{owned} fetched by their restore campaign")
+        if restored:
+            parts.append(f"{restored} already restored and verified")
+        if waiting:
+            parts.append(f"{waiting} not ready (restore them with r)")
+        self.notify("; ".join(parts) + ".", title="Download",
+                    severity="information" if ready or owned or restored else "warning",
+                    timeout=6)
 
     def _start_download(self, job: Job, inventory_for: str | None = None) -> None:
         if job.job_id in self.transfer_workers and \
@@ -67,8 +124,7 @@ class TransfersMixin(MainScreenBase):
         return on_progress
 
     async def _download(self, job: Job, inventory_for: str | None) -> None:
-        from glacier_tui.glacier import transfers
-        from glacier_tui.glacier.paths import safe_download_path
+        from glacier_tui.glacier.operations import download_output, download_target
 
         gapp = self.gapp
         client = gapp.client
@@ -80,20 +136,17 @@ class TransfersMixin(MainScreenBase):
         try:
             if inventory_for is not None:
                 from glacier_tui.config import state_dir
+                from glacier_tui.glacier.transfers import default_output_name
 
-                dest = state_dir() / "inventories" / transfers.default_output_name(job, vault, None)
+                dest = state_dir() / "inventories" / default_output_name(job, vault, None)
                 name = f"inventory of {vault}"
             else:
-                known = self.query_one(JobTable).names.get(job.job_id)
-                if not known:
-                    desc = await transfers.fetch_archive_description(client, vault, job)
-                    known = transfers.default_output_name(job, vault, desc)
-                name = known
-                dest = safe_download_path(gapp.download_dir, known)
-            dest.parent.mkdir(parents=True, exist_ok=True)
+                name, dest = await download_target(
+                    client, vault, job, gapp.download_dir,
+                    self.query_one(JobTable).names.get(job.job_id))
             self.post_message(TransferUpdate(TransferState(tid, "download", name,
                                                            total=job.output_size)))
-            result = await transfers.download_job_output(
+            result = await download_output(
                 client, vault, job, dest,
                 segment_size=settings.segment_size_mib * 1024 * 1024,
                 concurrency=settings.transfer_concurrency,

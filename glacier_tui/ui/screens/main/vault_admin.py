@@ -10,7 +10,7 @@ from textual import work
 from glacier_tui.ui.formatting import clean, human_size, user_message
 from glacier_tui.ui.messages import OperationError, VaultsChanged
 from glacier_tui.ui.screens.main.base import MainScreenBase
-from glacier_tui.ui.screens.main.deletion import DELETE_CONCURRENCY, DeleteTarget
+from glacier_tui.ui.screens.main.deletion import DeleteTarget
 from glacier_tui.ui.widgets.vault_tree import VaultTree, vault_key
 
 if TYPE_CHECKING:
@@ -63,6 +63,8 @@ class VaultAdminMixin(MainScreenBase):
         if choice is None or client is None or self.gapp.settings.readonly:
             return
         if choice == DeleteVaultChoice.DELETE_ALL_ARCHIVES:
+            from glacier_tui.glacier.operations import DELETE_CONCURRENCY
+
             targets = await asyncio.to_thread(self._all_archives, v)
             if not targets:
                 self.notify("The cached inventory lists no archives.", severity="warning")

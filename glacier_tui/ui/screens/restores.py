@@ -1,0 +1,56 @@
+"""The Restores screen: the restore campaigns, live (the main screen forwards each update).
+
+Pausing, resuming and cancelling are asked of the main screen (``on_action``), which
+owns the campaign runners.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from glacier_tui.ui.widgets.restores_panel import CampaignRow, RestoresPanel
+
+
+class RestoresScreen(Screen[int | None]):
+    """Dismisses with a campaign id (show its jobs) or None (back)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,c", "back", "Back", id="restores_back"),
+        Binding("p", "campaign('pause')", "Pause/resume", id="campaign_pause"),
+        Binding("x", "campaign('cancel')", "Cancel restore", id="campaign_cancel"),
+    ]
+
+    def __init__(self, rows: list[CampaignRow],
+                 on_action: Callable[[str, int], None] | None = None) -> None:
+        super().__init__(id="restores-screen")
+        self._rows = rows
+        self._on_action = on_action
+
+    def compose(self) -> ComposeResult:
+        yield RestoresPanel(self._rows)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        panel = self.query_one(RestoresPanel)
+        panel.focus()
+        panel.action_focus_next_block()
+
+    def update_row(self, row: CampaignRow) -> None:
+        self.query_one(RestoresPanel).update_row(row)
+
+    def on_restores_panel_show_jobs(self, message: RestoresPanel.ShowJobs) -> None:
+        self.dismiss(message.campaign_id)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_campaign(self, what: str) -> None:
+        cid = self.query_one(RestoresPanel).current_campaign()
+        if cid is not None and self._on_action is not None:
+            self._on_action(what, cid)

@@ -1,0 +1,227 @@
+"""The Restores pane: one block per restore campaign, a progress bar, counts, bytes, ETA, cost.
+
+Rows are plain data (:class:`CampaignRow`), built from the engine's ``CampaignInfo``
+and updated from its ``CampaignProgress`` events by the main screen's handlers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Label, ProgressBar, Static
+
+from glacier_tui.glacier.sanitize import inert
+from glacier_tui.ui.formatting import human_duration, human_size
+
+if TYPE_CHECKING:
+    from glacier_tui.glacier.campaigns import CampaignInfo, CampaignProgress
+    from glacier_tui.glacier.pricing import PriceTable
+
+# The order states are listed in, and how they look.
+STATE_ORDER: tuple[str, ...] = (
+    "verified", "downloading", "ready", "requested", "planned", "failed", "skipped")
+STATE_STYLES: dict[str, str] = {
+    "verified": "green", "downloading": "cyan", "ready": "bold cyan", "requested": "",
+    "planned": "dim", "failed": "red", "skipped": "yellow",
+}
+STATUS_STYLES: dict[str, str] = {
+    "running": "bold", "done": "bold green", "incomplete": "bold red", "paused": "yellow",
+    "cancelled": "yellow", "planned": "dim",
+}
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    """What the pane shows of one campaign."""
+
+    id: int
+    vault: str
+    what: str  # the selection, for humans
+    tier: str
+    status: str
+    counts: dict[str, int]
+    total_items: int
+    total_bytes: int
+    verified_bytes: int
+    eta_seconds: float | None = None
+    cost_usd: float = 0.0
+    message: str = ""
+
+    @property
+    def settled(self) -> bool:
+        return self.status in ("done", "incomplete", "cancelled")
+
+    @classmethod
+    def from_info(cls, info: CampaignInfo, prices: PriceTable, *,
+                  egress: bool = True) -> CampaignRow:
+        return cls(
+            id=info.id, vault=info.vault, what=info.selection.describe(), tier=info.tier,
+            status=str(info.status), counts={str(k): v for k, v in info.counts.items() if v},
+            total_items=info.total_items, total_bytes=info.total_bytes,
+            verified_bytes=info.verified_bytes, cost_usd=info.cost_so_far(prices, egress=egress),
+            message=info.message)
+
+    def with_progress(self, p: CampaignProgress) -> CampaignRow:
+        return replace(
+            self, status=str(p.status), counts={str(k): v for k, v in p.counts.items() if v},
+            total_items=p.total_items, total_bytes=p.total_bytes,
+            verified_bytes=p.verified_bytes, eta_seconds=p.eta_seconds,
+            cost_usd=p.cost_so_far_usd, message=p.message)
+
+
+def format_usd(usd: float) -> str:
+    return "<$0.01" if 0 < usd < 0.005 else f"${usd:,.2f}"
+
+
+def counts_text(row: CampaignRow) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    shown = [s for s in STATE_ORDER if row.counts.get(s)]
+    for i, state in enumerate(shown):
+        if i:
+            text.append(" · ")
+        text.append(f"{row.counts[state]} {state}", style=STATE_STYLES.get(state, ""))
+    if not shown:
+        text.append("no archives", style="dim")
+    return text
+
+
+def stats_text(row: CampaignRow) -> Text:
+    verified = row.counts.get("verified", 0)
+    parts = [f"{verified}/{row.total_items} files",
+             f"{human_size(row.verified_bytes)} of {human_size(row.total_bytes)}"]
+    if not row.settled:
+        parts.append("ETA " + (human_duration(row.eta_seconds)
+                               if row.eta_seconds is not None else "—"))
+    parts.append(format_usd(row.cost_usd))
+    return Text("  ".join(parts), no_wrap=True, overflow="ellipsis")
+
+
+class CampaignBlock(Vertical, can_focus=True):
+    """One campaign: title and status, bar and figures, counts per state."""
+
+    DEFAULT_CSS = """
+    CampaignBlock { height: auto; padding: 0 1; margin-bottom: 1; }
+    CampaignBlock:focus { background: $boost; }
+    CampaignBlock > Horizontal { height: 1; }
+    CampaignBlock .title { width: 1fr; }
+    CampaignBlock .status { width: auto; }
+    CampaignBlock ProgressBar { width: 28; }
+    CampaignBlock ProgressBar > Bar { width: 20; }
+    CampaignBlock .stats { width: 1fr; margin-left: 1; }
+    CampaignBlock .counts { height: 1; }
+    """
+
+    def __init__(self, row: CampaignRow) -> None:
+        super().__init__(id=f"campaign-{row.id}")
+        self.row = row
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Label(classes="title")
+            yield Label(classes="status")
+        with Horizontal():
+            yield ProgressBar(show_eta=False, show_percentage=True)
+            yield Label(classes="stats")
+        yield Label(classes="counts")
+
+    def on_mount(self) -> None:
+        self.update_row(self.row)
+
+    def update_row(self, row: CampaignRow) -> None:
+        self.row = row
+        if not self.query(".title"):  # not composed yet: on_mount renders the latest row
+            return
+        title = Text(no_wrap=True, overflow="ellipsis")
+        title.append(f"#{row.id} ", style="bold")
+        title.append(f"{inert(row.vault)} · {inert(row.what)} · {inert(row.tier)}")
+        self.query_one(".title", Label).update(title)
+        status = Text(f" {row.status}", style=STATUS_STYLES.get(row.status, ""))
+        if row.message and row.status in ("paused", "incomplete"):
+            status.append(f": {inert(row.message)}", style="dim")
+        self.query_one(".status", Label).update(status)
+        # Bytes when known (what takes time), else files.
+        total, done = (row.total_bytes, row.verified_bytes) if row.total_bytes else \
+            (row.total_items, row.counts.get("verified", 0))
+        self.query_one(ProgressBar).update(total=max(total, 1), progress=done)
+        self.query_one(".stats", Label).update(stats_text(row))
+        self.query_one(".counts", Label).update(counts_text(row))
+
+
+class RestoresPanel(VerticalScroll):
+    """Every campaign, newest first; Enter on one asks to show its jobs."""
+
+    DEFAULT_CSS = """
+    RestoresPanel { border: round $primary; height: 1fr; }
+    RestoresPanel > #restores-empty { color: $text-muted; padding: 0 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j,down", "focus_next_block", "Down", show=False),
+        Binding("k,up", "focus_previous_block", "Up", show=False),
+        Binding("enter", "show_jobs", "Show jobs", id="campaign_jobs"),
+    ]
+
+    class ShowJobs(Message):
+        """Show the job table filtered to this campaign's jobs."""
+
+        def __init__(self, campaign_id: int) -> None:
+            super().__init__()
+            self.campaign_id = campaign_id
+
+    def __init__(self, rows: list[CampaignRow] | None = None) -> None:
+        super().__init__(id="restores")
+        self.border_title = "Restores"
+        self.blocks: dict[int, CampaignBlock] = {}
+        self._initial = rows or []
+
+    def compose(self) -> ComposeResult:
+        yield Static("No restore campaigns yet: mark archives or a folder and press r.",
+                     id="restores-empty")
+
+    def on_mount(self) -> None:
+        for row in sorted(self._initial, key=lambda r: r.id, reverse=True):
+            self.update_row(row)
+
+    def update_row(self, row: CampaignRow) -> None:
+        block = self.blocks.get(row.id)
+        if block is not None:
+            block.update_row(row)
+            return
+        block = CampaignBlock(row)
+        newer = [b for cid, b in self.blocks.items() if cid > row.id]
+        self.blocks[row.id] = block
+        if newer:
+            self.mount(block, after=min(newer, key=lambda b: b.row.id))
+        else:
+            self.mount(block, before=0 if len(self.children) > 1 else None)
+        self.query_one("#restores-empty").display = False
+
+    def current_campaign(self) -> int | None:
+        focused = self.app.focused
+        if isinstance(focused, CampaignBlock):
+            return focused.row.id
+        return max(self.blocks) if self.blocks else None
+
+    def _move(self, step: int) -> None:
+        blocks = [b for b in self.children if isinstance(b, CampaignBlock)]
+        if not blocks:
+            return
+        focused = self.app.focused
+        index = blocks.index(focused) if focused in blocks else -step
+        blocks[max(0, min(len(blocks) - 1, index + step))].focus()
+
+    def action_focus_next_block(self) -> None:
+        self._move(1)
+
+    def action_focus_previous_block(self) -> None:
+        self._move(-1)
+
+    def action_show_jobs(self) -> None:
+        cid = self.current_campaign()
+        if cid is not None:
+            self.post_message(self.ShowJobs(cid))
