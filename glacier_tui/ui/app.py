@@ -22,7 +22,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
-from glacier_tui.ui.commands import GlacierCommands
+from glacier_tui.ui.commands import GlacierCommands, KeyCommands
 
 if TYPE_CHECKING:
     from glacier_tui.config import Settings
@@ -33,14 +33,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("glacier_tui.ui")
 T = TypeVar("T")
 MAIN_MODE = "main"  # the main screen's mode when the app started on the boot screen
+# Workers that end by pushing a dialog run in a group named "...dialog".
+DIALOG_GROUP_SUFFIX = "dialog"
 
 
 class GlacierApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "glacier-tui"
-    COMMANDS = App.COMMANDS | {GlacierCommands}
+    COMMANDS = App.COMMANDS | {KeyCommands, GlacierCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+p", "command_palette", "Palette", id="command_palette", show=False),
+        Binding("y", "copy_id", "Copy id", id="copy_id", show=False),
     ]
 
     def __init__(
@@ -268,9 +271,29 @@ class GlacierApp(App[None]):
         except Exception:
             return 0
 
+    def running_campaigns(self) -> int:
+        """Restore campaigns a worker of this app runs now (0 before the main screen)."""
+        try:
+            main = self.screen_stack[0]
+        except IndexError:
+            return 0
+        return len(getattr(main, "campaign_active", ()))
+
+    def dialog_opening(self) -> bool:
+        """True while a key's dialog is being prepared (its worker runs, the screen is not up).
+
+        Such a dialog is pushed by a worker after some work (resolving a selection, say);
+        a key typed in that gap, ``q`` above all, must not act on the screen below.
+        """
+        return any(w.is_running and (w.group or "").endswith(DIALOG_GROUP_SUFFIX)
+                   for w in self.workers)
+
     def action_confirm_quit(self) -> None:
-        n = self.running_transfers()
-        if n == 0:
+        if self.dialog_opening():
+            log.info("quit key dropped: a dialog is opening")
+            return
+        transfers, campaigns = self.running_transfers(), self.running_campaigns()
+        if transfers == 0 and campaigns == 0:
             self.exit()
             return
         from glacier_tui.ui.screens.confirm import ConfirmScreen
@@ -279,12 +302,33 @@ class GlacierApp(App[None]):
             if ok:
                 self.exit()
 
-        self.push_screen(
-            ConfirmScreen("Quit glacier-tui?",
-                          [f"{n} transfer(s) are running. They stop now and resume next time."],
-                          confirm_label="Quit"),
-            done,
-        )
+        body = []
+        if transfers:
+            body.append(f"{transfers} transfer(s) are running: they stop now and resume "
+                        "from the parts already done when started again.")
+        if campaigns:
+            body.append(f"{campaigns} restore campaign(s) are running: they stop now and "
+                        "resume by themselves the next time glacier-tui starts; jobs "
+                        "already started in Glacier keep running.")
+        self.push_screen(ConfirmScreen("Quit glacier-tui?", body, confirm_label="Quit"), done)
+
+    def action_copy_id(self) -> None:
+        """Copy the id under the cursor (archive id, job id, vault ARN) to the clipboard.
+
+        Uses OSC 52, which most terminals support (not macOS Terminal); the toast shows
+        what was copied either way, so it can be copied by hand.
+        """
+        from glacier_tui.glacier.sanitize import inert
+        from glacier_tui.ui.copying import copy_value_of
+
+        found = copy_value_of(self.screen)
+        if found is None:
+            self.notify("Nothing to copy here: move to an archive, a job or a vault.",
+                        severity="warning", timeout=4)
+            return
+        what, value = found
+        self.copy_to_clipboard(value)
+        self.notify(inert(value), title=f"Copied the {inert(what)}", timeout=6, markup=False)
 
     def help_sections(self) -> list[tuple[str, list[tuple[str, str, str]]]]:
         from glacier_tui.ui.screens.main import MainScreen
@@ -318,6 +362,7 @@ class GlacierApp(App[None]):
             ("Transfers", rows(TransfersPanel.BINDINGS)),
             ("Filter", [*rows(FilterBar.BINDINGS), ("enter", "Keep the filter", "")]),
             ("Everywhere", [("ctrl+p", "Command palette", "command_palette"),
+                            ("y", "Copy the id under the cursor", "copy_id"),
                             ("tab,shift+tab", "Next / previous pane", "")]),
         ]
 

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Footer, Input, Static
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
 
@@ -73,6 +73,7 @@ class CreateVaultScreen(ModalScreen[str | None]):
             with Horizontal(id="buttons"):
                 yield Button("Create", id="confirm", variant="primary")
                 yield Button("Cancel", id="cancel")
+        yield Footer(compact=True)  # the dialog's own keys, not the screen below's
 
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()

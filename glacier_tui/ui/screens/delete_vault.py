@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Footer, Input, Static
 
 from glacier_tui.glacier.models import Vault
 from glacier_tui.ui.formatting import clean
@@ -124,6 +124,7 @@ class DeleteVaultScreen(ModalScreen[DeleteVaultChoice | None]):
                         variant="error", disabled=not self._count,
                     )
                 yield Button("Cancel", id="cancel")
+        yield Footer(compact=True)  # the dialog's own keys, not the screen below's
 
     def _guidance(self) -> str:
         glacier_count = self._vault.number_of_archives

@@ -1,4 +1,9 @@
-"""One-line header: app name, profile, region, endpoint and a READ-ONLY badge."""
+"""One-line header: app name, profile, region, endpoint and a READ-ONLY badge.
+
+Each value follows its label after a space and the pairs are separated by " · ", so
+"profile default · region us-east-1" never reads as "defaultregion" (a terminal that
+drops the dim style would otherwise run them together).
+"""
 
 from __future__ import annotations
 
@@ -61,9 +66,13 @@ class GlacierHeader(Static):
             ("region", self.region_name or "?"),
             ("endpoint", self.endpoint or "aws"),
         ]
-        for label, value in parts:
-            t.append(f"  {label} ", style="dim")
+        t.append(" ")
+        for n, (label, value) in enumerate(parts):
+            if n:
+                t.append(" · ", style="dim")
+            t.append(f" {label} ", style="dim")
             t.append(clean(value))
         if self.status:
-            t.append(f"  {clean(self.status)}", style="italic dim")
+            t.append(" · ", style="dim")
+            t.append(clean(self.status), style="italic dim")
         self.update(t)
