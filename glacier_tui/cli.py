@@ -161,7 +161,7 @@ def build_app(args: argparse.Namespace) -> GlacierApp:
     from glacier_tui.ui.app import GlacierApp
 
     return GlacierApp(load_settings=lambda: _settings_from(args).settings,
-                      demo=bool(args.demo))
+                      demo=bool(args.demo), first_run_hint=True)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

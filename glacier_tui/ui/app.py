@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("glacier_tui.ui")
 T = TypeVar("T")
 MAIN_MODE = "main"  # the main screen's mode when the app started on the boot screen
+# The store journal's record that the first-run hint was shown.
+HINT_KEY = "ui:first-run-hint"
 # Workers that end by pushing a dialog run in a group named "...dialog".
 DIALOG_GROUP_SUFFIX = "dialog"
 
@@ -54,6 +56,7 @@ class GlacierApp(App[None]):
         clock: Callable[[], datetime] | None = None,
         store: Store | None = None,
         load_settings: Callable[[], Settings] | None = None,
+        first_run_hint: bool = False,
     ) -> None:
         """``settings``, or ``load_settings``: called in a thread after the first frame.
 
@@ -68,14 +71,28 @@ class GlacierApp(App[None]):
         self.startup_error = ""
         self.demo = demo
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self._wall_clock = clock is None  # the demo's virtual clock replaces it
+        self.first_run_hint = first_run_hint  # the CLI's app says how to restore, once
         self._store = store
         self.client: GlacierClient | None = None
         # The poller's client, on its own thread and loop (ui/backend.py).
         self.poll_backend: BackendThread | None = None
-        self.demo_backend: Any = None
+        self._demo_backend: Any = None
+        self.exit_notes: list[str] = []  # printed once the terminal is restored
         self.archive_names: dict[str, str] = {}  # archive id -> path, for restores started here
         if settings is not None:
             self._apply_settings(settings)
+
+    @property
+    def demo_backend(self) -> Any:
+        return self._demo_backend
+
+    @demo_backend.setter
+    def demo_backend(self, backend: Any) -> None:
+        """The demo's emulator; from then on the app shows the emulator's (virtual) time."""
+        self._demo_backend = backend
+        if backend is not None and self._wall_clock:
+            self.clock = backend.now
 
     @property
     def settings(self) -> Settings:
@@ -222,9 +239,15 @@ class GlacierApp(App[None]):
         backend, self.demo_backend = self.demo_backend, None
         if backend is not None:
             try:
-                backend.stop()
+                kept = backend.stop()
             except Exception:
                 log.debug("stopping the demo failed", exc_info=True)
+            else:
+                if kept is not None:
+                    from glacier_tui.glacier.masking import shown
+
+                    self.exit_notes.append(f"the demo's downloads are kept in {shown(kept)}"
+                                           " (delete the folder when done)")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Unexpected worker errors become a message on screen, never a crash."""
@@ -260,6 +283,38 @@ class GlacierApp(App[None]):
         text = shown(console.export_text(styles=False), multiline=True)
         self._exit_renderables.append(Text(text))
         self._close_messages_no_wait()
+
+    # -- first-run hint --------------------------------------------------------------------
+
+    def on_connected(self) -> None:
+        """Once connected (the main screen's message bubbles up): the one-time restore hint."""
+        if not self.first_run_hint:
+            return
+        self.first_run_hint = False  # once per run, whatever the store says
+        self.run_worker(self._first_run_hint(), group="first-run-hint", exclusive=True,
+                        exit_on_error=False)
+
+    async def _first_run_hint(self) -> None:
+        store = self.store
+
+        def first_time() -> bool:
+            if store.journal_get(HINT_KEY) is not None:
+                return False
+            store.journal_put(HINT_KEY, self.clock().isoformat())
+            return True
+
+        if not await asyncio.to_thread(first_time):
+            return
+        lines = ["Pick a folder in the vault tree, or mark archives with space, and press "
+                 "r to restore: the dialog shows each tier's cost and time.",
+                 "When a restore is ready, d downloads and verifies it; c shows the "
+                 "Restores. ? lists every key, Ctrl+P finds any action."]
+        if self.demo:
+            from glacier_tui.glacier.sanitize import inert
+
+            lines.append(f"Demo time runs fast (restores take seconds). Downloads go to "
+                         f"{inert(str(self.download_dir))} and are kept after the demo.")
+        self.notify("\n".join(lines), title="How to restore", timeout=20, markup=False)
 
     # -- quit / help ---------------------------------------------------------------------
 
@@ -398,6 +453,8 @@ def setup_logging() -> Path | None:
 def run_app(app: GlacierApp) -> int:
     """Run the app in the terminal; a bad setting is one line on stderr and status 2."""
     app.run()
+    for note in app.exit_notes:
+        print(f"glacier-tui: {note}", file=sys.stderr)
     if app.startup_error:
         from glacier_tui.glacier.masking import shown
 

@@ -58,7 +58,10 @@ class GlacierHeader(Static):
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(" glacier-tui ", style="bold reverse")
         if self.demo:
-            t.append(" DEMO ", style="bold black on cyan")
+            from glacier_tui.demo import DEMO_TIME_SCALE
+
+            # The demo shows its emulator's clock, which runs this much faster.
+            t.append(f" DEMO · time ×{DEMO_TIME_SCALE:g} ", style="bold black on cyan")
         if self.readonly:
             t.append(" READ-ONLY ", style="bold white on red")
         parts = [
@@ -66,11 +69,11 @@ class GlacierHeader(Static):
             ("region", self.region_name or "?"),
             ("endpoint", self.endpoint or "aws"),
         ]
-        t.append(" ")
+        t.append("  ")
         for n, (label, value) in enumerate(parts):
             if n:
                 t.append(" · ", style="dim")
-            t.append(f" {label} ", style="dim")
+            t.append(f"{label} ", style="dim")
             t.append(clean(value))
         if self.status:
             t.append(" · ", style="dim")
