@@ -448,10 +448,12 @@ def test_snapshot_upload_screen(snap_compare: Any, size: tuple[int, int], tmp_pa
         screen = pilot.app.screen
         tree = screen.query_one(MarkingTree)
         await wait_for(pilot, lambda: len(tree.root.children) == 3)
+        tree.focus()  # the dialog starts in the path input
         await pilot.press("down", "down", "space")  # mark IMG_0001.jpg
         await wait_for(pilot, lambda: "Marked 1" in str(
             screen.query_one("#marked", Static).content))
         await pilot.pause()
 
-    assert snap_compare(SnapshotHost(UploadScreen(Path("photos")), BACKGROUND), terminal_size=size,
+    assert snap_compare(SnapshotHost(UploadScreen(Path("photos"), vault="family-photos"),
+                                     BACKGROUND), terminal_size=size,
                         run_before=run_before)

@@ -40,7 +40,7 @@ _SHOWN_NAMES = 3
 class TierSet(RadioSet):
     """The tiers: space picks the highlighted one, Enter confirms the dialog with it."""
 
-    BINDINGS = [Binding("enter", "confirm_tier", "Restore", show=False)]
+    BINDINGS = [Binding("enter", "confirm_tier", "Restore")]
 
     class Confirmed(Message):
         def __init__(self, tier: Tier) -> None:
