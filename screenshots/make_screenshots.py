@@ -37,10 +37,13 @@ async def _open_folder(pilot: Any, tree: Any, vault: str, path: str) -> Any:
     for depth in range(1, len(parts) + 1):
         want = "/".join(parts[:depth])
         node.expand()
-        current = node
-        await _wait(pilot, lambda: any(c.data is not None and c.data.path == want
-                                       for c in current.children), what=want)
-        node = next(c for c in current.children if c.data is not None and c.data.path == want)
+
+        def child(parent: Any = node, path: str = want) -> Any:
+            return next((c for c in parent.children
+                         if c.data is not None and c.data.path == path), None)
+
+        await _wait(pilot, lambda: child() is not None, what=want)
+        node = child()
     tree.move_cursor(node)
     tree.scroll_to_node(node)
     await pilot.pause(0.3)

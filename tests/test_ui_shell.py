@@ -19,7 +19,7 @@ import pytest
 from app_harness import START, main_screen, make_app, tree, wait_for
 from screen_host import Host
 from textual.command import CommandPalette
-from textual.widgets import Footer, Input, TabbedContent
+from textual.widgets import Footer, TabbedContent
 from textual.widgets._footer import FooterKey
 
 from glacier_tui.config import Settings
@@ -358,6 +358,7 @@ async def test_demo_app_shows_virtual_time_and_browsable_folders(
         assert abs((app.clock() - demo_backend.now()).total_seconds()) < 3600
         jobs = main.query_one(JobTable)
         await wait_for(pilot, lambda: bool(jobs.jobs))
+        assert abs((jobs.now - demo_backend.now()).total_seconds()) < 3600  # the table's too
         for job in jobs.jobs.values():
             assert job.creation_date is None or job.creation_date <= app.clock()
             if job.output_expires is not None:  # the countdown is the emulator's: <= 24 h
