@@ -433,3 +433,37 @@ def test_vault_key_resolution_rules() -> None:
     assert resolve_vault_key("photos", [], document_arn=arn) == arn
     assert resolve_vault_key("photos", [], document_arn=other.replace("photos", "x")) == "photos"
     assert resolve_vault_key(other, [arn]) == other
+
+
+def _dialogs() -> list[Any]:
+    from glacier_tui.ui.restore_model import ArchiveRef
+    from glacier_tui.ui.screens.create_vault import CreateVaultScreen
+    from glacier_tui.ui.screens.delete_vault import DeleteVaultScreen
+    from glacier_tui.ui.screens.duplicates import DuplicatesScreen
+    from glacier_tui.ui.screens.jump import JumpScreen
+    from glacier_tui.ui.screens.upload import UploadScreen
+
+    vault = Vault(name="photos", arn="arn:aws:glacier:us-east-1:1:vaults/photos",
+                  number_of_archives=0, size_in_bytes=0)
+    return [
+        lambda: ConfirmScreen("Delete?", ["gone"], confirm_label="Delete"),
+        lambda: CreateVaultScreen(set()),
+        lambda: DeleteVaultScreen(vault, 0),
+        lambda: DuplicatesScreen("photos", []),
+        lambda: JumpScreen(),
+        lambda: UploadScreen(Path.cwd(), vault="photos"),
+        lambda: RestoreScreen([ArchiveRef("a1", "x.jpg", 10)], {}, "Standard"),
+        lambda: HelpScreen([("Main screen", [("r", "Restore", "restore")])]),
+    ]
+
+
+@pytest.mark.parametrize("make", _dialogs())
+async def test_every_dialog_has_a_footer_with_its_keys(make: Any) -> None:
+    screen = make()
+    app = Host(screen)
+    async with app.run_test(size=(100, 34)) as pilot:
+        await pilot.pause()
+        assert app.screen is screen
+        shown = [k.description for k in screen.query(FooterKey)]
+        own = {b.description for b in screen._bindings.shown_keys}
+        assert own and own <= set(shown) | {""}, (shown, own)
