@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,8 @@ async def main() -> None:
         await pilot.pause(0.5)
         shot("help.svg")
         await pilot.press("escape")
+        demo_root = app.demo_backend.root
+    shutil.rmtree(demo_root, ignore_errors=True)  # the demo keeps downloads: not these
     print("wrote", ", ".join(sorted(p.name for p in HERE.glob("*.svg"))))
 
 

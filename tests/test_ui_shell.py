@@ -364,7 +364,7 @@ async def test_demo_app_shows_virtual_time_and_browsable_folders(
             if job.output_expires is not None:  # the countdown is the emulator's: <= 24 h
                 left = job.output_expires - app.clock()
                 assert left <= timedelta(hours=24), expires_in(job.output_expires, app.clock())
-    app._demo_backend = None  # the module fixture stops it
+        app._demo_backend = None  # the module fixture stops it, not the app's exit
 
 
 async def test_first_run_hint_once(demo_emulator: Any, tmp_path: Path) -> None:
