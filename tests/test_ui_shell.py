@@ -6,6 +6,7 @@ demo backend itself (its own running emulator, on loopback).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import socket
@@ -467,3 +468,25 @@ async def test_every_dialog_has_a_footer_with_its_keys(make: Any) -> None:
         shown = [k.description for k in screen.query(FooterKey)]
         own = {b.description for b in screen._bindings.shown_keys}
         assert own and own <= set(shown) | {""}, (shown, own)
+
+
+async def test_q_after_a_dialog_closed_still_quits(demo_emulator: Any, tmp_path: Path) -> None:
+    """A dialog's worker that goes on after its dialog (an upload) does not swallow q."""
+    app = make_app(demo_emulator.url, tmp_path)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await connected(pilot, app)
+        main = main_screen(app)
+        release = asyncio.Event()
+
+        async def ask_then_work() -> None:
+            await app.push_screen_wait(ConfirmScreen("Go?", ["x"], confirm_label="Go"))
+            await release.wait()  # the work the dialog asked for
+
+        main.run_worker(ask_then_work(), group="dialog", exit_on_error=False)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.screen is main)
+        assert not app.dialog_opening()
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import weakref
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,6 +80,7 @@ class GlacierApp(App[None]):
         self.poll_backend: BackendThread | None = None
         self._demo_backend: Any = None
         self.exit_notes: list[str] = []  # printed once the terminal is restored
+        self._workers_with_dialog: weakref.WeakSet[Worker[Any]] = weakref.WeakSet()
         self.archive_names: dict[str, str] = {}  # archive id -> path, for restores started here
         if settings is not None:
             self._apply_settings(settings)
@@ -338,10 +340,21 @@ class GlacierApp(App[None]):
         """True while a key's dialog is being prepared (its worker runs, the screen is not up).
 
         Such a dialog is pushed by a worker after some work (resolving a selection, say);
-        a key typed in that gap, ``q`` above all, must not act on the screen below.
+        a key typed in that gap, ``q`` above all, must not act on the screen below. Once
+        the worker has pushed its dialog (and whatever it does after), it no longer counts.
         """
         return any(w.is_running and (w.group or "").endswith(DIALOG_GROUP_SUFFIX)
-                   for w in self.workers)
+                   and w not in self._workers_with_dialog for w in self.workers)
+
+    def push_screen(self, *args: Any, **kwargs: Any) -> Any:
+        """Remember which worker pushed a screen (see ``dialog_opening``)."""
+        from textual.worker import NoActiveWorker, get_current_worker
+
+        try:
+            self._workers_with_dialog.add(get_current_worker())
+        except NoActiveWorker:
+            pass
+        return super().push_screen(*args, **kwargs)
 
     def action_confirm_quit(self) -> None:
         if self.dialog_opening():
