@@ -490,3 +490,20 @@ async def test_q_after_a_dialog_closed_still_quits(demo_emulator: Any, tmp_path:
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_demo_exit_says_where_the_downloads_are(demo_emulator: Any, tmp_path: Path) -> None:
+    kept = tmp_path / "demo" / "downloads"
+
+    class Backend:
+        def now(self) -> datetime:
+            return START
+
+        def stop(self) -> Path:
+            return kept
+
+    app = make_app(demo_emulator.url, tmp_path)
+    app.demo_backend = Backend()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+    assert any(str(kept) in note and "kept" in note for note in app.exit_notes)
