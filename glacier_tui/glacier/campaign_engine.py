@@ -30,6 +30,7 @@ from glacier_tui.glacier.campaign_types import (
     CampaignStatus,
     EngineOptions,
     ItemState,
+    SinkRefused,
     SinkResult,
 )
 from glacier_tui.glacier.client import GlacierClient
@@ -707,6 +708,9 @@ class CampaignRunner:
             return
         except (UnsafeFileError, UnsafePathError) as exc:
             self._set(item, ItemState.FAILED, reason=inert(exc.user_message()))
+            return
+        except SinkRefused as exc:
+            self._set(item, ItemState.SKIPPED, reason=inert(exc.detail))
             return
         except _FATAL:
             self._set(item, ItemState.READY)

@@ -254,6 +254,14 @@ class CampaignError(errors.LocalError):
     default_hint = "Fix the cause and run `glacier-tui restore resume ID`."
 
 
+class SinkRefused(CampaignError):
+    """An :class:`ArchiveSink` cannot deliver this archive (e.g. a different object is
+    already at its S3 key): the archive is skipped with the reason, the campaign goes on."""
+
+    summary = "The archive was not delivered."
+    default_hint = "Resolve the conflict named here and resume the campaign."
+
+
 class CampaignNotFound(CampaignError):
     summary = "No such restore campaign."
     default_hint = "List campaigns with `glacier-tui restore status`."

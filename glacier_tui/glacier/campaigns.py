@@ -52,6 +52,7 @@ from glacier_tui.glacier.campaign_types import (
     Limits,
     Selection,
     SelectionKind,
+    SinkRefused,
     SinkResult,
 )
 from glacier_tui.glacier.manifest import (
@@ -84,6 +85,7 @@ __all__ = [
     "ManifestProblem",
     "Selection",
     "SelectionKind",
+    "SinkRefused",
     "SinkResult",
     "campaign_items",
     "cancel_campaign",
