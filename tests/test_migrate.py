@@ -164,7 +164,7 @@ def test_streamed_multipart_with_full_object_crc_and_rerun_is_a_noop(world: Any)
 
     # A re-run: HEAD finds every object, nothing is requested from Glacier.
     w.emu.clear_requests()
-    info2, sink2, plan2 = migrate(w)
+    info2, sink2, _ = migrate(w)
     assert info2.status == CampaignStatus.DONE
     assert sink2.already == len(FILES) and sink2.parts_uploaded == 0
     assert ops(w, "InitiateJob") == 0 and ops(w, "GetJobOutput") == 0

@@ -231,7 +231,7 @@ def plan_migration(store: Store, spec: MigrationSpec) -> MigrationPlan:
                               len(inputs))
         ms.add_migration(store, row)
     except BaseException:
-        db.delete(store, info.id)
+        ms.delete_migration(store, info.id)
         raise
     return MigrationPlan(db.get(store, info.id), row, False)
 

@@ -151,6 +151,18 @@ def add_migration(store: Store, row: MigrationRow) -> None:
         )
 
 
+def delete_migration(store: Store, campaign: int) -> None:
+    """Forget a migration and its campaign (a plan that is not run)."""
+    conn(store)
+    with campaign_store.tx(store) as c:
+        c.execute("DELETE FROM migration_parts WHERE item IN (SELECT item FROM"
+                  " migration_objects WHERE campaign=?)", (campaign,))
+        c.execute("DELETE FROM migration_objects WHERE campaign=?", (campaign,))
+        c.execute("DELETE FROM migrations WHERE campaign=?", (campaign,))
+        c.execute("DELETE FROM campaign_items WHERE campaign=?", (campaign,))
+        c.execute("DELETE FROM campaigns WHERE id=?", (campaign,))
+
+
 def migration(store: Store, campaign: int) -> MigrationRow | None:
     r = conn(store).execute(
         f"SELECT {_MIGRATION_COLS} FROM migrations WHERE campaign=?", (campaign,)

@@ -105,10 +105,10 @@ class S3Client:
                 response_checksum_validation="when_required",
             )
             self._stack = AsyncExitStack()
-            extra = {"endpoint_url": opts.endpoint_url} if opts.endpoint_url else {}
-            self._client = await self._stack.enter_async_context(
-                session.client("s3", config=config, **extra)
-            )
+            # endpoint_url=None lets botocore resolve the S3 endpoint itself
+            # (AWS_ENDPOINT_URL_S3, the profile's services section, AWS).
+            creator: Any = session.client("s3", config=config, endpoint_url=opts.endpoint_url)
+            self._client = await self._stack.enter_async_context(creator)
         except Exception as exc:
             raise errors.translate(exc, "Connect") from exc
         return self
