@@ -6,6 +6,7 @@ whole-object checksums), so it is a target for trying things out, not a proof.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,8 @@ def start_local_s3(min_part_size: int | None = None) -> LocalS3:
         import moto.s3.models
 
         moto.s3.models.S3_UPLOAD_PART_MIN_SIZE = int(min_part_size)  # type: ignore[attr-defined]
+    # One log line per request on stderr would drown the progress display.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

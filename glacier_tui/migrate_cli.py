@@ -360,12 +360,17 @@ def _print_plan(store: Store, plan: MigrationPlan, env: _Env, tier: str,
     _out(f"migration {info.id}: {info.total_items:,} archive(s), {_human(info.total_bytes)} "
          f"from {inert(info.vault)} ({inert(info.selection.describe())}{shard}) -> "
          f"s3://{inert(row.bucket)}/{inert(row.prefix)} as {row.storage_class}")
-    first = campaign_items(store, info.id, limit=3)
-    for item in first:
-        obj = ms.object_row(store, item.item_id)
-        if obj is not None:
-            _out(f"  {inert(obj.orig_path or item.archive_id)} -> {inert(obj.key)} "
-                 f"({obj.rule})")
+    rules = ms.conn(store).execute(
+        "SELECT rule, COUNT(*) FROM migration_objects WHERE campaign=? GROUP BY rule"
+        " ORDER BY COUNT(*) DESC", (info.id,)).fetchall()
+    _out("  keys: " + ", ".join(f"{n:,} by rule {inert(r)}" for r, n in rules)
+         + " (rules: decoded path under the prefix; no name -> _unnamed/ID; older "
+         "duplicates -> name~DATE~ID12.ext)")
+    examples = ms.conn(store).execute(
+        "SELECT orig_path, key FROM migration_objects WHERE campaign=? ORDER BY"
+        " rule != 'path', item LIMIT 3", (info.id,)).fetchall()
+    for orig, key in examples:
+        _out(f"    {inert(orig or '(no name)')} -> {inert(key)}")
     sizes = summarize(_sizes(store, info.id), row.part_size, row.min_part)
     done = info.counts.get(ItemState.VERIFIED, 0)
     if done:
@@ -387,16 +392,17 @@ def _print_plan(store: Store, plan: MigrationPlan, env: _Env, tier: str,
     _out(f"  prices: {env.prices.region} list prices, S3 table as of {S3_PRICES_AS_OF} "
          f"(UNVERIFIED unless overridden with --prices); sources: "
          f"{'; '.join(S3_PRICE_SOURCES[:1])}")
-    classes = [c for c in STORAGE_CLASSES]
+    classes = list(STORAGE_CLASSES)
     header = f"  {'one-off cost':<13}" + "".join(f"{c:>16}" for c in classes)
+    _out("  one-off = retrieval + jobs + transfer + S3 requests (every part counted)")
     _out(header)
     for t in TIERS:
         cells = []
         for c in classes:
             cost = migration_cost(env.prices, sizes, t, c, transfer,
                                   verified_keys=env.verified_keys)
-            mark = "*" if (t, c) == (tier, row.storage_class) else " "
-            cells.append(f"{mark}${cost.one_off_usd:>12,.2f}")
+            mark = "*" if (t, c) == (tier, row.storage_class) else ""
+            cells.append(f"{mark}${cost.one_off_usd:,.2f}")
         _out(f"  {t:<13}" + "".join(f"{x:>16}" for x in cells))
     month = [migration_cost(env.prices, sizes, tier, c, transfer,
                             verified_keys=env.verified_keys) for c in classes]

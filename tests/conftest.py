@@ -96,8 +96,13 @@ def moto_s3_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """moto's S3 server on 127.0.0.1 (1 MiB smallest part, so tests can use small parts)."""
     from glacier_tui.local_s3 import start_local_s3
 
+    import urllib.request
+
     monkeypatch.setenv("S3_UPLOAD_PART_MIN_SIZE", str(1 << 20))
     with start_local_s3(min_part_size=1 << 20) as s3:
+        # moto's state lives in the process, not in the server: start every test empty.
+        urllib.request.urlopen(urllib.request.Request(f"{s3.url}/moto-api/reset",
+                                                      method="POST"), timeout=10).close()
         yield s3.url
 
 

@@ -189,3 +189,133 @@ def test_items_are_in_the_store(world: Any) -> None:
             for i in campaign_items(world.store, plan.info.id)}
     assert keys == {"pre/" + p for p in FILES}
     assert all(i.state == ItemState.PLANNED for i in campaign_items(world.store, plan.info.id))
+
+
+# -- integrity: hostile Glacier ranges and S3 refusals ------------------------------------
+
+
+class _Resp:
+    def __init__(self, status: int) -> None:
+        self.status_code = status
+        self.headers: dict[str, str] = {}
+        self.content = b""
+
+
+def s3_ops(counter: dict[str, int]) -> Any:
+    """A hook that counts every S3 operation the client sends."""
+    def hook(s3: S3Client) -> None:
+        def count(model: Any, **_: Any) -> None:
+            counter[model.name] = counter.get(model.name, 0) + 1
+
+        s3.raw.meta.events.register("before-call.s3", count)
+    return hook
+
+
+def refuse(operation: str, times: int, counter: dict[str, int] | None = None) -> Any:
+    """A hook answering the first ``times`` calls of ``operation`` with 400 BadDigest (moto
+    accepts wrong checksums, so S3's refusal is injected in botocore's before-call)."""
+    left = [times]
+
+    def hook(s3: S3Client) -> None:
+        if counter is not None:
+            s3_ops(counter)(s3)
+
+        def answer(**_: Any) -> Any:
+            if left[0] <= 0:
+                return None
+            left[0] -= 1
+            return _Resp(400), {"Error": {"Code": "BadDigest", "Message": "injected"},
+                                "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+        s3.raw.meta.events.register_first(f"before-call.s3.{operation}", answer)
+    return hook
+
+
+def test_corrupted_ranges_are_fetched_again_and_never_uploaded(world: Any) -> None:
+    w = world
+    w.emu.set_faults("corrupt=0.5,seed=3")
+    counter: dict[str, int] = {}
+    only = spec(w, selection=Selection.matching("big.bin"))
+    info, sink, _ = migrate(w, only, hook=s3_ops(counter))
+    assert info.status == CampaignStatus.DONE, info.message
+    corrupted = sum(1 for r in w.emu.requests() if r.get("fault") == "corrupt")
+    assert corrupted > 0 and ops(w, "GetJobOutput") == 4 + corrupted  # each fetched again
+    assert counter["UploadPart"] == 4 and sink.parts_uploaded == 4  # only verified bytes
+    data = FILES["photos/2020/big.bin"]
+    head = w.s3.head_object(Bucket=BUCKET, Key="pre/photos/2020/big.bin", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC64NVME"] == b64_crc(_crc(data))
+
+
+def test_always_corrupt_output_is_never_completed(world: Any) -> None:
+    w = world
+    w.emu.set_faults("corrupt=1.0,seed=1")
+    counter: dict[str, int] = {}
+    only = spec(w, selection=Selection.matching("big.bin"))
+    plan = plan_migration(w.store, only)
+
+    async def main() -> Any:
+        gopts = ClientOptions(endpoint_url=w.emu.url, region="us-east-1", max_attempts=1)
+        async with GlacierClient(gopts) as g, S3Client(
+            S3Options(endpoint_url=w.s3_url, region="us-east-1")
+        ) as s3:
+            s3_ops(counter)(s3)
+            sink = MigrationSink(g, s3, w.store, plan.row, retry_delay=0.0, max_retries=1)
+            opts = options(w.emu, sink, max_job_attempts=2)
+            return await CampaignRunner(g, w.store, plan.info.id, options=opts).run()
+
+    info = asyncio.run(main())
+    assert info.status == CampaignStatus.INCOMPLETE
+    item = campaign_items(w.store, info.id)[0]
+    assert item.state == ItemState.FAILED and "x-amz-sha256-tree-hash" in item.reason
+    assert counter.get("UploadPart", 0) == 0 and counter.get("CompleteMultipartUpload", 0) == 0
+    assert "Contents" not in w.s3.list_objects_v2(Bucket=BUCKET)
+
+
+def test_refused_part_checksum_is_fetched_and_sent_again(world: Any) -> None:
+    w = world
+    counter: dict[str, int] = {}
+    only = spec(w, selection=Selection.matching("big.bin"))
+    info, sink, _ = migrate(w, only, hook=refuse("UploadPart", 1, counter), part_concurrency=1)
+    assert info.status == CampaignStatus.DONE
+    # The refused call never reached moto; the part was fetched and sent again.
+    assert counter["UploadPart"] == 4 and sink.parts_uploaded == 4
+    assert ops(w, "GetJobOutput") == 5  # the refused part's range was fetched again
+
+
+def test_refused_whole_checksum_aborts_and_starts_the_archive_over(world: Any) -> None:
+    w = world
+    counter: dict[str, int] = {}
+    only = spec(w, selection=Selection.matching("exactly-two"))
+    info, _, _ = migrate(w, only, hook=refuse("CompleteMultipartUpload", 1, counter))
+    assert info.status == CampaignStatus.DONE
+    assert counter["AbortMultipartUpload"] == 1 and counter["CreateMultipartUpload"] == 2
+    assert counter["CompleteMultipartUpload"] == 1  # the refused one never reached moto
+    # The archive is streamed again from the same (still live) job output.
+    assert counter["UploadPart"] == 4 and ops(w, "GetJobOutput") == 4
+    assert ops(w, "InitiateJob") == 1
+
+
+# -- HEAD-only verify ------------------------------------------------------------------------
+
+
+def test_verify_uses_head_only_and_finds_a_changed_object(world: Any) -> None:
+    w = world
+    info, _, plan = migrate(w)
+    manifest = plan.info.destination / f"migrate-manifest-{info.id}.csv"
+    counter: dict[str, int] = {}
+
+    async def main() -> Any:
+        async with S3Client(S3Options(endpoint_url=w.s3_url, region="us-east-1")) as s3:
+            s3_ops(counter)(s3)
+            return await verify_s3_manifest(s3, manifest)
+
+    assert asyncio.run(main()).all_ok
+    assert counter == {"HeadObject": len(FILES)}
+    w.s3.put_object(Bucket=BUCKET, Key="pre/docs/exactly-two.bin", Body=b"x" * (2 * MIB),
+                    ChecksumAlgorithm="CRC64NVME")
+    w.s3.delete_object(Bucket=BUCKET, Key="pre/photos/2020/small.jpg")
+    check = asyncio.run(main())
+    problems = {p.key: p.problem for p in check.problems}
+    assert problems["pre/photos/2020/small.jpg"] == "missing in S3"
+    assert "CRC64NVME is" in problems["pre/docs/exactly-two.bin"]
+    assert check.ok == len(FILES) - 2

@@ -313,12 +313,22 @@ async def _multipart(ranges: _Ranges, s3: S3Client, store: Store, target: Stream
         head = await s3.head(target.bucket, target.key)
         if head is None:
             raise
-        done = _existing(head, target, b64_crc(crc))
         await s3.abort(target.bucket, target.key, upload_id)
+        ms.set_upload(store, target.item, None, None)
+        done = _existing(head, target, b64_crc(crc))
         ms.set_completed(store, target.item, crc64nvme=done.crc64nvme,
                          checksum_type=FULL_OBJECT, etag=done.etag, version_id=done.version_id)
         return StreamResult(fetched, digest, done.crc64nvme, done.etag, done.version_id,
                             uploaded, True)
+    except errors.GlacierError as exc:
+        if not _is_bad_digest(exc):
+            raise
+        # S3 holds parts whose whole differs from what was verified: start over.
+        await s3.abort(target.bucket, target.key, upload_id)
+        ms.set_upload(store, target.item, None, None)
+        raise VerificationFailed(
+            f"{target.key}: S3 refused the whole-object CRC64NVME ({exc.detail}); the upload "
+            "was aborted and will be sent again") from None
     ms.set_completed(store, target.item, crc64nvme=b64_crc(crc), checksum_type=FULL_OBJECT,
                      etag=written.etag, version_id=written.version_id)
     return StreamResult(fetched, digest, b64_crc(crc), written.etag, written.version_id,
