@@ -94,9 +94,9 @@ def boto3_client(emulator_url: str) -> Any:
 @pytest.fixture
 def moto_s3_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """moto's S3 server on 127.0.0.1 (1 MiB smallest part, so tests can use small parts)."""
-    from glacier_tui.local_s3 import start_local_s3
-
     import urllib.request
+
+    from glacier_tui.local_s3 import start_local_s3
 
     monkeypatch.setenv("S3_UPLOAD_PART_MIN_SIZE", str(1 << 20))
     with start_local_s3(min_part_size=1 << 20) as s3:
