@@ -20,6 +20,7 @@ from glacier_tui.glacier.campaigns import (
     ItemState,
     Limits,
     Selection,
+    campaign_active,
     campaign_items,
     cancel_campaign,
     get_campaign,
@@ -251,6 +252,7 @@ def test_resume_after_crash_adopts_job_and_never_initiates_twice(
     c.initiate_job(vaultName=VAULT, jobParameters={
         "Type": "archive-retrieval", "ArchiveId": items[4].archive_id, "Tier": "Bulk"})
     campaign_store.set_status(store, info.id, CampaignStatus.RUNNING)
+    assert not campaign_active(store, info.id)  # "running", but no process holds it
     final, _ = run(emulator, store, info.id)
     assert final.status == CampaignStatus.DONE
     initiated = [r for r in emulator.requests() if r.get("operation") == "InitiateJob"]
@@ -281,3 +283,80 @@ def test_budget_pauses_before_overspending(world: Any, tmp_path: Path) -> None:
     assert final.status == CampaignStatus.PAUSED and "budget" in final.message
     assert ops(emulator, "InitiateJob") == 3
     assert final.counts[ItemState.VERIFIED] == 3
+
+
+def test_provisioned_capacity_paces_expedited_requests(
+    world: Any, tmp_path: Path, boto3_client: Any
+) -> None:
+    emulator, store = world
+    boto3_client.purchase_provisioned_capacity(accountId="-")  # one unit: 3 jobs / 5 min
+    info = plan_campaign(store, spec(tmp_path / "out", Selection.folders(["photos/2020"])))
+    start = emulator.emulator.clock.now()
+    paced: list[float] = []
+    final, _ = run(emulator, store, info.id,
+                   on_progress=lambda p: paced.append(p.paced_until or 0.0))
+    assert final.status == CampaignStatus.DONE
+    assert ops(emulator, "InitiateJob") == 12
+    # 12 jobs at 3 per 5 minutes: at least three full windows of waiting
+    assert emulator.emulator.clock.now() - start >= 3 * 300
+    assert any(paced)
+
+
+def test_bytes_per_hour_limit_paces_requests(world: Any, tmp_path: Path) -> None:
+    emulator, store = world
+    # photos/2020 holds 12 archives of 100-105 bytes: 250 bytes an hour is two jobs.
+    info = plan_campaign(store, spec(tmp_path / "out", Selection.folders(["photos/2020"]),
+                                     bytes_per_hour=250))
+    start = emulator.emulator.clock.now()
+    final, _ = run(emulator, store, info.id)
+    assert final.status == CampaignStatus.DONE
+    assert emulator.emulator.clock.now() - start >= 5 * 3600
+
+
+def test_byte_range_of_one_archive(boto3_client: Any, emulator: Any, tmp_path: Path) -> None:
+    data = bytes(range(256)) * (3 * 4096 + 100)  # a little over 3 MiB
+    boto3_client.create_vault(vaultName=VAULT)
+    archive = boto3_client.upload_archive(vaultName=VAULT, body=data)["archiveId"]
+    store = Store(tmp_path / "store.sqlite3")
+    mib = 1 << 20
+    info = plan_campaign(store, CampaignSpec(VAULT, VAULT, Selection.archives([archive]),
+                                             "Expedited", tmp_path / "out",
+                                             byte_range=(mib, 2 * mib - 1)))
+    final, _ = run(emulator, store, info.id)
+    assert final.status == CampaignStatus.DONE
+    assert (tmp_path / "out" / archive).read_bytes() == data[mib:2 * mib]
+    with pytest.raises(CampaignError, match="exactly one archive"):
+        plan_campaign(store, CampaignSpec(VAULT, VAULT, Selection.whole_vault(), "Bulk",
+                                          tmp_path, byte_range=(0, mib - 1)))
+    store.close()
+
+
+def test_inventory_wait_adopts_the_pending_job(boto3_client: Any, emulator: Any,
+                                               tmp_path: Path) -> None:
+    from glacier_tui.glacier.campaigns import fetch_inventory
+
+    make_vault(boto3_client, emulator, {"a/b.txt": b"x"})
+    emulator.rebuild_inventory(VAULT)
+    store = Store(tmp_path / "store.sqlite3")
+
+    class Killed(Exception):
+        pass
+
+    async def killed(_seconds: float) -> None:
+        raise Killed
+
+    async def advance(_seconds: float) -> None:
+        emulator.advance(3600)
+
+    async def fetch(sleep: Any) -> Any:
+        opts = ClientOptions(endpoint_url=emulator.url, region="us-east-1", max_attempts=1)
+        async with GlacierClient(opts) as client:
+            return await fetch_inventory(client, store, VAULT, VAULT, poll=60.0, sleep=sleep)
+
+    with pytest.raises(Killed):  # the wait is interrupted: the job id stays in the journal
+        asyncio.run(fetch(killed))
+    result = asyncio.run(fetch(advance))
+    assert result.archives == 1
+    assert ops(emulator, "InitiateJob") == 1
+    assert store.folder(VAULT, "a") is not None
+    store.close()
