@@ -24,8 +24,12 @@ from glacier_tui.glacier.client import ClientOptions, GlacierClient
 from glacier_tui.glacier.descriptions import encode_mt2
 from glacier_tui.glacier.inventory import import_inventory
 from glacier_tui.glacier.migrate import MigrationSink, MigrationSpec, plan_migration
-from glacier_tui.glacier.migrate_manifest import verify_s3_manifest
-from glacier_tui.glacier.migrate_stream import whole_crc
+from glacier_tui.glacier.migrate_manifest import (
+    merge_manifests,
+    migration_manifest_path,
+    verify_s3_manifest,
+)
+from glacier_tui.glacier.migrate_stream import archive_shard, whole_crc
 from glacier_tui.glacier.s3_client import S3Client, S3Options, b64_crc
 from glacier_tui.glacier.store import Store
 from glacier_tui.glacier.treehash import tree_hash
@@ -378,3 +382,28 @@ def test_upload_gone_since_the_crash_starts_a_new_one(world: Any) -> None:
     info, _, _ = migrate(w, only, hook=s3_ops(counter), part_concurrency=1)
     assert info.status == CampaignStatus.DONE
     assert counter["CreateMultipartUpload"] == 1 and counter["UploadPart"] == 4
+
+
+# -- shards ---------------------------------------------------------------------------------
+
+
+def test_shards_slice_by_archive_id_and_merge_reports_gaps(world: Any) -> None:
+    w = world
+    shards = []
+    for index in range(2):
+        info, _, plan = migrate(w, spec(w, shard=(index, 2)))
+        assert info.status == CampaignStatus.DONE
+        wanted = {aid for aid in w.ids.values() if archive_shard(aid, 2) == index}
+        assert {i.archive_id for i in campaign_items(w.store, info.id)} == wanted
+        shards.append(migration_manifest_path(plan.info.destination, info.id, (index, 2)))
+    merged = w.tmp / "merged.csv"
+    report = merge_manifests(shards, merged)
+    assert report.all_ok and report.rows == len(FILES) and report.verified == len(FILES)
+    assert merged.read_text(encoding="utf-8").count("\n") == len(FILES) + 1
+    # Leave out the shard with most archives: its shard and archives are missing.
+    full = max(range(2), key=lambda i: sum(archive_shard(a, 2) == i for a in w.ids.values()))
+    other = 1 - full
+    gap = merge_manifests([shards[other]], w.tmp / "gap.csv")
+    assert gap.missing_shards == [full] and gap.missing == len(FILES) - gap.rows > 0
+    twice = merge_manifests([shards[full], shards[full], shards[other]], w.tmp / "dup.csv")
+    assert len(twice.duplicates) == len(FILES) - gap.rows and not twice.all_ok

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from glacier_tui.glacier import migrate_store as ms
-from glacier_tui.glacier.campaigns import CampaignStatus, Selection, campaign_items
+from glacier_tui.glacier.campaigns import campaign_items
 from glacier_tui.glacier.migrate import (
     MigrationError,
     parse_s3_url,
@@ -24,22 +24,11 @@ from glacier_tui.glacier.migrate_cost import (
     summarize,
     transfer_kind,
 )
-from glacier_tui.glacier.migrate_manifest import merge_manifests, migration_manifest_path
-from glacier_tui.glacier.migrate_stream import archive_shard
 from glacier_tui.glacier.pricing import PriceTable, TierPrice
 from glacier_tui.glacier.s3_client import S3Client, S3Options
 from glacier_tui.glacier.store import Store
 from tests.conftest import EMULATOR_START
-from tests.test_migrate import (  # noqa: F401 (world is a fixture)
-    BUCKET,
-    FILES,
-    VAULT,
-    load_inventory,
-    migrate,
-    spec,
-    upload,
-    world,
-)
+from tests.test_migrate import BUCKET, VAULT, load_inventory, spec, upload
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -120,28 +109,6 @@ def test_parse_url_and_shard() -> None:
         parse_shard(None, {"JOB_COMPLETION_INDEX": "1"})  # Kubernetes gives no count
     with pytest.raises(MigrationError, match="0 to 3"):
         parse_shard("4/4", {})
-
-
-def test_shards_slice_by_archive_id_and_merge_reports_gaps(world: Any) -> None:
-    w = world
-    shards = []
-    for index in range(2):
-        info, _, plan = migrate(w, spec(w, shard=(index, 2)))
-        assert info.status == CampaignStatus.DONE
-        wanted = {aid for aid in w.ids.values() if archive_shard(aid, 2) == index}
-        assert {i.archive_id for i in campaign_items(w.store, info.id)} == wanted
-        shards.append(migration_manifest_path(plan.info.destination, info.id, (index, 2)))
-    merged = w.tmp / "merged.csv"
-    report = merge_manifests(shards, merged)
-    assert report.all_ok and report.rows == len(FILES) and report.verified == len(FILES)
-    assert merged.read_text(encoding="utf-8").count("\n") == len(FILES) + 1
-    # Leave out the shard with most archives: its shard and archives are missing.
-    full = max(range(2), key=lambda i: sum(archive_shard(a, 2) == i for a in w.ids.values()))
-    other = 1 - full
-    gap = merge_manifests([shards[other]], w.tmp / "gap.csv")
-    assert gap.missing_shards == [full] and gap.missing == len(FILES) - gap.rows > 0
-    twice = merge_manifests([shards[full], shards[full], shards[other]], w.tmp / "dup.csv")
-    assert len(twice.duplicates) == len(FILES) - gap.rows and not twice.all_ok
 
 
 FIXTURE = PriceTable(
