@@ -407,3 +407,23 @@ def test_shards_slice_by_archive_id_and_merge_reports_gaps(world: Any) -> None:
     assert gap.missing_shards == [full] and gap.missing == len(FILES) - gap.rows > 0
     twice = merge_manifests([shards[full], shards[full], shards[other]], w.tmp / "dup.csv")
     assert len(twice.duplicates) == len(FILES) - gap.rows and not twice.all_ok
+
+
+def test_object_completed_just_before_a_crash_is_recorded_on_resume(world: Any) -> None:
+    w = world
+    only = spec(w, selection=Selection.matching("big.bin"))
+
+    def crash_after_complete(s3: S3Client) -> None:
+        def boom(**_: Any) -> None:
+            raise Crash
+
+        s3.raw.meta.events.register("after-call.s3.CompleteMultipartUpload", boom)
+
+    with pytest.raises(Crash):
+        migrate(w, only, hook=crash_after_complete)
+    counter: dict[str, int] = {}
+    info, sink, plan = migrate(w, only, hook=s3_ops(counter))
+    assert info.status == CampaignStatus.DONE and sink.parts_uploaded == 0
+    assert counter.get("UploadPart", 0) == 0 and counter.get("CompleteMultipartUpload", 0) == 0
+    manifest = plan.info.destination / f"migrate-manifest-{info.id}.csv"
+    assert verify(w, manifest).all_ok
