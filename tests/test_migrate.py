@@ -427,3 +427,23 @@ def test_object_completed_just_before_a_crash_is_recorded_on_resume(world: Any) 
     assert counter.get("UploadPart", 0) == 0 and counter.get("CompleteMultipartUpload", 0) == 0
     manifest = plan.info.destination / f"migrate-manifest-{info.id}.csv"
     assert verify(w, manifest).all_ok
+
+
+def test_s3_refusing_one_object_skips_it_and_the_rest_go_on(world: Any) -> None:
+    w = world
+
+    def hook(s3: S3Client) -> None:
+        def answer(params: dict[str, Any], **_: Any) -> Any:
+            if str(params.get("url_path", "")).endswith("small.jpg"):
+                return _Resp(400), {"Error": {"Code": "MetadataTooLarge", "Message": "big"},
+                                    "ResponseMetadata": {"HTTPStatusCode": 400}}
+            return None
+
+        s3.raw.meta.events.register_first("before-call.s3.PutObject", answer)
+
+    info, _, _ = migrate(w, hook=hook)
+    assert info.status == CampaignStatus.INCOMPLETE
+    states = {i.path: (i.state, i.reason) for i in campaign_items(w.store, info.id)}
+    state, reason = states["photos/2020/small.jpg"]
+    assert state == ItemState.SKIPPED and "MetadataTooLarge" in reason
+    assert sum(s == ItemState.VERIFIED for s, _ in states.values()) == len(FILES) - 1
