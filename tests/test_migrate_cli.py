@@ -87,3 +87,7 @@ def test_bad_usage_is_one_line_exit_2(capsys: pytest.CaptureFixture[str],
     assert cli.main(["migrate", "plan", "--vault", "v", "--to", "s3://b-1/p"]) == 2
     assert "choose what to migrate" in capsys.readouterr().err
     assert cli.main(["migrate"]) == 2
+    capsys.readouterr()
+    assert cli.main(["migrate", "--readonly", "run", "--vault", "v", "--to", "s3://b-1/p",
+                     "--all"]) == 2
+    assert "read-only mode refuses" in capsys.readouterr().err
