@@ -5,9 +5,10 @@
 ``glacier-tui migrate run`` (20 small archives and 8 of three 8 MiB parts; Glacier output
 at 4 MiB/s per stream) runs as a subprocess and is SIGKILLed at seeded random moments
 (every other one while parts are moving), then run again, until a run ends on its own.
-Checks: the last run exits 0; ``migrate verify`` (HEAD only) passes; every object's CRC64NVME equals the CRC64NVME of its source bytes; and no part is sent
-again once the store recorded it as accepted (the UploadPart requests are read from a
-logging proxy in front of moto's S3).
+Checks: the last run exits 0; ``migrate verify`` (HEAD only) passes; every object's
+CRC64NVME equals the CRC64NVME of its source bytes; and no part is sent again once the
+store recorded it as accepted (the UploadPart requests are read from a logging proxy in
+front of moto's S3).
 """
 
 from __future__ import annotations
