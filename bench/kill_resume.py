@@ -1,4 +1,4 @@
-"""Kill/resume: SIGKILL downloads, uploads, inventory imports and the emulator, then check.
+"""Kill/resume: SIGKILL downloads, uploads, imports, restore campaigns and the emulator.
 
 `python bench/kill_resume.py [--points N] [--seed S] [--quick]`. Loopback only.
 
@@ -9,6 +9,11 @@
   service's inventory with the file's tree hash, the store holds every archive. After
   every import kill the store passes ``PRAGMA integrity_check`` and still shows the
   previous complete snapshot (the switch is atomic).
+* campaign: ``glacier-tui restore --all`` over a vault of small archives (200; 40 with
+  --quick), killed at N points and re-run each time (the same command resumes the
+  unfinished campaign). The last run must exit 0 with every file equal to its source,
+  and the service must hold exactly one retrieval job per archive (InitiateJob counted
+  in the emulator's request log and in ListJobs): no retrieval was started twice.
 * emulator: the emulator itself is SIGKILLed mid multipart upload and restarted on the
   same data dir. An archive acknowledged before the kill is still there, every part that
   ListParts shows matches the file's bytes, and the resumed upload completes with the
@@ -32,6 +37,7 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,11 +95,12 @@ class Emulator:
         self.data_dir, self.env = data_dir, env
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
+        self.start_args: tuple[str, ...] = ("--time-scale", "1")
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
             _cli("emulator", "--host", "127.0.0.1", "--port", "0",
-                 "--data-dir", str(self.data_dir), "--time-scale", "1"),
+                 "--data-dir", str(self.data_dir), *self.start_args),
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
         deadline = time.monotonic() + 30
@@ -317,6 +324,88 @@ def _import(env: dict[str, str], work: Path, n: int, rng: random.Random,
     return out
 
 
+# -- restore campaigns -------------------------------------------------------------------
+
+CAMPAIGN_VAULT = "kill-campaign"
+
+
+def _campaign(env: dict[str, str], work: Path, n: int, rng: random.Random,
+              points: int) -> Outcome:
+    from glacier_tui.glacier.descriptions import encode_mt2
+
+    out = Outcome("campaign")
+    emu = Emulator(work / "emu-campaign", env)
+    # Expedited jobs take 60-300 service-seconds: a few hundredths of a second here.
+    emu.start_args = ("--time-scale", "2000")
+    emu.start()
+    try:
+        # Outputs never expire during the run: every extra job would be a double start.
+        emu.admin("POST", "config", {"job_output_ttl_seconds": 1e12})
+        c = emu.boto()
+        c.create_vault(vaultName=CAMPAIGN_VAULT)
+        when = datetime(2024, 1, 1, tzinfo=UTC)
+        sources: dict[str, bytes] = {}
+        for i in range(n):
+            path = f"set{i % 7}/day{i % 5}/file-{i:04d}.bin"
+            data = rng.randbytes(rng.randint(100, 3000))
+            sources[path] = data
+            c.upload_archive(vaultName=CAMPAIGN_VAULT, body=data,
+                             archiveDescription=encode_mt2(path, when))
+        emu.admin("POST", "inventory", {"vault": CAMPAIGN_VAULT})
+        job = c.initiate_job(vaultName=CAMPAIGN_VAULT,
+                             jobParameters={"Type": "inventory-retrieval"})
+        deadline = time.monotonic() + 60
+        while c.describe_job(vaultName=CAMPAIGN_VAULT, jobId=job["jobId"])["StatusCode"] != (
+            "Succeeded"
+        ) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        inv = work / "campaign-inventory.json"
+        inv.write_bytes(c.get_job_output(vaultName=CAMPAIGN_VAULT, jobId=job["jobId"])[
+            "body"].read())
+        db = work / "campaign-store.sqlite3"
+        subprocess.run(_cli("inventory", "import", str(inv), "--vault", CAMPAIGN_VAULT,
+                            "--db", str(db), "--quiet"), env=env, check=True,
+                       capture_output=True)
+        emu.admin("DELETE", "requests")
+        dest = work / "restored"
+        cmd = _cli("restore", "--endpoint-url", emu.url, "--vault", CAMPAIGN_VAULT, "--all",
+                   "--tier", "Expedited", "-o", str(dest), "--db", str(db), "--yes",
+                   "--quiet", "--poll-interval", "0.05", "--max-jobs", "40")
+        # One uninterrupted run's length is unknown before the first: take a guess from
+        # a few seconds of start-up plus a share per archive.
+        expected = 2.0 + n * 0.03
+        for delay in _delays(rng, points, expected):
+            rc = _run_until(cmd, env, delay)
+            if rc is None:
+                out.kills += 1
+            else:
+                out.finished_early += 1
+            out.resumes += 1
+        _, final = _timed(cmd, env)
+        files_ok = all((dest / p).is_file() and (dest / p).read_bytes() == d
+                       for p, d in sources.items())
+        log = emu.admin("GET", "requests")
+        initiated = sum(1 for r in log if r.get("operation") == "InitiateJob"
+                        and r.get("status") == 202)
+        per_archive: dict[str, int] = {}
+        for j in c.get_paginator("list_jobs").paginate(vaultName=CAMPAIGN_VAULT).search(
+                "JobList[]"):
+            if j.get("Action") == "ArchiveRetrieval":
+                per_archive[j["ArchiveId"]] = per_archive.get(j["ArchiveId"], 0) + 1
+        twice = sum(1 for v in per_archive.values() if v > 1)
+        out.info = (f"{initiated} InitiateJob for {n} archives, {twice} archive(s) "
+                    "retrieved twice")
+        if final.returncode != 0:
+            out.notes.append(f"final run exit {final.returncode}: {final.stderr.strip()[:200]}")
+        if not files_ok:
+            out.notes.append("restored files differ from the sources")
+        out.ok = (final.returncode == 0 and files_ok and initiated == n and twice == 0
+                  and len(per_archive) == n)
+    finally:
+        emu.kill()
+    return out
+
+
 # -- the emulator itself -----------------------------------------------------------------
 
 
@@ -406,7 +495,18 @@ def kill_resume(quick: bool, points: int | None = None, seed: int = 7) -> list[O
             emu.kill()
         results.append(_import(env, work, 20_000 if quick else 200_000, rng, points))
         results.append(_emulator_kill(env, work, data, rng, min(points, 3 if quick else 5)))
+        results.append(_campaign(env, work, 40 if quick else 200, rng, points))
     return results
+
+
+def campaign_kill_resume(quick: bool, points: int | None = None,
+                         seed: int = 7) -> list[Outcome]:
+    """Only the restore-campaign part (``--only-campaign``)."""
+    points = (3 if quick else 20) if points is None else points
+    with tempfile.TemporaryDirectory(prefix="glacier-kill-") as tmp:
+        work = Path(tmp)
+        return [_campaign(_env(work / "home"), work, 40 if quick else 200,
+                          random.Random(seed), points)]
 
 
 def run(quick: bool) -> list[tuple[str, str]]:
@@ -419,8 +519,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--points", type=int, default=None, help="kill points per kind (default 20)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--quick", action="store_true", help="3 points, small files")
+    p.add_argument("--only-campaign", action="store_true",
+                   help="only the restore campaign (200 archives)")
     args = p.parse_args(argv)
-    results = kill_resume(args.quick, args.points, args.seed)
+    if args.only_campaign:
+        results = campaign_kill_resume(args.quick, args.points, args.seed)
+    else:
+        results = kill_resume(args.quick, args.points, args.seed)
     for o in results:
         print(o.line(), flush=True)
     return 0 if all(o.ok for o in results) else 1

@@ -43,7 +43,7 @@ def _add_connection_options(parser: argparse.ArgumentParser, top_level: bool) ->
                        help="settings file (default: the platform config dir)")
 
 
-COMMANDS = ("config", "emulator", "download", "upload", "inventory")
+COMMANDS = ("config", "emulator", "download", "upload", "inventory", "restore")
 
 
 def _chosen_command(argv: Sequence[str]) -> str | None:
@@ -90,6 +90,12 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     _add_connection_options(inventory, top_level=False)
     if chosen == "inventory":
         _register(inventory, "glacier_tui.inventory_cli", "add_arguments")
+
+    restore = sub.add_parser("restore", help="restore folders or a whole vault, verified, "
+                             "resumable (status, resume, cancel, verify)")
+    _add_connection_options(restore, top_level=False)
+    if chosen == "restore":
+        _register(restore, "glacier_tui.restore_cli", "add_arguments")
     return parser
 
 
@@ -184,6 +190,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             args.db = settings.resolved_store_path()
         args.settings = settings  # "inventory names --retrieve" connects
         return int(inventory_cli.run(args))
+    if command == "restore":
+        from glacier_tui import restore_cli
+
+        return int(restore_cli.run(args, settings))
     raise AssertionError(f"unknown command {command!r}")  # pragma: no cover
 
 

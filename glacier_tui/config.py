@@ -24,6 +24,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from glacier_tui.glacier import pricing as _pricing
 from glacier_tui.glacier.models import Tier
 
 APP_NAME = "glacier-tui"
@@ -33,12 +34,8 @@ _ENV_NOT_SETTINGS = {"GLACIER_TUI_CONFIG"}
 
 RetryMode = Literal["standard", "adaptive", "legacy"]
 
-# USD, us-east-1 list prices of the vault service (per GB retrieved, per 1,000 requests).
-DEFAULT_PRICES: dict[str, dict[str, float]] = {
-    "Expedited": {"per_gb": 0.03, "per_1000_requests": 10.0},
-    "Standard": {"per_gb": 0.01, "per_1000_requests": 0.05},
-    "Bulk": {"per_gb": 0.0025, "per_1000_requests": 0.025},
-}
+# USD per tier (per GB retrieved, per 1,000 requests), from the one price table.
+DEFAULT_PRICES: dict[str, dict[str, float]] = _pricing.DEFAULT_PRICES.tier_dicts()
 
 
 def default_config_path() -> Path:
@@ -101,6 +98,12 @@ class Settings(BaseSettings):
         default_factory=lambda: {k: dict(v) for k, v in DEFAULT_PRICES.items()},
         description="Retrieval price table per tier",
     )
+    egress_price_per_gb: float | None = Field(
+        None, ge=0, description="USD per GB of internet egress (default: the price table)")
+    storage_price_per_gb_month: float | None = Field(
+        None, ge=0, description="USD per GB-month of vault storage (default: the price table)")
+    machine_region: str | None = Field(
+        None, description="AWS region this machine runs in (no egress cost from it)")
     keymap: dict[str, str] = Field(default_factory=dict,
                                    description="Binding id -> keys, e.g. restore = 'ctrl+r'")
 
@@ -154,6 +157,13 @@ class Settings(BaseSettings):
             retry_mode=self.retry_mode,
             max_attempts=self.max_attempts,
             max_pool_connections=max(10, self.transfer_concurrency * 2 + 4),
+        )
+
+    def price_table(self) -> Any:
+        """The price table with this user's overrides (a ``pricing.PriceTable``)."""
+        return _pricing.DEFAULT_PRICES.with_overrides(
+            self.prices, egress_per_gb=self.egress_price_per_gb,
+            vault_storage_per_gb_month=self.storage_price_per_gb_month,
         )
 
     def resolved_store_path(self) -> Path:

@@ -97,6 +97,43 @@ def _call(svc: Service, handler: str, **params: Any) -> Any:
     return svc.call(handler, params)
 
 
+CAMPAIGN_VAULT = "photo-library"
+CAMPAIGN_ARCHIVES = 2000
+
+
+def build_campaign_demo(svc: Service, end: float, count: int = CAMPAIGN_ARCHIVES) -> None:
+    """A vault with a few thousand small archives in year/month/event folders, for
+    restore campaigns at scale. One transaction, no fsync per blob: the demo is rebuilt
+    from scratch whenever its data dir is lost, so durability buys nothing here."""
+    rng = random.Random(f"campaign-demo:{svc.cfg.seed}")
+    clock = svc.clock
+    clock.set(end - 50 * DAY)
+    _call(svc, "create_vault", vaultName=CAMPAIGN_VAULT)
+    events = ("birthday", "holiday", "garden", "school", "hike", "wedding")
+    store = svc.store
+    rows = []
+    with store.tx() as db:
+        for n in range(count):
+            year = 2010 + n * 15 // count
+            month = 1 + n % 12
+            folder = f"{year}/{month:02d}/{events[n % len(events)]}"
+            created = end - 50 * DAY + n * 60.0
+            desc = describe("mt2", f"{folder}/IMG_{n:05d}.jpg", created - rng.randint(0, 900) * DAY)
+            data = rng.randbytes(rng.randint(16, 256))  # small: the demo stays a few MB
+            archive_id = svc.new_id("archive")
+            final = store.blob_path("blobs", archive_id)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            final.write_bytes(data)
+            rows.append((archive_id, CAMPAIGN_VAULT, desc, created, len(data), tree_hash(data),
+                         store.rel(final)))
+        db.executemany(
+            "INSERT INTO archives(id, vault, description, creation, size, tree_hash, blob) "
+            "VALUES(?,?,?,?,?,?,?)",
+            rows,
+        )
+        svc._mark_written(db, CAMPAIGN_VAULT, end - 50 * DAY + count * 60.0)
+
+
 def build_demo(svc: Service) -> None:
     rng = random.Random(f"demo:{svc.cfg.seed}")
     clock = svc.clock
@@ -157,9 +194,11 @@ def build_demo(svc: Service) -> None:
         _put(svc, "scratch", b"temporary", "scratch/tmp.bin")
         build_synology_pair(svc, _put)
 
+        build_campaign_demo(svc, end)
+
         # Inventories: every written vault was inventoried two days ago.
         clock.set(end - 2 * DAY)
-        for name in ("family-photos", "media-archive", "scratch"):
+        for name in ("family-photos", "media-archive", "scratch", CAMPAIGN_VAULT):
             svc.rebuild_inventory(name)
 
         _call(
