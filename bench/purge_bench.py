@@ -104,8 +104,9 @@ def seed_data_dir(data_dir: Path, n: int, seed: int = 0) -> list[tuple[str, str,
     return archives
 
 
-def write_inventory(path: Path, archives: list[tuple[str, str, int]]) -> Path:
-    created = START.strftime("%Y-%m-%dT%H:%M:%SZ")
+def write_inventory(path: Path, archives: list[tuple[str, str, int]], *,
+                    created_at: datetime = START) -> Path:
+    created = created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     doc = {"VaultARN": ARN, "InventoryDate": "2026-01-01T00:00:00Z", "ArchiveList": [
         {"ArchiveId": a, "ArchiveDescription": f"file-{i:07d}.bin", "CreationDate": created,
          "Size": size, "SHA256TreeHash": h} for i, (a, h, size) in enumerate(archives)]}
@@ -224,7 +225,8 @@ def kill_resume(url: str, workdir: Path, seeded: Seeded, manifest: Path, *, kill
     points = sorted(rng.sample(range(1, max(2, n)), min(kills, max(1, n - 1))))
     cmd = [sys.executable, "-m", "glacier_tui", "--endpoint-url", url, "purge", "run",
            "--vault", VAULT, "--proof", str(manifest), "--yes", "--quiet", "--db", str(db),
-           "--keep-vault", "--concurrency", "4", "--manifest", str(workdir / "purge.csv")]
+           "--keep-vault", "--concurrency", "4", "--max-proof-age-days", "1",
+           "--manifest", str(workdir / "purge.csv")]
     for point in points:
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)

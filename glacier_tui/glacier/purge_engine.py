@@ -111,15 +111,15 @@ class PurgeRunner:
 
     # -- bookkeeping ---------------------------------------------------------------------
 
-    def _timed(self, fn: Callable[..., T], *args: Any) -> T:
+    def _timed(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         start = time.thread_time()
         try:
-            return fn(*args)
+            return fn(*args, **kwargs)
         finally:
             self.scheduler_cpu += time.thread_time() - start
 
-    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.to_thread(self._timed, fn, self.store, *args)
+    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(self._timed, fn, self.store, *args, **kwargs)
 
     def _report(self, status: PurgeStatus, message: str = "", *, force: bool = False,
                 next_inventory_at: float | None = None) -> None:
@@ -182,7 +182,8 @@ class PurgeRunner:
         if info.open:
             await self._set(PurgeStatus.PAUSED, f"{info.open:,} archive(s) still to delete")
         elif info.keep_vault:
-            await self._set(PurgeStatus.DONE, "archives deleted; the vault is kept as asked")
+            await self._set(PurgeStatus.DONE, f"{info.removed:,} archive(s) deleted (or gone "
+                            "before); the vault is kept as asked")
         else:
             left = {s: info.in_state(s) for s in (ItemState.KEPT, ItemState.REFUSED,
                                                   ItemState.FAILED)}
@@ -224,7 +225,10 @@ class PurgeRunner:
 
         try:
             while True:
-                if not exhausted and len(queue) < opts.batch_size // 2:
+                # Claim a few rounds of requests at a time: after a kill, only these (and
+                # outcomes not yet written) are sent again.
+                claim = max(32, min(opts.batch_size, 8 * opts.max_concurrency))
+                if not exhausted and len(queue) < claim // 2:
                     if resending:
                         rows = await self._db(db.claim_sent, self.purge_id, resend_after,
                                               opts.batch_size)
@@ -233,12 +237,10 @@ class PurgeRunner:
                         else:
                             resending = False
                         queue.extend(_Item(i, a, s, True) for i, a, s in rows)
-                    else:
-                        rows = await self._db(db.claim_pending, self.purge_id, opts.batch_size)
-                        exhausted = not rows
-                        queue.extend(_Item(i, a, s, False) for i, a, s in rows)
-                    if rows or resending:
                         continue
+                    rows = await self._db(db.claim_pending, self.purge_id, claim)
+                    exhausted = not rows
+                    queue.extend(_Item(i, a, s, False) for i, a, s in rows)
                 t0 = time.thread_time()
                 now = opts.clock()
                 if stop is None and pause_until <= now:

@@ -311,8 +311,10 @@ def _compare_head(row: _MigrationRow, head: dict[str, Any] | None) -> str | None
         return "S3 returned no CRC64NVME checksum for it"
     if crc != row.crc:
         return f"CRC64NVME in S3 is {inert(crc)}, the manifest says {inert(row.crc)}"
+    # CRC64NVME is always a full-object checksum (S3 API model); some S3 implementations
+    # leave ChecksumType out, but one that says anything else is refused.
     kind = head.get("ChecksumType")
-    if kind != "FULL_OBJECT":
+    if kind not in (None, "FULL_OBJECT"):
         return f"checksum type in S3 is {inert(kind or 'none')}, not FULL_OBJECT"
     length = head.get("ContentLength")
     if row.size is None or length != row.size:
