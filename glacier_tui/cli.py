@@ -43,7 +43,8 @@ def _add_connection_options(parser: argparse.ArgumentParser, top_level: bool) ->
                        help="settings file (default: the platform config dir)")
 
 
-COMMANDS = ("config", "emulator", "download", "upload", "inventory", "restore", "purge")
+COMMANDS = ("config", "emulator", "download", "upload", "inventory", "restore", "migrate",
+            "purge")
 
 
 def _chosen_command(argv: Sequence[str]) -> str | None:
@@ -96,6 +97,12 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     _add_connection_options(restore, top_level=False)
     if chosen == "restore":
         _register(restore, "glacier_tui.restore_cli", "add_arguments")
+
+    migrate = sub.add_parser("migrate", help="move archives into S3 storage classes, "
+                             "streamed, verified, resumable (plan, run, status, verify, merge)")
+    _add_connection_options(migrate, top_level=False)
+    if chosen == "migrate":
+        _register(migrate, "glacier_tui.migrate_cli", "add_arguments")
 
     purge = sub.add_parser("purge", help="close out a vault: delete only archives proven safe "
                            "elsewhere, then the vault (plan, run, status, cancel)")
@@ -200,6 +207,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from glacier_tui import restore_cli
 
         return int(restore_cli.run(args, settings))
+    if command == "migrate":
+        from glacier_tui import migrate_cli
+
+        return int(migrate_cli.run(args, settings))
     if command == "purge":
         from glacier_tui import purge_cli
 

@@ -37,6 +37,7 @@ from glacier_tui.glacier import campaign_store as _db
 from glacier_tui.glacier.campaign_engine import CampaignRunner, run_campaign
 from glacier_tui.glacier.campaign_types import (
     TERMINAL_STATES,
+    ArchiveSink,
     CampaignError,
     CampaignInfo,
     CampaignItem,
@@ -51,6 +52,8 @@ from glacier_tui.glacier.campaign_types import (
     Limits,
     Selection,
     SelectionKind,
+    SinkRefused,
+    SinkResult,
 )
 from glacier_tui.glacier.manifest import (
     ManifestCheck,
@@ -64,6 +67,7 @@ from glacier_tui.glacier.store import Store
 
 __all__ = [
     "TERMINAL_STATES",
+    "ArchiveSink",
     "CampaignError",
     "CampaignInfo",
     "CampaignItem",
@@ -81,6 +85,8 @@ __all__ = [
     "ManifestProblem",
     "Selection",
     "SelectionKind",
+    "SinkRefused",
+    "SinkResult",
     "campaign_items",
     "cancel_campaign",
     "estimate_campaign",
