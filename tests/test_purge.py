@@ -233,21 +233,31 @@ def test_migration_proof_against_moto_s3(emulator: Any, tmp_path: Path) -> None:
         for a, _h, _s, data in archives:
             s3.put_object(Bucket="proof-bucket", Key=a[:8], Body=data,
                           ChecksumAlgorithm="CRC64NVME")
-        path = tmp_path / "migration.csv"
+        # The migration's own manifest: its CSV rows and the JSON summary naming the vault.
+        from glacier_tui.glacier.migrate_manifest import COLUMNS
+
+        path = tmp_path / "migrate-manifest-7.csv"
         with open(path, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["vault", "archive_id", "tree_hash", "size", "bucket", "key",
-                        "crc64nvme"])
+            w = csv.DictWriter(fh, COLUMNS)
+            w.writeheader()
             for i, (a, h, s, data) in enumerate(archives):
-                w.writerow([VAULT, a, h, s, "proof-bucket", a[:8],
-                            _crc64(data if i == 0 else b"x")])
-        info = _plan(emulator.url, store, (path,),
-                     options=PurgeOptions(now=LATER, s3_endpoint_url=url, s3_region="us-east-1"))
+                w.writerow({"archive_id": a, "bucket": "proof-bucket", "key": a[:8],
+                            "size": s, "glacier_tree_hash": h, "state": "verified",
+                            "s3_crc64nvme": _crc64(data if i == 0 else b"x"),
+                            "s3_checksum_type": "FULL_OBJECT", "shard": "0/1"})
+        path.with_suffix(".json").write_text(json.dumps(
+            {"manifest": "glacier-tui migrate", "version": 1, "campaign": 7, "vault": VAULT,
+             "csv": path.name}, indent=1))
+        options = PurgeOptions(now=LATER, s3_endpoint_url=url, s3_region="us-east-1")
+        info = _plan(emulator.url, store, (path,), options=options)
+        items = _items(store, info.id)
+        # Given as its JSON summary, the same rows are read.
+        again = _plan(emulator.url, store, (path.with_suffix(".json"),), options=options)
     finally:
         server.stop()
-    items = _items(store, info.id)
     assert items[archives[0][0]][0] == "proven", items
-    assert items[archives[1][0]][0] == "unproven"
+    assert items[archives[1][0]][0] == "unproven" and "CRC64NVME" in items[archives[1][0]][2]
+    assert again.count(ArchiveClass.PROVEN) == 1
 
 
 # -- 6. safety rails: another vault, lock policies ------------------------------------------

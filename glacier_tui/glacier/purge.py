@@ -110,23 +110,14 @@ def check_manifests(paths: tuple[Path, ...], vault: str,
 
 @asynccontextmanager
 async def open_s3_head(options: PurgeOptions) -> AsyncIterator[HeadObject]:
-    """A HeadObject function over a fresh S3 client (deadlines, standard retries)."""
-    try:
-        import aioboto3
-        from aiobotocore.config import AioConfig
-    except ImportError as exc:  # pragma: no cover - dependency missing
-        raise errors.ConfigurationError(f"aioboto3 is not installed: {exc}") from exc
-    session = aioboto3.Session(profile_name=options.s3_profile, region_name=options.s3_region)
-    config = AioConfig(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10,
-                       read_timeout=60, max_pool_connections=max(10, options.head_concurrency))
-    try:
-        async with session.client("s3", endpoint_url=options.s3_endpoint_url,
-                                  config=config) as client:
-            yield s3_head_function(client)
-    except errors.GlacierError:
-        raise
-    except Exception as exc:
-        raise errors.translate(exc, "S3") from exc
+    """A HeadObject function over the project's S3 client (deadlines, standard retries)."""
+    from glacier_tui.glacier.s3_client import S3Client, S3Options
+
+    s3_options = S3Options(profile=options.s3_profile, region=options.s3_region,
+                           endpoint_url=options.s3_endpoint_url,
+                           max_pool_connections=max(10, options.head_concurrency))
+    async with S3Client(s3_options) as s3:
+        yield s3_head_function(s3)
 
 
 def _restore_into(store: Store, purge_id: int, path: Path, max_age_days: float | None,
@@ -192,11 +183,11 @@ async def plan_purge(
                 await asyncio.to_thread(_restore_into, store, pid, h.path,
                                         spec.max_proof_age_days, now, on_step)
             elif head is not None:
-                await _migration_into(store, pid, h.path, head, options.head_concurrency,
-                                      on_step)
+                await _migration_into(store, pid, h.rows_path, head,
+                                      options.head_concurrency, on_step)
             else:
                 async with open_s3_head(options) as s3_head:
-                    await _migration_into(store, pid, h.path, s3_head,
+                    await _migration_into(store, pid, h.rows_path, s3_head,
                                           options.head_concurrency, on_step)
         lock_note = ""
         if glacier is not None:

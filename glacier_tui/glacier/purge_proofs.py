@@ -29,6 +29,7 @@ from typing import Any, Final
 from glacier_tui.glacier import errors
 from glacier_tui.glacier.manifest import check_manifest_row, iter_manifest_rows
 from glacier_tui.glacier.purge_types import ProofSource, PurgeError
+from glacier_tui.glacier.s3_client import S3Client
 from glacier_tui.glacier.sanitize import inert
 from glacier_tui.glacier.store import Store
 
@@ -48,18 +49,19 @@ _RESTORE_NAME: Final = re.compile(r"^restore-manifest-(\d+)\.(csv|json)$")
 # Column names a migration manifest may use for each field (first found wins).
 _MIGRATION_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "archive_id": ("archive_id", "ArchiveId", "archiveId"),
-    "tree_hash": ("tree_hash", "glacier_tree_hash", "sha256_tree_hash", "SHA256TreeHash"),
+    "tree_hash": ("glacier_tree_hash", "tree_hash", "sha256_tree_hash", "SHA256TreeHash"),
     "size": ("size", "Size", "content_length"),
     "bucket": ("bucket", "Bucket", "s3_bucket"),
     "key": ("key", "Key", "s3_key"),
-    "crc64nvme": ("crc64nvme", "checksum_crc64nvme", "ChecksumCRC64NVME", "crc64"),
+    "crc64nvme": ("s3_crc64nvme", "crc64nvme", "checksum_crc64nvme", "ChecksumCRC64NVME"),
     "version_id": ("version_id", "VersionId"),
     "vault": ("vault", "vault_name"),
     "state": ("state", "status"),
 }
-# States of a migration row that claim the object is in S3 (no state column: all rows).
-_MIGRATED: Final = frozenset({"", "verified", "copied", "done", "migrated", "present",
-                              "already-present", "skipped-present"})
+# The state of a migration row whose object was verified in S3 (no state column: any row).
+_MIGRATED: Final = frozenset({"", "verified"})
+_MIGRATE_KIND: Final = "glacier-tui migrate"
+_MIGRATE_NAME: Final = re.compile(r"^migrate-manifest-(\d+)(-shard-\d+-of-\d+)?\.csv$")
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,11 @@ class ManifestHead:
     path: Path
     kind: ProofSource
     vault: str | None  # the vault it names (a name, never an ARN)
+    rows: Path | None = None  # where its rows are, when not in ``path`` itself
+
+    @property
+    def rows_path(self) -> Path:
+        return self.rows or self.path
 
 
 HeadObject = Callable[[str, str, str | None], Awaitable[dict[str, Any] | None]]
@@ -148,6 +155,33 @@ def _pick(row: dict[str, Any], field: str) -> str:
     return ""
 
 
+def _json_document(path: Path) -> dict[str, Any] | None:
+    """A small whole-file JSON document (a migration manifest's summary), or None."""
+    try:
+        if path.stat().st_size > _MAX_LINE:
+            return None
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _migration_vault(csv_path: Path, store: Store | None) -> str | None:
+    """A migration CSV names no vault: its JSON summary or its campaign in the store does."""
+    summary = _json_document(csv_path.with_suffix(".json"))
+    if summary is not None and summary.get("manifest") == _MIGRATE_KIND:
+        return _vault_name(summary.get("vault"))
+    m = _MIGRATE_NAME.match(csv_path.name)
+    if m and store is not None:
+        from glacier_tui.glacier import campaign_store
+
+        try:
+            return campaign_store.get(store, int(m.group(1))).vault
+        except errors.GlacierError:
+            return None
+    return None
+
+
 def read_head(path: Path, store: Store | None = None) -> ManifestHead:
     """What kind of manifest ``path`` is and which vault it names.
 
@@ -160,9 +194,16 @@ def read_head(path: Path, store: Store | None = None) -> ManifestHead:
         kind = str(head.get("manifest") or "")
         if kind == "glacier-tui restore":
             return ManifestHead(path, ProofSource.RESTORE, _vault_name(head.get("vault")))
-        if "migration" in kind or "s3" in kind.lower():
-            return ManifestHead(path, ProofSource.MIGRATION, _vault_name(head.get("vault")))
         raise PurgeError(f"{path}: a JSON manifest of an unknown kind ({inert(kind)!r})")
+    if line.strip() == "{" or line.lstrip().startswith('{"manifest"'):
+        summary = _json_document(path)
+        if summary is not None and summary.get("manifest") == _MIGRATE_KIND:
+            rows = path.with_name(str(summary.get("csv") or path.with_suffix(".csv").name))
+            if rows.name != Path(rows.name).name or not rows.is_file():
+                raise PurgeError(f"{path}: its rows ({inert(rows.name)}) are not beside it")
+            return ManifestHead(path, ProofSource.MIGRATION, _vault_name(summary.get("vault")),
+                                rows)
+        raise PurgeError(f"{path} is not a restore or migration manifest")
     columns = set(_csv_header(line))
     if {"path", "archive_id", "tree_hash", "state", "verified_at"} <= columns:
         return ManifestHead(path, ProofSource.RESTORE, _restore_vault_from_twin(path, store))
@@ -171,7 +212,7 @@ def read_head(path: Path, store: Store | None = None) -> ManifestHead:
         vault = None
         if any(c in columns for c in _MIGRATION_FIELDS["vault"]):
             vault = _first_csv_vault(path)
-        return ManifestHead(path, ProofSource.MIGRATION, vault)
+        return ManifestHead(path, ProofSource.MIGRATION, vault or _migration_vault(path, store))
     raise PurgeError(f"{path} is not a restore or migration manifest (unknown columns)")
 
 
@@ -381,20 +422,15 @@ async def check_migration_rows(
         on_row(seen)
 
 
-def s3_head_function(client: Any) -> HeadObject:
-    """A :data:`HeadObject` over an open aiobotocore S3 client."""
+def s3_head_function(s3: S3Client) -> HeadObject:
+    """A :data:`HeadObject` over an open :class:`~glacier_tui.glacier.s3_client.S3Client`
+    (HEAD with ``ChecksumMode=ENABLED``; the current version of the key)."""
 
     async def head(bucket: str, key: str, version_id: str | None) -> dict[str, Any] | None:
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "ChecksumMode": "ENABLED"}
-        if version_id:
-            kwargs["VersionId"] = version_id
-        try:
-            response: dict[str, Any] = await client.head_object(**kwargs)
-        except Exception as exc:
-            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
-            if code in ("404", "NoSuchKey", "NotFound", "NoSuchVersion"):
-                return None
-            raise errors.translate(exc, "HeadObject") from exc
-        return response
+        h = await s3.head(bucket, key)
+        if h is None:
+            return None
+        return {"ChecksumCRC64NVME": h.crc64nvme, "ChecksumType": h.checksum_type,
+                "ContentLength": h.size, "Metadata": h.metadata, "VersionId": h.version_id}
 
     return head
