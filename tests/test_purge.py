@@ -519,3 +519,88 @@ def test_info_counts_survive_a_reopen(emulator: Any, tmp_path: Path) -> None:
     with Store(tmp_path / "store.sqlite3") as again:
         same = get_purge(again, info.id)
     assert same.in_state(ItemState.PENDING) == 3 and same.status is PurgeStatus.PLANNED
+
+
+# -- 4. the TUI: a close-out screen per vault ------------------------------------------------
+
+
+async def _open_close_out(pilot: Any, app: Any) -> Any:
+    from tests.app_harness import wait_for
+    from tests.test_ui_actions import select_vault
+
+    from glacier_tui.ui.screens.close_out import CloseOutScreen
+
+    await wait_for(pilot, lambda: VAULT in app.screen_stack[0].vaults)
+    await select_vault(pilot, app, VAULT)
+    await pilot.press("P")
+    await wait_for(pilot, lambda: isinstance(app.screen, CloseOutScreen))
+    return app.screen
+
+
+async def test_tui_close_out_plans_confirms_by_name_and_deletes_only_proven(
+        emulator: Any, tmp_path: Path) -> None:
+    from textual.widgets import Button, Input
+
+    from tests.app_harness import make_app, wait_for
+
+    archives = _seed(emulator, 5)
+    emulator.advance(13 * 3600)
+    _store(tmp_path, archives).close()
+    manifest = _restored(tmp_path, archives[:3])
+    emulator.clear_requests()
+    app = make_app(emulator.url, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _open_close_out(pilot, app)
+        screen.query_one("#proofs", Input).value = str(manifest)
+        screen.query_one("#proofs", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.info is not None, steps=400)
+        info = screen.info
+        assert info.count(ArchiveClass.PROVEN) == 3 and info.count(ArchiveClass.UNPROVEN) == 2
+        text = str(screen.query_one("#plan-text").render())
+        assert "proven" in text and "unproven" in text and "storage saved" in text
+        assert "early-deletion fee" in text
+        start = screen.query_one("#start", Button)
+        assert start.disabled  # until the vault's name is typed
+        typed = screen.query_one("#typed", Input)
+        typed.focus()
+        typed.value = "not-the-name"
+        await pilot.pause()
+        assert start.disabled
+        typed.value = VAULT
+        await pilot.pause()
+        assert not start.disabled
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("vault is not deleted" in str(n.message)
+                                          or "all of 3" in str(n.message)
+                                          for n in app._notifications), steps=600)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        texts = [str(n.message) for n in app._notifications]
+    assert sorted(_ops(emulator, "DeleteArchive")) == sorted(x[0] for x in archives[:3])
+    assert any("all of 3 proven archives deleted" in t for t in texts), texts
+    assert _ops(emulator, "DeleteVault") == []  # two archives are unproven: the vault stays
+    manifest_out = tmp_path / "purges" / f"purge-manifest-{info.id}.csv"
+    rows = list(csv.DictReader(manifest_out.open()))
+    assert sum(1 for r in rows if r["state"] == "deleted") == 3
+
+
+async def test_tui_close_out_is_hidden_and_refused_when_readonly(
+        emulator: Any, tmp_path: Path) -> None:
+    from tests.app_harness import make_app, wait_for
+    from tests.test_ui_actions import select_vault
+
+    archives = _seed(emulator, 2)
+    _store(tmp_path, archives).close()
+    emulator.clear_requests()
+    app = make_app(emulator.url, tmp_path, readonly=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: VAULT in app.screen_stack[0].vaults)
+        await select_vault(pilot, app, VAULT)
+        assert app.screen.check_action("close_out", ()) is False
+        await pilot.press("P")
+        await pilot.pause(0.1)
+        assert len(app.screen_stack) == 1
+        ids = [i for _t, rows in app.help_sections() for _k, _d, i in rows]
+        assert "close_out" not in ids
+    assert not {e.get("operation") for e in emulator.requests()} & MUTATING

@@ -73,6 +73,7 @@ __all__ = [
     "RunOptions",
     "cancel_purge",
     "check_manifests",
+    "deleted_archive_ids",
     "expected_inventory_at",
     "find_unfinished",
     "get_purge",
@@ -258,3 +259,8 @@ def problem_examples(store: Store, purge_id: int,
     """(path, state, reason) of a few refused or failed archives."""
     return db.problems(store, purge_id, states=(ItemState.REFUSED, ItemState.FAILED),
                        limit=limit)
+
+
+def deleted_archive_ids(store: Store, purge_id: int) -> list[str]:
+    """Archives the purge found deleted (by it, or before it): drop them from the cache."""
+    return db.removed_ids(store, purge_id)

@@ -449,3 +449,10 @@ def write_dry_run(store: Store, purge_id: int, path: Path) -> int:
 
     _write_csv(path, DRY_RUN_COLUMNS, rows())
     return count
+
+
+def removed_ids(store: Store, purge_id: int) -> list[str]:
+    """Archive ids no longer in the vault: deleted by the purge, or gone before it."""
+    return [str(r[0]) for r in _conn(store).execute(
+        "SELECT archive_id FROM purge_items WHERE purge=? AND state IN ('deleted', 'gone')",
+        (purge_id,))]
