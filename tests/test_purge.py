@@ -313,9 +313,16 @@ def test_run_deletes_only_proven_archives_then_waits_for_the_inventory(
     store = _store(tmp_path, archives)
     info = _plan(emulator.url, store, (_restored(tmp_path, archives[:4]),))
     emulator.clear_requests()
-    final, runner = _run(emulator.url, store, info.id)
+    final, runner = _run(emulator.url, store, info.id, max_concurrency=2)
     assert sorted(_ops(emulator, "DeleteArchive")) == sorted(x[0] for x in archives[:4])
     assert runner.requests == 4
+    deletes = [e for e in emulator.requests() if e.get("operation") == "DeleteArchive"]
+    edges = sorted([(e["t_start"], 1) for e in deletes] + [(e["t_end"], -1) for e in deletes])
+    in_flight = peak = 0
+    for _, step in edges:
+        in_flight += step
+        peak = max(peak, in_flight)
+    assert 1 <= peak <= 2  # bounded concurrency
     # Two archives are unproven: they stay, so the vault is never deleted.
     assert final.status is PurgeStatus.DONE and "2 kept" in final.message
     assert _ops(emulator, "DeleteVault") == []
@@ -525,10 +532,9 @@ def test_info_counts_survive_a_reopen(emulator: Any, tmp_path: Path) -> None:
 
 
 async def _open_close_out(pilot: Any, app: Any) -> Any:
+    from glacier_tui.ui.screens.close_out import CloseOutScreen
     from tests.app_harness import wait_for
     from tests.test_ui_actions import select_vault
-
-    from glacier_tui.ui.screens.close_out import CloseOutScreen
 
     await wait_for(pilot, lambda: VAULT in app.screen_stack[0].vaults)
     await select_vault(pilot, app, VAULT)
@@ -604,3 +610,28 @@ async def test_tui_close_out_is_hidden_and_refused_when_readonly(
         ids = [i for _t, rows in app.help_sections() for _k, _d, i in rows]
         assert "close_out" not in ids
     assert not {e.get("operation") for e in emulator.requests()} & MUTATING
+
+
+def test_cancel_stops_a_purge_for_good(emulator: Any, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    archives = _seed(emulator, 2)
+    store = _store(tmp_path, archives)
+    info = _plan(emulator.url, store, (_restored(tmp_path, archives),))
+    store.close()
+    from glacier_tui.cli import main
+
+    db = str(tmp_path / "store.sqlite3")
+    assert main(["purge", "cancel", str(info.id), "--db", db]) == 0
+    emulator.clear_requests()
+    with Store(db) as again:
+        final, _ = _run(emulator.url, again, info.id)
+    assert final.status is PurgeStatus.CANCELLED and _ops(emulator, "DeleteArchive") == []
+
+
+def test_proofs_naming_archives_outside_the_inventory_are_noted(emulator: Any,
+                                                                tmp_path: Path) -> None:
+    archives = _seed(emulator, 3)
+    store = _store(tmp_path, archives[:2])
+    info = _plan(emulator.url, store, (_restored(tmp_path, archives),))
+    assert "1 archive(s) named in the proofs are not in this inventory" in info.message
+    assert info.count(ArchiveClass.PROVEN) == 2

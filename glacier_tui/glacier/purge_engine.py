@@ -287,7 +287,9 @@ class PurgeRunner:
                     else:
                         outcomes.append(result)
                 self.scheduler_cpu += time.thread_time() - t0
-                if len(outcomes) >= opts.batch_size or (
+                # Written every claim's worth: after a kill, only unwritten outcomes (and the
+                # claimed items) are sent again.
+                if len(outcomes) >= claim or (
                         time.monotonic() - last_flush >= _FLUSH_SECONDS):
                     await flush()
                 self._report(PurgeStatus.RUNNING)

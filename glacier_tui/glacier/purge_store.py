@@ -215,11 +215,16 @@ def classify(store: Store, purge_id: int, *, lock_note: str = "") -> PurgeInfo:
         GROUP BY x.archive_id) AS p ON p.archive_id = a.archive_id
     ORDER BY a.r
     """
+    foreign, examples = foreign_proofs(store, purge_id)
+    note = ""
+    if foreign:
+        note = (f"{foreign:,} archive(s) named in the proofs are not in this inventory "
+                f"(e.g. {examples[0][:20]}...): deleted already, or a manifest of other data")
     with tx(store) as c:
         c.execute(sql, (purge_id, accept, measured_at))
         c.execute("DELETE FROM purge_proofs WHERE purge=?", (purge_id,))
-        c.execute("UPDATE purges SET status=?, lock_note=?, updated_at=? WHERE id=?",
-                  (PurgeStatus.PLANNED.value, lock_note, time.time(), purge_id))
+        c.execute("UPDATE purges SET status=?, lock_note=?, message=?, updated_at=? WHERE id=?",
+                  (PurgeStatus.PLANNED.value, lock_note, note, time.time(), purge_id))
     return get(store, purge_id)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from glacier_tui.glacier.pricing import VAULT_MIN_STORAGE_DAYS, PriceTable
-from glacier_tui.glacier.purge_types import ArchiveClass, ItemState, PurgeInfo
+from glacier_tui.glacier.purge_types import ArchiveClass, ItemState, PurgeInfo, PurgeStatus
 from glacier_tui.glacier.sanitize import inert
 
 __all__ = ["describe_plan", "human_bytes"]
@@ -51,6 +51,8 @@ def describe_plan(info: PurgeInfo, prices: PriceTable) -> list[str]:
     else:
         lines.append("  vault: deleted once an inventory shows it empty (about a day after "
                      "the last archive)")
+    if info.status is PurgeStatus.PLANNED and info.message:
+        lines.append(f"  note: {inert(info.message)}")
     if info.lock_note:
         lines.append(f"  lock: {inert(info.lock_note)}; archives it protects are reported, "
                      "not retried")
