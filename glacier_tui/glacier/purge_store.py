@@ -443,12 +443,13 @@ def write_manifest(store: Store, purge_id: int, path: Path) -> Path:
 
 
 def write_dry_run(store: Store, purge_id: int, path: Path) -> int:
-    """Exactly the archives a run would delete, as CSV (atomic); returns their count."""
+    """Exactly the archives a run would (still) delete, as CSV (atomic); returns their
+    count. For a purge under way, only those not deleted yet."""
     count = 0
 
     def rows() -> Iterator[Sequence[Any]]:
         nonlocal count
-        for r in _iter_rows(store, purge_id, "AND state != 'kept'"):
+        for r in _iter_rows(store, purge_id, "AND state IN ('pending', 'sent')"):
             count += 1
             yield (r[1], r[2], "" if r[3] is None else r[3], r[4] or "", r[5] or "", r[9])
 

@@ -6,7 +6,12 @@ from glacier_tui.glacier.pricing import VAULT_MIN_STORAGE_DAYS, PriceTable
 from glacier_tui.glacier.purge_types import ArchiveClass, ItemState, PurgeInfo, PurgeStatus
 from glacier_tui.glacier.sanitize import inert
 
-__all__ = ["describe_plan", "human_bytes"]
+__all__ = ["describe_plan", "human_bytes", "usd"]
+
+
+def usd(value: float) -> str:
+    """Dollars, with amounts under a cent shown as such rather than as $0.00."""
+    return "<$0.01" if 0 < value < 0.005 else f"${value:,.2f}"
 
 
 def human_bytes(n: float) -> str:
@@ -36,12 +41,12 @@ def describe_plan(info: PurgeInfo, prices: PriceTable) -> list[str]:
     lines.append(f"  to delete: {deletable:,} archive(s)")
     if info.early_fee_usd:
         state = "accepted" if info.accept_early_fee else "not accepted: those archives are kept"
-        lines.append(f"  early-deletion fee: ${info.accepted_fee_usd:,.2f} for what is deleted"
-                     f" (${info.early_fee_usd:,.2f} for every young proven archive; {state})")
+        lines.append(f"  early-deletion fee: {usd(info.accepted_fee_usd)} for what is deleted"
+                     f" ({usd(info.early_fee_usd)} for every young proven archive; {state})")
     else:
         lines.append("  early-deletion fee: $0.00 (no proven archive is younger than "
                      f"{VAULT_MIN_STORAGE_DAYS} days)")
-    lines.append(f"  storage saved: ${info.monthly_saving_usd:,.2f} a month ({prices.region} "
+    lines.append(f"  storage saved: {usd(info.monthly_saving_usd)} a month ({prices.region} "
                  f"list prices of {prices.as_of}; an estimate, not a bill)")
     kept = info.in_state(ItemState.KEPT)
     if info.keep_vault:
