@@ -178,7 +178,7 @@ def bench_plan(m: int) -> list[tuple[str, str]]:
     return [
         ("campaign plan of an inventory",
          f"{res['items']:,} archives in {res['s']:.2f} s = {res['s'] / import_s:.2f}x the "
-         f"import ({import_s:.2f} s, CLI process); peak RSS {res['rss_mib']:.0f} MiB"),
+         f"import ({import_s:.2f} s, importer time); peak RSS {res['rss_mib']:.0f} MiB"),
     ]
 
 

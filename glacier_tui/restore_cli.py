@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from glacier_tui.glacier import campaign_store, errors
+from glacier_tui.glacier.campaign_inventory import fetch_inventory
 from glacier_tui.glacier.campaigns import (
     CampaignInfo,
     CampaignProgress,
@@ -28,6 +28,7 @@ from glacier_tui.glacier.campaigns import (
     ItemState,
     Limits,
     Selection,
+    campaign_active,
     campaign_items,
     cancel_campaign,
     estimate_campaign,
@@ -134,7 +135,7 @@ def _out(text: str) -> None:
 
 
 def _err(text: str) -> None:
-    print(f"glacier-tui restore: {' '.join(text.split())}", file=sys.stderr, flush=True)
+    print(f"glacier-tui restore: {inert(' '.join(text.split()))}", file=sys.stderr, flush=True)
 
 
 def _human(n: float) -> str:
@@ -144,6 +145,12 @@ def _human(n: float) -> str:
             return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
         value /= 1024
     return f"{value:,.1f} PiB"  # pragma: no cover
+
+
+def _usd(amount: float) -> str:
+    if 0 < amount < 0.01:
+        return "<$0.01"
+    return f"${amount:,.2f}"
 
 
 def _duration(seconds: float) -> str:
@@ -179,7 +186,10 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         if action == "verify":
             return _verify(args)
         if action == "status":
-            return _with_store(args, settings, _status)
+            prices = _prices(settings)
+            machine = getattr(settings, "machine_region", None)
+            return _with_store(args, settings,
+                               lambda store, a: _status(store, a, prices, machine))
         if action == "cancel":
             return _with_store(args, settings, _cancel)
         main: Callable[[], Awaitable[int]]
@@ -216,29 +226,40 @@ def _with_store(args: argparse.Namespace, settings: Any,
 # -- status / cancel / verify ----------------------------------------------------------------
 
 
-def _summary(info: CampaignInfo, prices: PriceTable | None = None) -> str:
+def _summary(info: CampaignInfo, store: Store) -> str:
     verified = info.counts.get(ItemState.VERIFIED, 0)
-    return (f"{info.id:>4}  {info.status.value:<10} {verified:,}/{info.total_items:,} verified  "
+    status = info.status.value
+    if info.status == CampaignStatus.RUNNING and not campaign_active(store, info.id):
+        status = "stopped"  # killed or rebooted mid-run: `restore resume ID` goes on
+    return (f"{info.id:>4}  {status:<10} {verified:,}/{info.total_items:,} verified  "
             f"{_human(info.verified_bytes)}/{_human(info.total_bytes)}  {info.tier:<9} "
             f"{inert(info.vault)}: {inert(info.selection.describe())} -> "
             f"{inert(str(info.destination))}")
 
 
-def _status(store: Store, args: argparse.Namespace) -> int:
+def _cost(info: CampaignInfo, prices: PriceTable, machine_region: str | None) -> float:
+    # Without the endpoint's region at hand, egress counts unless the machine says where
+    # it is (then the campaign's data stayed in that region or the user set it so).
+    return info.cost_so_far(prices, egress=not machine_region)
+
+
+def _status(store: Store, args: argparse.Namespace, prices: PriceTable,
+            machine_region: str | None) -> int:
     if args.id is None:
         campaigns = list_campaigns(store)
         if not campaigns:
             _out("no restore campaigns")
         for info in campaigns:
-            _out(_summary(info))
+            _out(_summary(info, store))
         return EXIT_OK
     info = get_campaign(store, args.id)
-    _out(_summary(info))
+    _out(_summary(info, store))
     counts = ", ".join(f"{s.value} {info.counts.get(s, 0):,}" for s in ItemState)
     _out(f"      {counts}")
     _out(f"      jobs started {info.requests_made:,} (re-requested {info.re_requests:,}), "
          f"requested {_human(info.bytes_requested)}, downloaded "
-         f"{_human(info.bytes_downloaded)}, cost so far ${info.cost_so_far():,.2f} (estimate)")
+         f"{_human(info.bytes_downloaded)}, cost so far "
+         f"{_usd(_cost(info, prices, machine_region))} (estimate)")
     if info.message:
         _out(f"      {inert(info.message)}")
     bad = campaign_items(store, info.id, states=[ItemState.FAILED, ItemState.SKIPPED], limit=20)
@@ -350,23 +371,7 @@ async def _ensure_inventory(args: argparse.Namespace, glacier: GlacierClient, st
         return
     _out(f"no inventory of {inert(args.vault)} is stored: requesting one from Glacier and "
          "waiting for it (on AWS this takes about 4 hours; --inventory FILE skips it)")
-    job_id = await glacier.initiate_inventory_retrieval(args.vault, format="JSON")
-    while True:
-        job = await glacier.describe_job(args.vault, job_id)
-        if job.succeeded:
-            break
-        if job.failed:
-            raise errors.LocalError(
-                f"the inventory job failed ({inert(job.status_message or 'no reason')})",
-                hint="A vault is inventoried about once a day after its first upload; try "
-                "again later.")
-        await asyncio.sleep(poll)
-    with tempfile.TemporaryDirectory(prefix="glacier-tui-inventory-") as tmp:
-        path = Path(tmp) / "inventory.json"
-        from glacier_tui.glacier.downloads import download_job_output
-
-        await download_job_output(glacier, args.vault, job, path)
-        result = await asyncio.to_thread(import_inventory, store, key, path)
+    result = await fetch_inventory(glacier, store, args.vault, key, poll=poll, on_status=_out)
     _out(f"inventory received: {result.archives:,} archives")
 
 
@@ -390,9 +395,9 @@ def _print_estimate(store: Store, info: CampaignInfo, prices: PriceTable, region
                      bytes_per_hour=info.limits.bytes_per_hour)
         mark = "*" if tier == info.tier else " "
         lo, hi = e.eta_seconds
-        egress = f" + egress ${e.egress_usd:,.2f}" if e.egress_applies else ""
-        _out(f"  {mark} {tier:<9} retrieval ${e.retrieval_usd:,.2f} + requests "
-             f"${e.requests_usd:,.2f}{egress} = ${e.total_usd:,.2f}; jobs done in "
+        egress = f" + egress {_usd(e.egress_usd)}" if e.egress_applies else ""
+        _out(f"  {mark} {tier:<9} retrieval {_usd(e.retrieval_usd)} + requests "
+             f"{_usd(e.requests_usd)}{egress} = {_usd(e.total_usd)}; jobs done in "
              f"{_duration(lo)}-{_duration(hi)}")
     if est.egress_applies:
         _out("  egress: this machine is not known to be in the endpoint's region "
@@ -437,7 +442,7 @@ async def _plan_and_run(args: argparse.Namespace, settings: Any) -> int:
                 _out("dry run: nothing requested")
                 return EXIT_OK
             if args.budget_usd is not None:
-                _out(f"  budget: ${args.budget_usd:,.2f} for retrieval and requests")
+                _out(f"  budget: {_usd(args.budget_usd)} for retrieval and requests")
             if not _confirm(args):
                 await asyncio.to_thread(campaign_store.delete, store, info.id)
                 _out("not started")
@@ -472,10 +477,15 @@ async def _execute(glacier: GlacierClient, store: Store, cid: int, args: argpars
     with display:
         info = await run_campaign(glacier, store, cid, options=options,
                                   on_progress=display.update)
-    return _report(info)
+    code = _report(info, prices, getattr(settings, "machine_region", None))
+    if not info.all_verified:
+        for item in campaign_items(store, cid, states=[ItemState.FAILED, ItemState.SKIPPED],
+                                   limit=5):
+            _out(f"  {item.state.value}: {inert(item.path)}: {inert(item.reason)}")
+    return code
 
 
-def _report(info: CampaignInfo) -> int:
+def _report(info: CampaignInfo, prices: PriceTable, machine_region: str | None) -> int:
     csv_path, json_path = manifest_paths(info.destination, info.id)
     if info.all_verified and info.already_verified == info.total_items:
         _out(f"already verified: all {info.total_items:,} archive(s) are in "
@@ -484,7 +494,8 @@ def _report(info: CampaignInfo) -> int:
         extra = (f" ({info.already_verified:,} already verified)"
                  if info.already_verified else "")
         _out(f"every archive verified: {info.total_items:,} file(s), "
-             f"{_human(info.total_bytes)}{extra}; cost ${info.cost_so_far():,.2f} (estimate)")
+             f"{_human(info.total_bytes)}{extra}; cost "
+             f"{_usd(_cost(info, prices, machine_region))} (estimate)")
     else:
         counts = ", ".join(f"{s.value} {n:,}" for s, n in info.counts.items() if n)
         _out(f"campaign {info.id} {info.status.value}: {counts}")
@@ -536,7 +547,7 @@ class _Display:
         if p.paced_until:
             paced = f", paused until {time.strftime('%H:%M', time.localtime(p.paced_until))}"
         text = (f"[{counts}] {_human(p.verified_bytes + p.downloading_bytes)} of "
-                f"{_human(p.total_bytes)}{rate}{eta}, cost ${p.cost_so_far_usd:,.2f}{paced}")
+                f"{_human(p.total_bytes)}{rate}{eta}, cost {_usd(p.cost_so_far_usd)}{paced}")
         if p.message:
             text += f" - {inert(p.message)}"
         return text

@@ -20,6 +20,7 @@ from glacier_tui.glacier.campaigns import (
     ItemState,
     Limits,
     Selection,
+    campaign_active,
     campaign_items,
     cancel_campaign,
     get_campaign,
@@ -251,6 +252,7 @@ def test_resume_after_crash_adopts_job_and_never_initiates_twice(
     c.initiate_job(vaultName=VAULT, jobParameters={
         "Type": "archive-retrieval", "ArchiveId": items[4].archive_id, "Tier": "Bulk"})
     campaign_store.set_status(store, info.id, CampaignStatus.RUNNING)
+    assert not campaign_active(store, info.id)  # "running", but no process holds it
     final, _ = run(emulator, store, info.id)
     assert final.status == CampaignStatus.DONE
     initiated = [r for r in emulator.requests() if r.get("operation") == "InitiateJob"]
@@ -326,4 +328,35 @@ def test_byte_range_of_one_archive(boto3_client: Any, emulator: Any, tmp_path: P
     with pytest.raises(CampaignError, match="exactly one archive"):
         plan_campaign(store, CampaignSpec(VAULT, VAULT, Selection.whole_vault(), "Bulk",
                                           tmp_path, byte_range=(0, mib - 1)))
+    store.close()
+
+
+def test_inventory_wait_adopts_the_pending_job(boto3_client: Any, emulator: Any,
+                                               tmp_path: Path) -> None:
+    from glacier_tui.glacier.campaigns import fetch_inventory
+
+    make_vault(boto3_client, emulator, {"a/b.txt": b"x"})
+    emulator.rebuild_inventory(VAULT)
+    store = Store(tmp_path / "store.sqlite3")
+
+    class Killed(Exception):
+        pass
+
+    async def killed(_seconds: float) -> None:
+        raise Killed
+
+    async def advance(_seconds: float) -> None:
+        emulator.advance(3600)
+
+    async def fetch(sleep: Any) -> Any:
+        opts = ClientOptions(endpoint_url=emulator.url, region="us-east-1", max_attempts=1)
+        async with GlacierClient(opts) as client:
+            return await fetch_inventory(client, store, VAULT, VAULT, poll=60.0, sleep=sleep)
+
+    with pytest.raises(Killed):  # the wait is interrupted: the job id stays in the journal
+        asyncio.run(fetch(killed))
+    result = asyncio.run(fetch(advance))
+    assert result.archives == 1
+    assert ops(emulator, "InitiateJob") == 1
+    assert store.folder(VAULT, "a") is not None
     store.close()

@@ -24,8 +24,12 @@ from glacier_tui.glacier.client import ClientOptions, GlacierClient
 from glacier_tui.glacier.descriptions import encode_mt2
 from glacier_tui.glacier.inventory import import_inventory
 from glacier_tui.glacier.migrate import MigrationSink, MigrationSpec, plan_migration
-from glacier_tui.glacier.migrate_manifest import verify_s3_manifest
-from glacier_tui.glacier.migrate_stream import whole_crc
+from glacier_tui.glacier.migrate_manifest import (
+    merge_manifests,
+    migration_manifest_path,
+    verify_s3_manifest,
+)
+from glacier_tui.glacier.migrate_stream import archive_shard, whole_crc
 from glacier_tui.glacier.s3_client import S3Client, S3Options, b64_crc
 from glacier_tui.glacier.store import Store
 from glacier_tui.glacier.treehash import tree_hash
@@ -319,3 +323,87 @@ def test_verify_uses_head_only_and_finds_a_changed_object(world: Any) -> None:
     assert problems["pre/photos/2020/small.jpg"] == "missing in S3"
     assert "CRC64NVME is" in problems["pre/docs/exactly-two.bin"]
     assert check.ok == len(FILES) - 2
+
+
+# -- resume -------------------------------------------------------------------------------
+
+
+class Crash(BaseException):
+    """Stands in for SIGKILL: nothing after it runs in the migration's code."""
+
+
+def crash_on_upload_part(after: int, counter: dict[str, int]) -> Any:
+    def hook(s3: S3Client) -> None:
+        s3_ops(counter)(s3)
+
+        def boom(**_: Any) -> None:
+            if counter.get("UploadPart", 0) >= after:
+                raise Crash
+
+        s3.raw.meta.events.register_first("before-call.s3.UploadPart", boom)
+    return hook
+
+
+def test_resume_mid_archive_after_a_crash_and_an_expired_output(world: Any) -> None:
+    w = world
+    only = spec(w, selection=Selection.matching("big.bin"))
+    first: dict[str, int] = {}
+    with pytest.raises(Crash):
+        migrate(w, only, hook=crash_on_upload_part(2, first), part_concurrency=1)
+    assert first["UploadPart"] == 2
+    plan = plan_migration(w.store, only)
+    assert plan.resumed
+    item = campaign_items(w.store, plan.info.id)[0]
+    assert sorted(ms.accepted_parts(w.store, item.item_id)) == [1, 2]
+    # The job's output expires before the run resumes: it is requested again, and only
+    # the two parts S3 has not accepted yet are fetched and sent.
+    w.emu.advance(48 * 3600)
+    w.emu.clear_requests()
+    second: dict[str, int] = {}
+    info, sink, _ = migrate(w, only, hook=s3_ops(second), part_concurrency=1)
+    assert info.status == CampaignStatus.DONE, info.message
+    assert second["ListParts"] == 1 and second.get("CreateMultipartUpload", 0) == 0
+    assert second["UploadPart"] == 2 and sink.parts_uploaded == 2
+    assert ops(w, "InitiateJob") == 1 and ops(w, "GetJobOutput") == 2
+    data = FILES["photos/2020/big.bin"]
+    head = w.s3.head_object(Bucket=BUCKET, Key="pre/photos/2020/big.bin", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC64NVME"] == b64_crc(_crc(data))
+    assert head["ChecksumType"] == "FULL_OBJECT" and head["ContentLength"] == len(data)
+
+
+def test_upload_gone_since_the_crash_starts_a_new_one(world: Any) -> None:
+    w = world
+    only = spec(w, selection=Selection.matching("big.bin"))
+    with pytest.raises(Crash):
+        migrate(w, only, hook=crash_on_upload_part(2, {}), part_concurrency=1)
+    for up in w.s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []):
+        w.s3.abort_multipart_upload(Bucket=BUCKET, Key=up["Key"], UploadId=up["UploadId"])
+    counter: dict[str, int] = {}
+    info, _, _ = migrate(w, only, hook=s3_ops(counter), part_concurrency=1)
+    assert info.status == CampaignStatus.DONE
+    assert counter["CreateMultipartUpload"] == 1 and counter["UploadPart"] == 4
+
+
+# -- shards ---------------------------------------------------------------------------------
+
+
+def test_shards_slice_by_archive_id_and_merge_reports_gaps(world: Any) -> None:
+    w = world
+    shards = []
+    for index in range(2):
+        info, _, plan = migrate(w, spec(w, shard=(index, 2)))
+        assert info.status == CampaignStatus.DONE
+        wanted = {aid for aid in w.ids.values() if archive_shard(aid, 2) == index}
+        assert {i.archive_id for i in campaign_items(w.store, info.id)} == wanted
+        shards.append(migration_manifest_path(plan.info.destination, info.id, (index, 2)))
+    merged = w.tmp / "merged.csv"
+    report = merge_manifests(shards, merged)
+    assert report.all_ok and report.rows == len(FILES) and report.verified == len(FILES)
+    assert merged.read_text(encoding="utf-8").count("\n") == len(FILES) + 1
+    # Leave out the shard with most archives: its shard and archives are missing.
+    full = max(range(2), key=lambda i: sum(archive_shard(a, 2) == i for a in w.ids.values()))
+    other = 1 - full
+    gap = merge_manifests([shards[other]], w.tmp / "gap.csv")
+    assert gap.missing_shards == [full] and gap.missing == len(FILES) - gap.rows > 0
+    twice = merge_manifests([shards[full], shards[full], shards[other]], w.tmp / "dup.csv")
+    assert len(twice.duplicates) == len(FILES) - gap.rows and not twice.all_ok

@@ -95,6 +95,11 @@ def test_bad_usage_is_one_line_exit_2(demo: Any, tmp_path: Path,
                    "--inventory", str(tmp_path / "nope.json")) == 2
     err = capsys.readouterr().err
     assert "no such file" in err and "Traceback" not in err
+    assert restore(demo, "--readonly", *base(demo, tmp_path / "o")) == 2
+    assert "read-only" in capsys.readouterr().err
+    assert restore(demo, "--vault", "family-photos", "--all", "-o", str(tmp_path),
+                   "--byte-range", "0-99") == 2
+    assert "exactly one --archive" in capsys.readouterr().err
     bad = tmp_path / "bad.csv"
     bad.write_text("hello\n")
     assert cli.main(["restore", "verify", str(bad)]) == 1

@@ -39,7 +39,7 @@ from glacier_tui.glacier.manifest import write_manifest
 from glacier_tui.glacier.models import Job, JobStatus, RetrievalStrategy
 from glacier_tui.glacier.paths import UnsafePathError, safe_download_path
 from glacier_tui.glacier.pricing import TIER_HOURS
-from glacier_tui.glacier.safe_files import ExclusiveLock, UnsafeFileError
+from glacier_tui.glacier.safe_files import ExclusiveLock, LockedError, UnsafeFileError
 from glacier_tui.glacier.sanitize import inert
 from glacier_tui.glacier.store import Store
 from glacier_tui.glacier.transfer_common import (
@@ -50,7 +50,7 @@ from glacier_tui.glacier.transfer_common import (
 )
 from glacier_tui.glacier.treehash import tree_hash_file
 
-__all__ = ["CampaignRunner", "job_marker", "run_campaign"]
+__all__ = ["CampaignRunner", "campaign_active", "job_marker", "run_campaign"]
 
 # Errors after which no archive of the campaign can make progress: stop and say why.
 _FATAL: Final = (
@@ -81,6 +81,23 @@ def _lock_path(store: Store, campaign_id: int) -> Path:
     else:
         folder = base.parent
     return folder / "campaign-locks" / f"campaign-{int(campaign_id)}.lock"
+
+
+def campaign_active(store: Store, campaign_id: int) -> bool:
+    """True while a runner (in any process) holds the campaign: a ``running`` campaign
+    nobody holds was interrupted (killed, rebooted) and waits for ``resume``."""
+    lock = ExclusiveLock(_lock_path(store, campaign_id))
+    try:
+        lock.acquire()
+    except LockedError:
+        return True
+    lock.release()
+    return False
+
+
+def _rank(job: Job) -> tuple[bool, float]:
+    """Finished before running, then newest first (a date may be missing)."""
+    return job.succeeded, job.creation_date.timestamp() if job.creation_date else 0.0
 
 
 def _definite_refusal(exc: errors.GlacierError) -> bool:
@@ -220,6 +237,7 @@ class CampaignRunner:
             await self.options.sink.check_present(self.store, cid)
         else:
             await asyncio.to_thread(self._check_present)
+        self._message = ""
         self._sync_counts()
         await self._read_limits()
         list_due = True
@@ -485,9 +503,7 @@ class CampaignRunner:
             if job.archive_id and self._usable(job):
                 best = out.get(job.archive_id)
                 # Prefer a finished job (its output can be fetched now), then the newest.
-                if best is None or (job.succeeded, job.creation_date or 0) > (
-                    best.succeeded, best.creation_date or 0
-                ):
+                if best is None or _rank(job) > _rank(best):
                     out[job.archive_id] = job
         return out
 

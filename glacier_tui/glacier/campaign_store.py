@@ -99,7 +99,9 @@ _write_lock = threading.RLock()
 
 def _conn(store: Store) -> sqlite3.Connection:
     c = store.conn
-    key = f"{store.path}"
+    # Checked once per connection (cheap), so a store file replaced under the same
+    # path gets its tables again.
+    key = f"{store.path}:{id(c)}"
     if key not in _ready:
         with _ready_lock:
             if key not in _ready:

@@ -34,7 +34,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from glacier_tui.glacier import campaign_store as _db
-from glacier_tui.glacier.campaign_engine import CampaignRunner, run_campaign
+from glacier_tui.glacier.campaign_engine import CampaignRunner, campaign_active, run_campaign
+from glacier_tui.glacier.campaign_inventory import fetch_inventory
 from glacier_tui.glacier.campaign_types import (
     TERMINAL_STATES,
     ArchiveSink,
@@ -87,9 +88,11 @@ __all__ = [
     "SelectionKind",
     "SinkRefused",
     "SinkResult",
+    "campaign_active",
     "campaign_items",
     "cancel_campaign",
     "estimate_campaign",
+    "fetch_inventory",
     "find_unfinished",
     "get_campaign",
     "list_campaigns",
