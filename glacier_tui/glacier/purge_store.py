@@ -102,13 +102,16 @@ _ready: set[str] = set()
 
 
 def _conn(store: Store) -> Any:
-    key = str(store.path)
-    if key not in _ready or str(store.path) == ":memory:":
-        with store._tx() as c:
+    c = store.conn
+    # Checked once per connection (cheap), so a store file replaced under the same path
+    # (or a new in-memory store) gets its tables again.
+    key = f"{store.path}:{id(c)}"
+    if key not in _ready:
+        with store._tx() as tx_c:
             for stmt in _SCHEMA:
-                c.execute(stmt)
+                tx_c.execute(stmt)
         _ready.add(key)
-    return store.conn
+    return c
 
 
 def tx(store: Store, *, durable: bool = False) -> Any:
