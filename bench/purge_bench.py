@@ -349,6 +349,14 @@ def run_bench(n: int, seed: int) -> list[tuple[str, str]]:
     ]
 
 
+def run(quick: bool = False) -> list[tuple[str, str]]:
+    """For ``python -m bench``: the throughput figures and one kill/resume line."""
+    rows = [(f"purge {name}", value) for name, value in run_bench(1000 if quick else 10_000, 7)]
+    outcome = run_kill(200 if quick else 2000, 3 if quick else 20, 7)
+    rows.append(("purge kill/resume", outcome.line()))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--archives", type=int, default=None, help="bench size (default 10,000)")
