@@ -635,3 +635,21 @@ def test_proofs_naming_archives_outside_the_inventory_are_noted(emulator: Any,
     info = _plan(emulator.url, store, (_restored(tmp_path, archives),))
     assert "1 archive(s) named in the proofs are not in this inventory" in info.message
     assert info.count(ArchiveClass.PROVEN) == 2
+
+
+def test_next_inventory_estimate_and_lock_policy_reading() -> None:
+    from glacier_tui.emulator.lock_policy import denies_delete
+    from glacier_tui.glacier.purge import expected_inventory_at
+    from glacier_tui.glacier.purge_lock import describe_delete_denial
+
+    day = 86400.0
+    assert expected_inventory_at(None, 1000.0) == 1000.0 + day
+    assert expected_inventory_at(0.0, 10.0) == day  # the next daily inventory after it
+    assert expected_inventory_at(0.0, 2.5 * day) == 3 * day
+    allow = json.dumps({"Statement": [{"Effect": "Allow", "Action": "glacier:DeleteArchive"}]})
+    assert describe_delete_denial(allow) is None and not denies_delete(allow, 1.0)
+    assert describe_delete_denial("not json") is None
+    assert describe_delete_denial(LOCK_POLICY, "Locked") == (
+        "the vault lock policy (Locked) denies DeleteArchive for archives younger than "
+        "3650 days")
+    assert denies_delete(LOCK_POLICY, 10.0) and not denies_delete(LOCK_POLICY, 4000.0)
