@@ -242,7 +242,7 @@ class PurgeRunner:
                     exhausted = not rows
                     queue.extend(_Item(i, a, s, False) for i, a, s in rows)
                 t0 = time.thread_time()
-                now = opts.clock()
+                now = time.monotonic()  # throttling pauses are real time, whatever the clock
                 if stop is None and pause_until <= now:
                     while queue and len(in_flight) < self.limit:
                         in_flight.add(asyncio.create_task(self._delete_one(queue.popleft())))
@@ -250,7 +250,7 @@ class PurgeRunner:
                 if not in_flight:
                     if stop is not None or (exhausted and not queue):
                         break
-                    await opts.sleep(max(0.0, pause_until - now))
+                    await asyncio.sleep(max(0.0, pause_until - now))
                     continue
                 timeout = max(0.0, pause_until - now) if pause_until > now else None
                 done, _ = await asyncio.wait(in_flight, timeout=timeout,
@@ -274,8 +274,8 @@ class PurgeRunner:
                         self.limit = max(1, self.limit // 2)
                         successes = 0
                         backoff = min(opts.max_backoff, 0.5 * 2 ** min(consecutive_throttles, 16))
-                        pause_until = max(pause_until,
-                                          opts.clock() + backoff * random.uniform(0.5, 1.0))
+                        pause_until = max(pause_until, time.monotonic()
+                                          + backoff * random.uniform(0.5, 1.0))
                         item.resent = True
                         queue.appendleft(item)
                         continue
