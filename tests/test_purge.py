@@ -653,3 +653,33 @@ def test_next_inventory_estimate_and_lock_policy_reading() -> None:
         "the vault lock policy (Locked) denies DeleteArchive for archives younger than "
         "3650 days")
     assert denies_delete(LOCK_POLICY, 10.0) and not denies_delete(LOCK_POLICY, 4000.0)
+
+
+def test_the_restore_campaigns_own_manifests_are_proof(emulator: Any, tmp_path: Path) -> None:
+    """A real campaign's manifest (CSV and JSON, as restore writes them) proves its files;
+    the CSV names no vault, so its JSON twin or the campaign in the store does."""
+    from glacier_tui.glacier.campaigns import (
+        CampaignSpec,
+        Selection,
+        campaign_items,
+        plan_campaign,
+        write_manifest,
+    )
+
+    archives = _seed(emulator, 3)
+    store = _store(tmp_path, archives)
+    dest = tmp_path / "restored"
+    info = plan_campaign(store, CampaignSpec(VAULT, EMU_ARN, Selection.whole_vault(), "Bulk",
+                                             dest))
+    data = {a: d for a, _h, _s, d in archives}
+    for item in campaign_items(store, info.id):
+        (dest / item.path).parent.mkdir(parents=True, exist_ok=True)
+        (dest / item.path).write_bytes(data[item.archive_id])
+    store.conn.execute("UPDATE campaign_items SET state='verified', verified_at=? WHERE "
+                       "campaign=?", (EMULATOR_START.timestamp(), info.id))
+    csv_path, json_path = write_manifest(store, info.id)
+    for proof in (json_path, csv_path):
+        purge = _plan(emulator.url, store, (proof,))
+        assert purge.count(ArchiveClass.PROVEN) == 3, proof
+    json_path.unlink()  # the CSV alone: the campaign in the store names the vault
+    assert _plan(emulator.url, store, (csv_path,)).count(ArchiveClass.PROVEN) == 3
