@@ -683,3 +683,41 @@ def test_the_restore_campaigns_own_manifests_are_proof(emulator: Any, tmp_path: 
         assert purge.count(ArchiveClass.PROVEN) == 3, proof
     json_path.unlink()  # the CSV alone: the campaign in the store names the vault
     assert _plan(emulator.url, store, (csv_path,)).count(ArchiveClass.PROVEN) == 3
+
+
+async def test_tui_close_out_of_a_fully_proven_vault_waits_then_offers_resume(
+        emulator: Any, tmp_path: Path) -> None:
+    from textual.widgets import Button, Input
+
+    from tests.app_harness import make_app, wait_for
+
+    archives = _seed(emulator, 3)
+    emulator.advance(13 * 3600)
+    _store(tmp_path, archives).close()
+    manifest = _restored(tmp_path, archives)
+    app = make_app(emulator.url, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _open_close_out(pilot, app)
+        screen.query_one("#proofs", Input).value = str(manifest)
+        screen.query_one("#proofs", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.info is not None, steps=400)
+        screen.query_one("#typed", Input).value = VAULT
+        screen.query_one("#typed", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("next inventory expected around" in str(n.message)
+                                          for n in app._notifications), steps=600)
+        await app.workers.wait_for_complete()
+        # Opened again: the purge under way is shown, to be resumed (typed name again).
+        again = await _open_close_out(pilot, app)
+        assert again.info is not None and again.info.status is PurgeStatus.AWAITING_INVENTORY
+        resume = again.query_one("#start", Button)
+        assert str(resume.label) == "Resume" and resume.disabled
+        emulator.advance(13 * 3600)
+        again.query_one("#typed", Input).value = VAULT
+        again.query_one("#typed", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("vault deleted" in str(n.message)
+                                          for n in app._notifications), steps=600)
+        await app.workers.wait_for_complete()
+    assert len(_ops(emulator, "DeleteVault")) == 1

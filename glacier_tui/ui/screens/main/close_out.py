@@ -27,7 +27,7 @@ def _milestone(p: PurgeProgress, reached: set[str]) -> str | None:
     from glacier_tui.glacier.purge import PurgeStatus
 
     if p.status is PurgeStatus.AWAITING_INVENTORY:
-        key = "awaiting"
+        key = "awaiting" if p.next_inventory_at is not None else ""  # once it is known
     elif p.status is PurgeStatus.VAULT_DELETED:
         key = "vault"
     elif p.deletable:
