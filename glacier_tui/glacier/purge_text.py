@@ -32,7 +32,7 @@ def describe_plan(info: PurgeInfo, prices: PriceTable) -> list[str]:
         ArchiveClass.PROVEN: "copy verified against the inventory's tree hash: deletable",
         ArchiveClass.UNPROVEN: "no copy, or one that does not match: kept",
         ArchiveClass.YOUNG: f"proven but younger than {VAULT_MIN_STORAGE_DAYS} days: kept "
-                            "(--accept-early-fee deletes them)",
+                            "(accepting the early-deletion fee deletes them)",
     }
     for cls in ArchiveClass:
         lines.append(f"  {cls.value:<9} {info.count(cls):>10,}  {human_bytes(info.nbytes(cls)):>11}"
