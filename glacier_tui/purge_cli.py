@@ -34,6 +34,7 @@ from glacier_tui.glacier.purge import (
     drop_purge,
     find_unfinished,
     get_purge,
+    has_purges,
     kept_examples,
     list_purges,
     plan_purge,
@@ -224,9 +225,16 @@ def _store_action(args: argparse.Namespace, settings: Any, action: str) -> int:
     store = _store(args, settings, create=False)
     try:
         if action == "cancel":
+            if not has_purges(store):
+                raise errors.LocalError(f"purge {args.id} does not exist")
             info = cancel_purge(store, args.id)
             _out(f"purge {info.id} of {inert(info.vault)}: {info.status.value}; what was "
                  "deleted stays deleted")
+            return EXIT_OK
+        if not has_purges(store):
+            if args.id:
+                raise errors.LocalError(f"purge {args.id} does not exist")
+            _out("no purges")
             return EXIT_OK
         infos = [get_purge(store, args.id)] if args.id else list_purges(store)
         if not infos:

@@ -721,3 +721,22 @@ async def test_tui_close_out_of_a_fully_proven_vault_waits_then_offers_resume(
                                           for n in app._notifications), steps=600)
         await app.workers.wait_for_complete()
     assert len(_ops(emulator, "DeleteVault")) == 1
+
+
+def test_status_of_a_store_without_purges_creates_nothing(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from glacier_tui.cli import main
+
+    db = tmp_path / "store.sqlite3"
+    Store(db).close()
+    assert main(["purge", "status", "--db", str(db)]) == 0
+    assert "no purges" in capsys.readouterr().out
+    assert main(["purge", "status", "3", "--db", str(db)]) == 1
+    assert main(["purge", "cancel", "3", "--db", str(db)]) == 1
+    assert "purge 3 does not exist" in capsys.readouterr().err
+    with Store(db) as store:
+        assert _purges(store) == 0
+        assert not store.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name='purges'").fetchone()
+    assert main(["purge", "status", "--db", str(tmp_path / "none.sqlite3")]) == 1
+    assert not (tmp_path / "none.sqlite3").exists()

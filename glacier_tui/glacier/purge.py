@@ -77,6 +77,7 @@ __all__ = [
     "expected_inventory_at",
     "find_unfinished",
     "get_purge",
+    "has_purges",
     "kept_examples",
     "list_purges",
     "plan_purge",
@@ -264,3 +265,8 @@ def problem_examples(store: Store, purge_id: int,
 def deleted_archive_ids(store: Store, purge_id: int) -> list[str]:
     """Archives the purge found deleted (by it, or before it): drop them from the cache."""
     return db.removed_ids(store, purge_id)
+
+
+def has_purges(store: Store) -> bool:
+    """Whether any purge was ever planned in this store (creates nothing)."""
+    return db.exists(store)

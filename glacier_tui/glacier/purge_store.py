@@ -114,6 +114,12 @@ def _conn(store: Store) -> Any:
     return c
 
 
+def exists(store: Store) -> bool:
+    """Whether the store has purge tables at all (read-only callers create nothing)."""
+    return store.conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='purges'").fetchone() is not None
+
+
 def tx(store: Store, *, durable: bool = False) -> Any:
     """A write transaction of the store (its write lock, its busy handling)."""
     _conn(store)
