@@ -229,7 +229,8 @@ class _Env:
 
     def __init__(self, glacier: ClientOptions, s3: S3Options, store_path: Path,
                  prices: PriceTable, verified_keys: frozenset[str], demo: bool,
-                 machine_region: str | None) -> None:
+                 machine_region: str | None, readonly: bool = False) -> None:
+        self.readonly = readonly
         self.glacier = glacier
         self.s3 = s3
         self.store_path = store_path
@@ -291,12 +292,17 @@ def _environment(args: argparse.Namespace, settings: Any, stack: ExitStack) -> _
                    access_key=glacier.access_key, secret_key=glacier.secret_key,
                    session_token=glacier.session_token)
     prices, verified = _load_prices(settings, getattr(args, "prices", None))
-    return _Env(glacier, s3, Path(store_path), prices, verified, demo, machine)
+    return _Env(glacier, s3, Path(store_path), prices, verified, demo, machine,
+                readonly=bool(getattr(settings, "readonly", False)))
 
 
 def _check_plan_args(args: argparse.Namespace, env: _Env) -> None:
     if not args.vault:
         raise UsageError("--vault is required")
+    if env.readonly and args.migrate_command == "run":
+        raise UsageError("a migration starts retrieval jobs and writes to S3, which "
+                         "read-only mode refuses (--readonly / readonly = true); "
+                         "`migrate plan` still works")
     if not args.to:
         raise UsageError("--to s3://BUCKET/PREFIX is required")
     try:
@@ -421,6 +427,9 @@ def _print_plan(store: Store, plan: MigrationPlan, env: _Env, tier: str,
          f"audit {_usd(chosen.audit_usd, u)}; then {_usd(chosen.storage_month_usd, u)} a "
          f"month, at least {chosen.min_days} days ({_usd(chosen.commitment_usd, u)}); "
          "per object 32 KB at the class rate + 8 KB at STANDARD counted")
+    _out("  while a multipart upload is open its parts are billed as STANDARD storage "
+         "(minutes per archive here, so cents at most); abort leftovers with an "
+         "AbortIncompleteMultipartUpload lifecycle rule")
     _out("  the vault keeps billing storage until its archives are deleted (deleting "
          "within 90 days of upload bills the rest of the 90 days)")
 

@@ -407,3 +407,43 @@ def test_shards_slice_by_archive_id_and_merge_reports_gaps(world: Any) -> None:
     assert gap.missing_shards == [full] and gap.missing == len(FILES) - gap.rows > 0
     twice = merge_manifests([shards[full], shards[full], shards[other]], w.tmp / "dup.csv")
     assert len(twice.duplicates) == len(FILES) - gap.rows and not twice.all_ok
+
+
+def test_object_completed_just_before_a_crash_is_recorded_on_resume(world: Any) -> None:
+    w = world
+    only = spec(w, selection=Selection.matching("big.bin"))
+
+    def crash_after_complete(s3: S3Client) -> None:
+        def boom(**_: Any) -> None:
+            raise Crash
+
+        s3.raw.meta.events.register("after-call.s3.CompleteMultipartUpload", boom)
+
+    with pytest.raises(Crash):
+        migrate(w, only, hook=crash_after_complete)
+    counter: dict[str, int] = {}
+    info, sink, plan = migrate(w, only, hook=s3_ops(counter))
+    assert info.status == CampaignStatus.DONE and sink.parts_uploaded == 0
+    assert counter.get("UploadPart", 0) == 0 and counter.get("CompleteMultipartUpload", 0) == 0
+    manifest = plan.info.destination / f"migrate-manifest-{info.id}.csv"
+    assert verify(w, manifest).all_ok
+
+
+def test_s3_refusing_one_object_skips_it_and_the_rest_go_on(world: Any) -> None:
+    w = world
+
+    def hook(s3: S3Client) -> None:
+        def answer(params: dict[str, Any], **_: Any) -> Any:
+            if str(params.get("url_path", "")).endswith("small.jpg"):
+                return _Resp(400), {"Error": {"Code": "MetadataTooLarge", "Message": "big"},
+                                    "ResponseMetadata": {"HTTPStatusCode": 400}}
+            return None
+
+        s3.raw.meta.events.register_first("before-call.s3.PutObject", answer)
+
+    info, _, _ = migrate(w, hook=hook)
+    assert info.status == CampaignStatus.INCOMPLETE
+    states = {i.path: (i.state, i.reason) for i in campaign_items(w.store, info.id)}
+    state, reason = states["photos/2020/small.jpg"]
+    assert state == ItemState.SKIPPED and "MetadataTooLarge" in reason
+    assert sum(s == ItemState.VERIFIED for s, _ in states.values()) == len(FILES) - 1

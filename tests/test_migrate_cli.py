@@ -69,6 +69,12 @@ def test_done_when_demo_vault_lands_in_s3_verify_by_head_rerun_does_nothing(
     assert cli.main(["migrate", "status", "--db", str(tmp_path / "store.sqlite3")]) == 0
     assert "s3://demo-bucket/photos/" in capsys.readouterr().out
 
+    assert cli.main(["migrate", "status", "--db", str(tmp_path / "store.sqlite3"), "2"]) == 0
+    assert "manifest:" in capsys.readouterr().out
+    merged = tmp_path / "merged.csv"
+    assert cli.main(["migrate", "merge", str(manifest), "-o", str(merged)]) == 0
+    assert f"{len(keys)} verified" in capsys.readouterr().out and merged.exists()
+
     # An object changed behind our back: verify (HEAD only) says so.
     first = keys[0]
     s3_boto3.put_object(Bucket="demo-bucket", Key=first, Body=b"changed",
@@ -87,3 +93,7 @@ def test_bad_usage_is_one_line_exit_2(capsys: pytest.CaptureFixture[str],
     assert cli.main(["migrate", "plan", "--vault", "v", "--to", "s3://b-1/p"]) == 2
     assert "choose what to migrate" in capsys.readouterr().err
     assert cli.main(["migrate"]) == 2
+    capsys.readouterr()
+    assert cli.main(["migrate", "--readonly", "run", "--vault", "v", "--to", "s3://b-1/p",
+                     "--all"]) == 2
+    assert "read-only mode refuses" in capsys.readouterr().err

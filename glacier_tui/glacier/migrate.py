@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from glacier_tui.glacier import campaign_store as db
+from glacier_tui.glacier import errors
 from glacier_tui.glacier import migrate_store as ms
 from glacier_tui.glacier.campaign_types import (
     CampaignError,
@@ -69,6 +70,11 @@ __all__ = [
 ]
 
 STORAGE_CLASSES: Final = ("DEEP_ARCHIVE", "GLACIER", "GLACIER_IR", "STANDARD")
+# S3 errors that concern one object (its key, metadata or size), not the whole run.
+_OBJECT_REFUSALS: Final = frozenset({
+    "KeyTooLongError", "MetadataTooLarge", "EntityTooLarge", "InvalidArgument",
+    "InvalidObjectName", "InvalidStorageClass",
+})
 # Decode statuses whose "path" is a placeholder, not a name: such archives get
 # ``_unnamed/<ArchiveId>``.
 _NO_PATH: Final = ("empty", "error")
@@ -305,11 +311,23 @@ class MigrationSink:
         size = item.size if item.size is not None else (job.output_size or 0)
         tracker = _Tracker(TransferKind.DOWNLOAD, obj.key, size, on_progress,
                            str(item.item_id))
-        result = await stream_archive(
-            self.glacier, self.s3, store_obj, campaign.vault, job,
-            self.target(item, obj, size), concurrency=self.part_concurrency,
-            max_retries=self.max_retries, retry_delay=self.retry_delay, on_bytes=tracker.add,
-        )
+        try:
+            result = await stream_archive(
+                self.glacier, self.s3, store_obj, campaign.vault, job,
+                self.target(item, obj, size), concurrency=self.part_concurrency,
+                max_retries=self.max_retries, retry_delay=self.retry_delay,
+                on_bytes=tracker.add,
+            )
+        except errors.GlacierError as exc:
+            if exc.code == "NoSuchBucket":  # no archive can go on: the runner pauses
+                raise errors.ConfigurationError(
+                    f"bucket {self.row.bucket!r} does not exist", operation=exc.operation,
+                    hint="Create it (or fix --to and --s3-endpoint-url), then run again.",
+                ) from None
+            if exc.code in _OBJECT_REFUSALS:  # this object only: skip it, say why
+                raise SinkRefused(f"S3 refused s3://{self.row.bucket}/{inert(obj.key)}: "
+                                  f"{exc.code}: {exc.detail}") from None
+            raise
         self.parts_uploaded += result.parts_uploaded
         return SinkResult(result.fetched, result.tree_hash,
                           "already in S3" if result.already_there else "")

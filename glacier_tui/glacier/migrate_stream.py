@@ -163,8 +163,15 @@ async def stream_archive(
     or the whole keeps failing its tree hash (the caller requests the job again),
     ``SinkRefused`` when a different object is at the key, Glacier/S3 errors as is."""
     head = await s3.head(target.bucket, target.key)
-    if head is not None:
-        return _existing(head, target)
+    if head is not None:  # e.g. completed just before a kill, not yet recorded
+        done = _existing(head, target)
+        row = ms.object_row(store, target.item)
+        if row is not None and row.upload_id:
+            await s3.abort(target.bucket, target.key, row.upload_id)
+        ms.set_completed(store, target.item, crc64nvme=done.crc64nvme,
+                         checksum_type=head.checksum_type or FULL_OBJECT, etag=done.etag,
+                         version_id=done.version_id)
+        return done
     ranges = _Ranges(glacier, vault, job)
     expected = (target.tree_hash or job.expected_tree_hash or "").lower() or None
     if target.size <= target.part_size:
