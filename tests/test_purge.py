@@ -34,6 +34,7 @@ from glacier_tui.glacier.purge import (
     write_purge_manifest,
 )
 from glacier_tui.glacier.store import Store
+from tests import test_migrate as _migration
 from tests.conftest import EMULATOR_START
 
 OLD = EMULATOR_START - timedelta(days=400)  # inventory CreationDate of "old" archives
@@ -740,3 +741,30 @@ def test_status_of_a_store_without_purges_creates_nothing(tmp_path: Path,
             "SELECT 1 FROM sqlite_master WHERE name='purges'").fetchone()
     assert main(["purge", "status", "--db", str(tmp_path / "none.sqlite3")]) == 1
     assert not (tmp_path / "none.sqlite3").exists()
+
+
+# A real migration (vault -> moto S3) and then a purge proven by its own manifest.
+world = _migration.world  # the migration tests' fixture: a vault, its inventory, moto S3
+
+
+def test_a_real_migrations_manifest_proves_its_archives(world: Any) -> None:
+    w = world
+    info, _sink, plan = _migration.migrate(w)
+    manifest = plan.info.destination / f"migrate-manifest-{info.id}.csv"
+    vault = _migration.VAULT
+    options = PurgeOptions(s3_endpoint_url=w.s3_url, s3_region="us-east-1",
+                           now=(EMULATOR_START + timedelta(days=100)).timestamp())
+
+    def plan_with(path: Path) -> Any:
+        return asyncio.run(plan_purge(None, w.store, PurgeSpec(vault, vault, (path,)),
+                                      options=options))
+
+    proven = plan_with(manifest)
+    assert proven.count(ArchiveClass.PROVEN) == len(_migration.FILES)
+    # An object changed in S3 since the migration no longer proves its archive.
+    w.s3.put_object(Bucket=_migration.BUCKET, Key="pre/photos/2020/small.jpg", Body=b"other",
+                    ChecksumAlgorithm="CRC64NVME")
+    changed = plan_with(manifest)
+    assert changed.count(ArchiveClass.PROVEN) == len(_migration.FILES) - 1
+    reasons = [v[2] for v in _items(w.store, changed.id).values() if v[0] == "unproven"]
+    assert len(reasons) == 1 and "CRC64NVME in S3" in reasons[0], reasons
