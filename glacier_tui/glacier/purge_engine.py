@@ -36,7 +36,6 @@ from glacier_tui.glacier.client import GlacierClient
 from glacier_tui.glacier.purge_lock import describe_delete_denial
 from glacier_tui.glacier.purge_types import (
     ItemState,
-    PurgeError,
     PurgeInfo,
     PurgeProgress,
     PurgeProgressCallback,
@@ -420,8 +419,3 @@ def _utc(ts: float | None) -> str:
         return "none yet"
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
 
-
-def check_runnable(info: PurgeInfo) -> None:
-    """Refuse to run a purge that has nothing left to do."""
-    if info.status is PurgeStatus.CANCELLED:
-        raise PurgeError(f"purge {info.id} was cancelled")
