@@ -33,6 +33,7 @@ from glacier_tui.glacier.purge import (
     cancel_purge,
     drop_purge,
     find_unfinished,
+    forget_deleted,
     get_purge,
     has_purges,
     kept_examples,
@@ -345,6 +346,12 @@ async def _plan_or_run(args: argparse.Namespace, settings: Any, action: str) -> 
         store.close()
 
 
+def _after_run(store: Store, purge_id: int, manifest: Path) -> None:
+    """The per-archive manifest, and the cached inventory without the deleted archives."""
+    write_purge_manifest(store, purge_id, manifest)
+    forget_deleted(store, purge_id)
+
+
 async def _execute(glacier: GlacierClient, store: Store, info: PurgeInfo,
                    args: argparse.Namespace) -> int:
     last_line = [0.0]
@@ -369,7 +376,7 @@ async def _execute(glacier: GlacierClient, store: Store, info: PurgeInfo,
         final = await run_purge(glacier, store, info.id, options=options, on_progress=progress)
     finally:
         path = _manifest_path(args, store, info.id)
-        await asyncio.shield(asyncio.to_thread(write_purge_manifest, store, info.id, path))
+        await asyncio.shield(asyncio.to_thread(_after_run, store, info.id, path))
     for line in _status_lines(store, final):
         _out(line)
     _out(f"manifest: {inert(str(path))}")

@@ -489,6 +489,8 @@ def test_cli_plan_run_status(emulator: Any, tmp_path: Path,
     text = capsys.readouterr().out
     assert "awaiting-inventory" in text and "next expected around" in text
     assert sum(1 for r in csv.DictReader(out.open()) if r["state"] == "deleted") == 4
+    with Store(tmp_path / "store.sqlite3") as store:  # the cache forgets what was deleted
+        assert store.count_archives(EMU_ARN) == 0
     from glacier_tui.cli import main
 
     assert main(["purge", "status", "--db", str(tmp_path / "store.sqlite3")]) == 0

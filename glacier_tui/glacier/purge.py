@@ -73,9 +73,9 @@ __all__ = [
     "RunOptions",
     "cancel_purge",
     "check_manifests",
-    "deleted_archive_ids",
     "expected_inventory_at",
     "find_unfinished",
+    "forget_deleted",
     "get_purge",
     "has_purges",
     "kept_examples",
@@ -262,9 +262,14 @@ def problem_examples(store: Store, purge_id: int,
                        limit=limit)
 
 
-def deleted_archive_ids(store: Store, purge_id: int) -> list[str]:
-    """Archives the purge found deleted (by it, or before it): drop them from the cache."""
-    return db.removed_ids(store, purge_id)
+def forget_deleted(store: Store, purge_id: int) -> int:
+    """Drop the archives the purge found deleted from the vault's cached inventory (so
+    browsing and a later plan no longer list them); returns how many were dropped."""
+    info = db.get(store, purge_id)
+    ids = db.removed_ids(store, purge_id)
+    if not ids or store.current_snapshot_id(info.vault_key) is None:
+        return 0
+    return store.remove_archives(info.vault_key, ids)
 
 
 def has_purges(store: Store) -> bool:

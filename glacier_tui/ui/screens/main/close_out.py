@@ -136,17 +136,11 @@ class CloseOutMixin(MainScreenBase):
     def _after_purge(self, vault: str, purge_id: int, manifest: Path) -> None:
         """Write the per-archive manifest; drop deleted archives from the cached inventory
         (thread)."""
-        from glacier_tui.glacier.purge import deleted_archive_ids, write_purge_manifest
+        from glacier_tui.glacier.purge import forget_deleted, write_purge_manifest
 
         store = self.gapp.store
         if str(store.path) != ":memory:":
             write_purge_manifest(store, purge_id, manifest)
         v = self.vaults.get(vault)
-        if v is None:
-            return
-        ids = deleted_archive_ids(store, purge_id)
-        key = vault_key(v)
-        if ids and store.current_snapshot_id(key) is not None:
-            store.remove_archives(key, ids)
-        if ids:
+        if forget_deleted(store, purge_id) and v is not None:
             self._mark_written(v)
