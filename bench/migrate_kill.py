@@ -2,12 +2,13 @@
 
 ``python bench/migrate_kill.py [--kills 6] [--seed 1]``. Loopback only.
 
-``glacier-tui migrate run`` (a vault of small archives and some of three 8 MiB parts)
-runs as a subprocess and is SIGKILLed at seeded random moments, then run again, until a
-run ends on its own. Checks: the last run exits 0; ``migrate verify`` (HEAD only) passes;
-every object's CRC64NVME equals the CRC64NVME of its source bytes; and no part is sent
-again once the store recorded it as accepted (the UploadPart requests are read from a
-logging proxy in front of moto's S3).
+``glacier-tui migrate run`` (20 small archives and 8 of three 8 MiB parts; Glacier output
+at 4 MiB/s per stream) runs as a subprocess and is SIGKILLed at seeded random moments
+(every other one while parts are moving), then run again, until a run ends on its own.
+Checks: the last run exits 0; ``migrate verify`` (HEAD only) passes; every object's
+CRC64NVME equals the CRC64NVME of its source bytes; and no part is sent again once the
+store recorded it as accepted (the UploadPart requests are read from a logging proxy in
+front of moto's S3).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ if __package__ in (None, ""):  # `python bench/migrate_kill.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.emulator_proc import ROOT, emulator_process
-from bench.migrate_bench import ENV, ThrottleProxy
+from bench.migrate_bench import ENV, ThrottleProxy, _admin
 
 MIB = 1 << 20
 VAULT = "kill-migrate"
@@ -96,7 +97,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="glacier-migrate-kill-") as tmp_name:
         tmp = Path(tmp_name)
         sources: dict[str, bytes] = {f"small/{i}.txt": os.urandom(1000 + i) for i in range(20)}
-        sources.update({f"big/{i}.bin": os.urandom(17 * MIB + i) for i in range(4)})
+        sources.update({f"big/{i}.bin": os.urandom(17 * MIB + i) for i in range(8)})
         with emulator_process(tmp / "emu", "--time-scale", "2000",
                               "--faults", "bandwidth=4MiB") as url, \
                 start_local_s3() as s3:
@@ -107,6 +108,8 @@ def main() -> int:
             for path, data in sources.items():
                 g.upload_archive(vaultName=VAULT, body=data,
                                  archiveDescription=encode_mt2(path, datetime.now(UTC)))
+            # The vault's inventory is rebuilt now, so it lists every archive just uploaded.
+            _admin(url, "inventory", {"vault": VAULT})
             boto3.client("s3", endpoint_url=s3.url, region_name="us-east-1").create_bucket(
                 Bucket="kill-bucket")
             proxy = LoggingProxy(s3.url).start()
@@ -171,9 +174,16 @@ def main() -> int:
                  s3.url, str(manifest), "--quiet"], env=env, cwd=ROOT, capture_output=True,
                 text=True, check=False)
             client = boto3.client("s3", endpoint_url=s3.url, region_name="us-east-1")
-            wrong = [p for p, data in sources.items() if client.head_object(
-                Bucket="kill-bucket", Key=f"p/{p}", ChecksumMode="ENABLED").get(
-                "ChecksumCRC64NVME") != _crc_b64(data)]
+
+            def crc_of(key: str) -> str | None:
+                try:
+                    head = client.head_object(Bucket="kill-bucket", Key=key,
+                                              ChecksumMode="ENABLED")
+                except client.exceptions.ClientError:
+                    return None
+                return str(head.get("ChecksumCRC64NVME"))
+
+            wrong = [p for p, data in sources.items() if crc_of(f"p/{p}") != _crc_b64(data)]
             ok = rc == 0 and verify.returncode == 0 and not wrong and not resent
             print(f"migrate kill/resume: {kills} kill(s) ({early} run(s) ended before their "
                   f"kill point), final exit {rc}, verify: {verify.stdout.strip()}, "
@@ -182,8 +192,9 @@ def main() -> int:
                   "parts), "
                   f"{len(proxy.parts)} UploadPart requests, accepted parts sent "
                   f"again: {len(resent)} -> {'OK' if ok else 'FAILED'}")
-            if not ok and rc != 0:
-                print(err.decode(errors="replace")[-2000:], file=sys.stderr)
+            if not ok:
+                print(f"wrong or missing: {wrong}; last run's stderr:\n"
+                      f"{err.decode(errors='replace')[-3000:]}", file=sys.stderr)
             return 0 if ok else 1
 
 
