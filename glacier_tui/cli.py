@@ -45,7 +45,8 @@ def _add_connection_options(parser: argparse.ArgumentParser, top_level: bool) ->
                        help="settings file (default: the platform config dir)")
 
 
-COMMANDS = ("config", "emulator", "download", "upload", "inventory", "restore", "migrate")
+COMMANDS = ("config", "emulator", "download", "upload", "inventory", "restore", "migrate",
+            "purge")
 
 
 def _chosen_command(argv: Sequence[str]) -> str | None:
@@ -104,6 +105,12 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     _add_connection_options(migrate, top_level=False)
     if chosen == "migrate":
         _register(migrate, "glacier_tui.migrate_cli", "add_arguments")
+
+    purge = sub.add_parser("purge", help="close out a vault: delete only archives proven safe "
+                           "elsewhere, then the vault (plan, run, status, cancel)")
+    _add_connection_options(purge, top_level=False)
+    if chosen == "purge":
+        _register(purge, "glacier_tui.purge_cli", "add_arguments")
     return parser
 
 
@@ -216,6 +223,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from glacier_tui import migrate_cli
 
         return int(migrate_cli.run(args, settings))
+    if command == "purge":
+        from glacier_tui import purge_cli
+
+        return int(purge_cli.run(args, settings))
     raise AssertionError(f"unknown command {command!r}")  # pragma: no cover
 
 

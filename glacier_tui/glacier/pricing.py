@@ -229,3 +229,26 @@ def estimate(
                            bytes_per_hour=bytes_per_hour)
     return CostEstimate(str(tier), archives, nbytes, retrieval, requests, egress,
                         egress_applies, eta)
+
+
+# -- closing a vault out: early-deletion fee and storage saved ---------------------------
+# An archive deleted within 90 days of its creation is billed for the remaining days
+# ("pro-rated charge equal to the storage charge for the remaining days",
+# https://aws.amazon.com/s3/glacier/pricing/). Each archive also stores 32 KiB of index
+# and metadata billed at the vault rate
+# (https://docs.aws.amazon.com/amazonglacier/latest/dev/uploading-an-archive.html).
+VAULT_MIN_STORAGE_DAYS: Final = 90
+VAULT_ARCHIVE_OVERHEAD_BYTES: Final = 32 * 1024
+_DAYS_PER_MONTH: Final = 30.0
+
+
+def vault_storage_month_usd(prices: PriceTable, nbytes: int, archives: int) -> float:
+    """USD a month that ``archives`` archives of ``nbytes`` bytes cost in a vault."""
+    billed = nbytes + archives * VAULT_ARCHIVE_OVERHEAD_BYTES
+    return billed / GB * prices.vault_storage_per_gb_month
+
+
+def early_deletion_fee_usd(prices: PriceTable, byte_days_left: float) -> float:
+    """The fee for deleting early: the storage of ``byte_days_left`` (bytes x the days
+    each archive still had to reach 90), at the vault rate."""
+    return byte_days_left / GB * prices.vault_storage_per_gb_month / _DAYS_PER_MONTH
