@@ -49,7 +49,7 @@ def _b64url(data: bytes) -> str:
 
 
 def describe(kind: str, path: str, mtime: float) -> str:
-    """Archive description in the format a given backup tool writes (GLACIER.md §10)."""
+    """Archive description in the format a given backup tool writes (mt2, FastGlacier...)."""
     if kind == "mt2":
         return "mt2 " + _b64url(json.dumps({"filename": path, "mtime": _stamp(mtime)}).encode())
     if kind == "mt1":

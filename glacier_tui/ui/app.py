@@ -413,7 +413,8 @@ class GlacierApp(App[None]):
                     continue
                 keys = keymap[b.id] if b.id and b.id in keymap else b.key
                 if self.settings.readonly and b.id in {"restore", "inventory", "create_vault",
-                                                        "upload", "delete", "delete_vault"}:
+                                                        "upload", "delete", "delete_vault",
+                                                        "close_out"}:
                     continue
                 out.append((keys, b.description or b.action, b.id or ""))
             return out
