@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Static
 
 from glacier_tui.glacier.sanitize import inert
 
@@ -91,6 +91,7 @@ class CloseOutScreen(ModalScreen[int | None]):
                 yield Button("Resume" if self._resuming else "Delete proven archives",
                              id="start", variant="error", disabled=True)
                 yield Button("Cancel", id="cancel")
+        yield Footer(compact=True)  # the dialog's own keys, not the screen below's
 
     def _existing_text(self) -> str:
         if self.info is None:
