@@ -128,6 +128,13 @@ async def main() -> None:
         # Restore it (Standard): the campaign runs; the Restores screen follows it.
         await pilot.press("enter")
         await _wait(pilot, lambda: bool(main_screen.campaign_rows), what="campaign")
+        # And a second one, Bulk (5-12 h: still waiting when the shot is taken).
+        _collapse_all(tree)
+        await _open_folder(pilot, tree, "media-archive", "video")
+        await pilot.press("r")
+        await _wait(pilot, lambda: isinstance(app.screen, RestoreScreen), what="restore dialog")
+        await pilot.press("down", "enter")
+        await _wait(pilot, lambda: len(main_screen.campaign_rows) == 2, what="second campaign")
         await pilot.press("c")
         await _wait(pilot, lambda: isinstance(app.screen, RestoresScreen), what="restores")
         # Standard jobs take 3-5 service hours: 18-30 s at the demo's ×600.
