@@ -16,7 +16,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
 
 
 def validate_vault_name(name: str) -> str | None:
-    """An error message, or None when ``name`` is a valid vault name (§7.1)."""
+    """An error message, or None when ``name`` is a valid vault name (1-255 of [A-Za-z0-9_.-])."""
     if not name:
         return "Enter a vault name."
     if len(name) > 255:

@@ -1,8 +1,9 @@
 """Deleting a vault: confirm when it looks empty, otherwise explain and offer to empty it.
 
 Glacier deletes a vault only when its last inventory (built about once a day) shows no
-archives and nothing was written since (GLACIER.md §7.1), so a non-empty vault needs
-its archives deleted first and the deletion retried after the next inventory.
+archives and nothing was written since (DeleteVault in the AWS API reference), so a
+non-empty vault needs its archives deleted first and the deletion retried after the next
+inventory.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ class VaultSettingsService(Protocol):
 
 
 def validate_tag(key: str, value: str, existing: dict[str, str]) -> str | None:
-    """An error message for adding ``key=value`` to ``existing`` tags, or None (§7.5)."""
+    """An error message for adding ``key=value`` to ``existing`` tags, or None (at most 50 tags)."""
     if not key:
         return "Tag key is empty."
     if len(key) > 128:
