@@ -10,8 +10,9 @@ from app_harness import main_screen, make_app, wait_for
 from screen_host import SnapshotHost
 from test_ui_campaigns import open_folder, ready, vault  # noqa: F401  (fixture)
 
-from glacier_tui.config import DEFAULT_PRICES
 from glacier_tui.glacier.migrate_cost import TransferKind, summarize
+from glacier_tui.glacier.pricing import DEFAULT_PRICES
+from glacier_tui.glacier.s3_keys import DEFAULT_PART, MIN_PART
 from glacier_tui.ui.screens.migrate import MigrateScreen
 
 
@@ -72,7 +73,7 @@ async def test_readonly_hides_and_refuses_migrate(
 
 
 def test_migrate_screen_snapshot(snap_compare: Any) -> None:
-    sizes = summarize([1500, 2500, 300 << 20], 64 << 20, 5 << 20)
+    sizes = summarize([1500, 2500, 300 << 20], DEFAULT_PART, MIN_PART)
     screen = MigrateScreen("family-photos: folders photos/2020", sizes,
                            DEFAULT_PRICES, TransferKind.IN_REGION,
                            destination="s3://demo-bucket/family-photos/", tier="Expedited")
