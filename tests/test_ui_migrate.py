@@ -14,6 +14,8 @@ from glacier_tui.glacier.migrate_cost import TransferKind, summarize
 from glacier_tui.glacier.pricing import DEFAULT_PRICES
 from glacier_tui.glacier.s3_keys import DEFAULT_PART, MIN_PART
 from glacier_tui.ui.screens.migrate import MigrateScreen
+from glacier_tui.ui.screens.restores import RestoresScreen
+from glacier_tui.ui.widgets.restores_panel import RestoresPanel
 
 
 async def test_m_on_a_folder_migrates_it_into_the_bucket(
@@ -49,6 +51,12 @@ async def test_m_on_a_folder_migrates_it_into_the_bucket(
             raise
         (row,) = screen.campaign_rows.values()
         assert row.status == "done" and row.counts.get("verified") == 2
+        assert row.what == "migrate folders photos/2020 -> s3://dest/backup/ (DEEP_ARCHIVE)"
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, RestoresScreen))
+        block = app.screen.query_one(RestoresPanel).blocks[row.id]
+        assert "migrate folders photos/2020 -> s3://dest/backup/" in str(
+            block.query_one(".title").render())
     keys = sorted(o["Key"] for o in s3_boto3.list_objects_v2(Bucket="dest")["Contents"])
     assert keys == ["backup/photos/2020/a.jpg", "backup/photos/2020/b.jpg"]
     head = s3_boto3.head_object(Bucket="dest", Key=keys[0], ChecksumMode="ENABLED")

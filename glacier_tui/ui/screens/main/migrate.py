@@ -10,6 +10,7 @@ the default destination is a bucket on a local S3 (moto, loopback) started on fi
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -41,6 +42,30 @@ class MigrateMixin(MainScreenBase):
     # local S3 started on first use.
     migrate_s3_url: str | None = None
     _local_s3: Any = None
+    # Campaign id -> what the Restores screen says of a migration run here.
+    _migration_labels: dict[int, str] | None = None
+
+    def _label_migration(self, campaign_id: int) -> None:
+        """Say 'migrate ... -> s3://...' in the campaign's row (runs after the campaigns
+        part's handler, which builds the row from the engine's info)."""
+        from glacier_tui.ui.screens.restores import RestoresScreen
+
+        label = (self._migration_labels or {}).get(campaign_id)
+        row = self.campaign_rows.get(campaign_id)
+        if label is None or row is None or row.what == label:
+            return
+        row = replace(row, what=label)
+        self.campaign_rows[campaign_id] = row
+        for screen in self.app.screen_stack:
+            if isinstance(screen, RestoresScreen):
+                screen.update_row(row)
+
+    def on_campaign_listed(self, message: CampaignListed) -> None:
+        for info in message.infos:
+            self._label_migration(info.id)
+
+    def on_campaign_stopped(self, message: CampaignStopped) -> None:
+        self._label_migration(message.campaign_id)
 
     def action_migrate(self) -> None:
         if not self._writable("migrating to S3"):
@@ -158,6 +183,11 @@ class MigrateMixin(MainScreenBase):
             self.post_message(OperationError(exc.user_message(), title=title))
             return
         cid = plan.info.id
+        if self._migration_labels is None:
+            self._migration_labels = {}
+        self._migration_labels[cid] = inert(
+            f"migrate {sel.describe()} -> s3://{request.bucket}/{request.prefix} "
+            f"({request.storage_class})")
         self.post_message(CampaignListed([plan.info], [], frozenset(), planned=True))
 
         def on_progress(progress: CampaignProgress) -> None:
