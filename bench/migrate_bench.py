@@ -2,7 +2,7 @@
 against the naive path (boto3 ``get_job_output`` to a local file, then ``upload_file``).
 
 ``python bench/migrate_bench.py [--size-mib 64] [--cap 64MiB] [--part-mib 8]
-[--concurrency 10]``. Loopback only; one run of each. Full size: ``--size-mib 512``.
+[--concurrency 16]``. Loopback only; one run of each. Full size: ``--size-mib 512``.
 
 * capped: every stream limited to 64 MiB/s, on the Glacier side by the emulator's
   ``bandwidth`` fault (per connection), on the S3 side by a throttling TCP proxy in
@@ -302,8 +302,8 @@ def main() -> None:
     p.add_argument("--size-mib", type=int, default=64, help="archive size (full run: 512)")
     p.add_argument("--cap", default="64MiB", help="per-stream bandwidth cap")
     p.add_argument("--part-mib", type=int, default=8)
-    p.add_argument("--concurrency", type=int, default=10,
-                   help="parts in flight (memory: about 2 x part size each)")
+    p.add_argument("--concurrency", type=int, default=16,
+                   help="parts in flight (memory: about one part size each)")
     args = p.parse_args()
     socket.setdefaulttimeout(600)
     rows = run(args.size_mib, args.cap, args.part_mib, args.concurrency)
