@@ -86,3 +86,33 @@ def test_migrate_screen_snapshot(snap_compare: Any) -> None:
                            DEFAULT_PRICES, TransferKind.IN_REGION,
                            destination="s3://demo-bucket/family-photos/", tier="Expedited")
     assert snap_compare(SnapshotHost(screen), terminal_size=(80, 24))
+
+
+async def test_demo_defaults_to_the_local_s3_bucket(
+        emulator: Any, vault: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+    import boto3
+
+    app = make_app(emulator.url, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        app.demo = True  # as --demo: the local S3 is started on first use
+        screen = main_screen(app)
+        await open_folder(pilot, app, "photos/2021")
+        await pilot.press("M")
+        await wait_for(pilot, lambda: isinstance(app.screen, MigrateScreen))
+        assert app.screen.query_one("#migrate-destination").value == "s3://demo-bucket/v/"
+        assert app.screen.query_one("#migrate-tier").value == "Expedited"
+        await pilot.click("#migrate-start")
+        await wait_for(pilot, lambda: len(screen.campaign_rows) == 1)
+        await wait_for(pilot, lambda: len([e for e in emulator.requests()
+                                           if e.get("operation") == "InitiateJob"]) == 1)
+        emulator.advance(3600)
+        await wait_for(pilot, lambda: next(iter(screen.campaign_rows.values())).settled,
+                       steps=400)
+        local = screen._local_s3
+        assert local is not None and local.url.startswith("http://127.0.0.1:")
+    s3 = boto3.client("s3", endpoint_url=local.url, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="demo-bucket")["Contents"]]
+    assert keys == ["v/photos/2021/c.jpg"]
+    local.stop()
