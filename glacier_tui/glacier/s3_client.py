@@ -13,6 +13,7 @@ botocore resolves for S3 (``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``, a profi
 from __future__ import annotations
 
 import base64
+import io
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, Final, Self
@@ -194,7 +195,7 @@ class S3Client:
                           body: bytes | bytearray, crc: int) -> str:
         r = await self._call(
             "upload_part", Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number,
-            Body=body, ChecksumCRC64NVME=b64_crc(crc),
+            Body=_PartReader(body), ContentLength=len(body), ChecksumCRC64NVME=b64_crc(crc),
         )
         return str(r.get("ETag") or "")
 
@@ -238,3 +239,37 @@ class S3Client:
         except errors.GlacierError as exc:
             if exc.code != "NoSuchUpload" and exc.status != 404:
                 raise
+
+
+class _PartReader(io.RawIOBase):
+    """A part's buffer as a seekable file, read in small pieces: handed bytes, asyncio's
+    transport copies whatever the socket does not take at once (most of a part on a
+    slow link) into its own buffer, doubling the memory of every part in flight."""
+
+    def __init__(self, data: bytes | bytearray) -> None:
+        super().__init__()
+        self._view = memoryview(data)
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        self._pos = max(0, min(len(self._view), base + offset))
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), len(self._view) - self._pos)
+        buffer[:n] = self._view[self._pos:self._pos + n]
+        self._pos += n
+        return n
+
+    def __len__(self) -> int:
+        return len(self._view)

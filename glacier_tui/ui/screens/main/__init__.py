@@ -43,6 +43,7 @@ from glacier_tui.ui.screens.main.deletion import DeletionMixin
 from glacier_tui.ui.screens.main.detail import DetailMixin
 from glacier_tui.ui.screens.main.inventory import InventoryMixin
 from glacier_tui.ui.screens.main.jobs import JobsMixin
+from glacier_tui.ui.screens.main.migrate import MigrateMixin
 from glacier_tui.ui.screens.main.navigation import NavigationMixin
 from glacier_tui.ui.screens.main.poller import PollerMixin
 from glacier_tui.ui.screens.main.restore import RestoreMixin
@@ -61,7 +62,7 @@ __all__ = ["MUTATING", "NEEDS_CLIENT", "MainScreen"]
 # Actions that send a mutating request: hidden and refused in read-only mode.
 MUTATING: frozenset[str] = frozenset(
     {"restore", "inventory", "create_vault", "upload", "delete", "delete_vault",
-     "synology_index", "close_out"}
+     "synology_index", "close_out", "migrate"}
 )
 # Actions that need a connected client.
 NEEDS_CLIENT: frozenset[str] = MUTATING | {"download", "refresh", "vault_settings"}
@@ -69,7 +70,8 @@ NEEDS_CLIENT: frozenset[str] = MUTATING | {"download", "refresh", "vault_setting
 
 class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMixin,
                  InventoryMixin, TransfersMixin, RestoreMixin, CampaignsMixin, DeletionMixin,
-                 VaultAdminMixin, NavigationMixin, ApplianceIndexMixin, CloseOutMixin):
+                 VaultAdminMixin, NavigationMixin, ApplianceIndexMixin, CloseOutMixin,
+                 MigrateMixin):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "restore", "Restore", id="restore"),
         Binding("d", "download", "Download", id="download"),
@@ -81,6 +83,7 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
         Binding("delete", "delete", "Delete", id="delete", show=False),
         Binding("D", "delete_vault", "Delete vault", id="delete_vault", show=False),
         Binding("P", "close_out", "Close out vault", id="close_out", show=False),
+        Binding("M", "migrate", "Migrate to S3", id="migrate", show=False),
         Binding("s", "vault_settings", "Settings", id="vault_settings"),
         Binding("X", "synology_index", "Synology index", id="synology_index", show=False),
         Binding("x", "cancel_transfer", "Cancel", id="cancel_transfer"),
