@@ -168,7 +168,7 @@ def bench_plan(m: int) -> list[tuple[str, str]]:
         db = work / "store.sqlite3"
         imported = subprocess.run(
             [sys.executable, "-m", "glacier_tui", "inventory", "import", str(inv), "--vault",
-             "v", "--db", str(db), "--quiet"], check=True, cwd=ROOT, capture_output=True,
+             "v", "--force", "--db", str(db), "--quiet"], check=True, cwd=ROOT, capture_output=True,
             text=True)
         # "imported N archives in F folders (... bytes, json) in 2.34 s"
         import_s = float(imported.stdout.split(" in ")[-1].split()[0])
