@@ -3,7 +3,11 @@ campaign all end exact."""
 
 from __future__ import annotations
 
+import pytest
+
 from bench.kill_resume import kill_resume
+
+pytestmark = pytest.mark.slow
 
 
 def test_quick_kill_resume() -> None:

@@ -17,6 +17,8 @@ from glacier_tui.ui.screens.main import MainScreen
 from glacier_tui.ui.widgets.job_table import JobTable
 from tests.conftest import EMULATOR_START, emulator_config
 
+pytestmark = pytest.mark.slow
+
 VAULTS, JOBS, LIVE = 30, 60, 5  # 2 jobs a vault; unfinished in 5 vaults (2 Standard, 3 Bulk)
 INTERVAL = 0.2
 

@@ -4,7 +4,11 @@ shows no error screen and logs no error."""
 
 from __future__ import annotations
 
+import pytest
+
 from bench.soak import soak, summary
+
+pytestmark = pytest.mark.slow
 
 
 def test_quick_soak() -> None:
