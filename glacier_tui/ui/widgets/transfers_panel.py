@@ -13,6 +13,8 @@ from glacier_tui.ui.formatting import clean, human_duration, human_rate, human_s
 from glacier_tui.ui.messages import TransferState
 
 STATE_STYLES = {"running": "", "done": "green", "failed": "red", "cancelled": "yellow"}
+NARROW_WIDTH = 100  # below: a shorter bar and stats
+TINY_WIDTH = 64  # below: no bar (the stats say how far)
 ARROWS = {"download": "↓ ", "upload": "↑ ", "delete": "✕ "}
 
 
@@ -20,9 +22,14 @@ class TransferItem(Horizontal, can_focus=True):
     DEFAULT_CSS = """
     TransferItem { height: 1; }
     TransferItem:focus { background: $boost; }
-    TransferItem > .name { width: 1fr; }
+    TransferItem > .name { width: 1fr; min-width: 12; }
     TransferItem > ProgressBar { width: 24; }
+    TransferItem > ProgressBar Bar { width: 1fr; }
     TransferItem > .stats { width: 30; }
+    /* Narrow windows keep the name: the bar and the stats shrink, then the bar goes. */
+    TransfersPanel.-narrow TransferItem > ProgressBar { width: 13; }
+    TransfersPanel.-narrow TransferItem > .stats { width: 22; }
+    TransfersPanel.-tiny TransferItem > ProgressBar { display: none; }
     """
 
     def __init__(self, state: TransferState) -> None:
@@ -84,6 +91,11 @@ class TransfersPanel(VerticalScroll):
         super().__init__(id="transfers")
         self.border_title = "Transfers"
         self.items: dict[str, TransferItem] = {}
+
+    def on_resize(self) -> None:
+        width = self.size.width
+        self.set_class(width < NARROW_WIDTH, "-narrow")
+        self.set_class(width < TINY_WIDTH, "-tiny")
 
     def update_transfer(self, state: TransferState) -> None:
         item = self.items.get(state.id)

@@ -18,11 +18,13 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from glacier_tui.ui.display_names import archive_label, folder_label
 from glacier_tui.ui.formatting import age, clean, human_size, parse_iso
 
 if TYPE_CHECKING:
     from glacier_tui.glacier.models import Vault
 
+STATS_GAP = "  "  # between a name and its stats
 NodeKind = Literal["vault", "folder", "archive", "more", "hint", "loading"]
 
 
@@ -63,13 +65,17 @@ class ArchiveEntry:
 
 class VaultTree(Tree[NodeData]):
     DEFAULT_CSS = """
-    VaultTree { border: round $primary 40%; }
+    VaultTree { border: round $primary 40%; overflow-x: hidden; }
     VaultTree:focus { border: round $primary; }
     """
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
+        Binding("home,g", "scroll_home", "First", show=False),
+        Binding("end,G", "scroll_end", "Last", show=False),
         Binding("space", "toggle_mark", "Mark", id="mark"),
+        # The screen's actions, shown in the footer while the tree has focus.
+        Binding("i", "screen.inventory", "Inventory", id="inventory"),
     ]
 
     class LoadChildren(Message):
@@ -114,9 +120,9 @@ class VaultTree(Tree[NodeData]):
             t.append("● ", style="bold magenta")
         t.append(clean(vault.name), style="bold")
         count = vault.number_of_archives
-        t.append(f"  {count if count is not None else '?'} · {human_size(vault.size_in_bytes)}",
-                 style="dim")
-        t.append(f" · inv {age(vault.last_inventory_date, self.now)}", style="dim")
+        t.append(STATS_GAP)  # unstyled: the name never runs into its stats
+        t.append(f"{count if count is not None else '?'} · {human_size(vault.size_in_bytes)}"
+                 f" · inv {age(vault.last_inventory_date, self.now)}", style="dim")
         return t
 
     def set_vaults(self, vaults: list[Vault], has_inventory: dict[str, bool]) -> None:
@@ -238,16 +244,20 @@ class VaultTree(Tree[NodeData]):
         t = Text(no_wrap=True, overflow="ellipsis")
         if (nd.vault, "folder", nd.path) in self.marks:
             t.append("● ", style="bold magenta")
-        t.append(f"{clean(name)}/", style="bold cyan")
-        t.append(f"  {nd.count} · {human_size(nd.size)}", style="dim")
+        shown = folder_label(nd.path, name)
+        t.append(shown if shown != name else f"{clean(name)}/", style="bold cyan")
+        t.append(STATS_GAP)
+        t.append(f"{nd.count} · {human_size(nd.size)}", style="dim")
         return t
 
     def _archive_label(self, nd: NodeData, name: str) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
         if (nd.vault, "archive", nd.archive_id) in self.marks:
             t.append("● ", style="bold magenta")
-        t.append(clean(name))
-        t.append(f"  {human_size(nd.size)}", style="dim")
+        folder = nd.path.rpartition("/")[0]
+        t.append(clean(archive_label(folder, name, nd.archive_id)))
+        t.append(STATS_GAP)
+        t.append(human_size(nd.size), style="dim")
         return t
 
     # -- marks --------------------------------------------------------------------

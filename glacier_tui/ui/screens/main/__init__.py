@@ -26,10 +26,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
 from glacier_tui.ui.formatting import clean, clean_lines
 from glacier_tui.ui.messages import Info, Notice, OperationError
@@ -61,6 +63,13 @@ MUTATING: frozenset[str] = frozenset(
     {"restore", "inventory", "create_vault", "upload", "delete", "delete_vault",
      "synology_index"}
 )
+# The smallest window the main screen lays out; below it, a notice says so.
+MIN_SIZE: tuple[int, int] = (60, 16)
+# Narrower than this (the job table's columns need ~150 cells beside the tree),
+# the job table takes the full width under the tree and archives.
+WIDE_WIDTH = 150
+# Shorter than this (in the narrow layout), the detail pane gives its rows to the lists.
+TALL_HEIGHT = 30
 # Actions that need a connected client.
 NEEDS_CLIENT: frozenset[str] = MUTATING | {"download", "refresh", "vault_settings"}
 
@@ -68,22 +77,28 @@ NEEDS_CLIENT: frozenset[str] = MUTATING | {"download", "refresh", "vault_setting
 class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMixin,
                  InventoryMixin, TransfersMixin, RestoreMixin, CampaignsMixin, DeletionMixin,
                  VaultAdminMixin, NavigationMixin, ApplianceIndexMixin):
+    # The footer shows the focused pane's own keys (its bindings) and these shown ones;
+    # Help and Quit are last but fit at 80 columns. Every binding has an id (keymap).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "restore", "Restore", id="restore"),
         Binding("d", "download", "Download", id="download"),
-        Binding("i", "inventory", "Inventory", id="inventory"),
-        Binding("R", "refresh", "Refresh", id="refresh"),
-        Binding("c", "restores", "Restores", id="restores"),
+        Binding("i", "inventory", "Inventory", id="inventory", show=False),
+        Binding("R", "refresh", "Refresh", id="refresh", show=False),
+        Binding("c", "restores", "Restores", id="restores", show=False),
         Binding("u", "upload", "Upload", id="upload", show=False),
         Binding("n", "create_vault", "New vault", id="create_vault", show=False),
         Binding("delete", "delete", "Delete", id="delete", show=False),
         Binding("D", "delete_vault", "Delete vault", id="delete_vault", show=False),
-        Binding("s", "vault_settings", "Settings", id="vault_settings"),
+        Binding("s", "vault_settings", "Settings", id="vault_settings", show=False),
         Binding("X", "synology_index", "Synology index", id="synology_index", show=False),
         Binding("x", "cancel_transfer", "Cancel", id="cancel_transfer"),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("colon", "jump", "Jump", id="jump", show=False),
         Binding("o", "sort", "Sort", id="sort", show=False),
+        Binding("left_square_bracket", "detail_tab(-1)", "Previous tab", id="detail_prev_tab",
+                show=False),
+        Binding("right_square_bracket", "detail_tab(1)", "Next tab", id="detail_next_tab",
+                show=False),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("escape", "back", "Back", id="back", show=False),
         Binding("q", "quit", "Quit", id="quit"),
@@ -103,7 +118,25 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
                 yield DetailPane()
         yield TransfersPanel()
         yield FilterBar()
+        yield Static(id="too-small")
         yield Footer(compact=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_layout(event.size.width, event.size.height)
+
+    def _fit_layout(self, width: int, height: int) -> None:
+        """Pick the layout for the window (see app.tcss); a notice below the minimum."""
+        too_small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        self.set_class(too_small, "-too-small")
+        self.set_class(width < WIDE_WIDTH, "-compact")
+        self.set_class(height < TALL_HEIGHT, "-short")
+        if too_small:
+            self.query_one("#too-small", Static).update(Text(
+                f"window too small (need {MIN_SIZE[0]}x{MIN_SIZE[1]}, have {width}x{height})",
+                style="bold"))
+
+    def action_detail_tab(self, step: int) -> None:
+        self.query_one(DetailPane).cycle_tab(step)
 
     def on_mount(self) -> None:
         header = self.query_one(GlacierHeader)
