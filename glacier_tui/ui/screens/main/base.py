@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from glacier_tui.glacier.models import Job, Vault
     from glacier_tui.glacier.operations import ArchiveTarget
     from glacier_tui.ui.app import GlacierApp
+    from glacier_tui.ui.poller import Poller
     from glacier_tui.ui.restore_model import RestoreRequest
     from glacier_tui.ui.screens.main.deletion import DeleteTarget
 
@@ -46,11 +47,7 @@ class MainScreenBase(Screen[None]):
         self.index_jobs: dict[str, str] = {}  # Synology index job id -> its data vault
         self.handled: set[str] = set()  # finished jobs whose follow-up ran
         self.transfer_workers: dict[str, Worker[Any]] = {}
-        self.poll_cycles = 0
-        self.poll_running = False
-        self.poll_failures = 0
-        self._poll_timer: Any = None
-        self._last_poll_error = ""
+        self.poller = self._make_poller()  # the refresh schedule (ui/poller.py)
         self._settings_vault = ""
         self._list_vault = ""  # vault/folder whose archives the archive list shows
         self._list_folder: str | None = None
@@ -102,6 +99,7 @@ class MainScreenBase(Screen[None]):
         async def _post_vaults(self, vaults: list[Vault]) -> None: ...
         async def _load_jobs(self, vault_names: list[str], *, complete: bool) -> None: ...
         def _arm_poll(self, delay: float) -> None: ...
+        def _make_poller(self) -> Poller: ...
         def _update_bindings(self) -> None: ...
         def _show_current_detail(self) -> None: ...
         def _show_archive_detail(self, row: Row) -> None: ...
