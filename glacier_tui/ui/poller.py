@@ -50,7 +50,10 @@ class Poller:
         """The next cycle in ``delay`` seconds (replacing an armed one)."""
         if self._timer is not None:
             self._timer.stop()
-        self._timer = self._set_timer(delay, self.fire)
+        self._timer = self._set_timer(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.fire()
 
     def fire(self, force_full: bool = False) -> bool:
         """Start a cycle now unless one runs; under a modal, wait. True when started."""
@@ -74,14 +77,14 @@ class Poller:
     def throttled(self) -> float:
         """The service asked us to slow down: double the delay per failure in a row."""
         self.failures += 1
-        return min(self._interval() * 2 ** self.failures, MAX_DELAY)
+        return min(self._interval() * 2.0 ** self.failures, MAX_DELAY)
 
     def failed(self, text: str) -> tuple[float, bool]:
         """Another failure: the next delay, and whether to tell (once per distinct error)."""
         self.failures += 1
         tell = text != self.last_error
         self.last_error = text
-        return min(self._interval() * 2 ** min(self.failures, 4), MAX_DELAY), tell
+        return min(self._interval() * 2.0 ** min(self.failures, 4), MAX_DELAY), tell
 
     def cycle_done(self) -> None:
         """The cycle ended (the owner arms the next one with the delay it was given)."""
