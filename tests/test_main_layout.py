@@ -48,7 +48,7 @@ def _footer_keys(screen: MainScreen, width: int) -> set[str]:
     """The descriptions of the footer keys drawn inside the window."""
     footer = screen.query_one(Footer)
     return {str(k.description) for k in footer.query("FooterKey")
-            if k.region.width and k.region.right <= width}
+            if k.region.width == k.outer_size.width and 0 < k.region.right <= width}
 
 
 @pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 40)])

@@ -153,25 +153,6 @@ class ArchivesRemoved(Message):
         self.count = count
 
 
-class FoldersLoaded(Message):
-    """A tree node's subfolders, read from the store (``node`` is the tree node)."""
-
-    def __init__(self, node: Any, folders: list[Any]) -> None:
-        super().__init__()
-        self.node = node
-        self.folders = folders
-
-
-class FolderTotals(Message):
-    """A folder's direct archive count and bytes, read from the store."""
-
-    def __init__(self, vault: str, path: str, totals: tuple[int, int]) -> None:
-        super().__init__()
-        self.vault = vault
-        self.path = path
-        self.totals = totals
-
-
 class CampaignListed(Message):
     """Restore campaigns read from the store (``resume``: this app should run them)."""
 

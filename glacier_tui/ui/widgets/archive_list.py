@@ -110,7 +110,8 @@ class ArchiveList(ScrollView, can_focus=True):
         # The same ids as the tree's and the screen's: one keymap entry rebinds both.
         Binding("space", "toggle_mark", "Mark", id="mark"),
         Binding("o", "screen.sort", "Sort", id="sort"),
-        Binding("D", "screen.duplicates", "Duplicates", id="duplicates"),
+        # In the help, not the footer: at 80 columns the footer keeps Help and Quit.
+        Binding("D", "screen.duplicates", "Duplicates", id="duplicates", show=False),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "archive-list--cursor", "archive-list--marked", "archive-list--loading"
@@ -391,7 +392,7 @@ class ArchiveList(ScrollView, can_focus=True):
         """One row as plain text: mark, name (elastic), size, [campaign state], created."""
         size = human_size(row.size).rjust(11 if width >= 60 else 10)
         # Narrow panes keep the name readable: the date shrinks, then goes.
-        date_width = 20 if width >= 60 else 10 if width >= 44 else 0
+        date_width = 20 if width >= 80 else 10 if width >= 44 else 0
         if state is not None and width < 60:
             date_width = 0  # the restore state matters more than the date
         created = (row.created or "")[:date_width].ljust(date_width)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from rich.text import Text
+from textual import work
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Tree
@@ -20,8 +21,11 @@ from textual.widgets.tree import TreeNode
 
 from glacier_tui.ui.display_names import archive_label, folder_label
 from glacier_tui.ui.formatting import age, clean, human_size, parse_iso
+from glacier_tui.ui.messages import OperationError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from glacier_tui.glacier.models import Vault
 
 STATS_GAP = "  "  # between a name and its stats
@@ -78,13 +82,13 @@ class VaultTree(Tree[NodeData]):
         Binding("i", "screen.inventory", "Inventory", id="inventory"),
     ]
 
-    class LoadChildren(Message):
-        """Ask the screen to read a folder's children from the store."""
+    class _FoldersLoaded(Message, bubble=False):
+        """A worker read a node's subfolders from the store (workers never touch widgets)."""
 
-        def __init__(self, node: TreeNode[NodeData], offset: int) -> None:
+        def __init__(self, node: TreeNode[NodeData], folders: list[FolderEntry]) -> None:
             super().__init__()
             self.node = node
-            self.offset = offset
+            self.folders = folders
 
     class MarksChanged(Message):
         pass
@@ -102,6 +106,7 @@ class VaultTree(Tree[NodeData]):
         self.now = datetime.now().astimezone()
         self._vault_nodes: dict[str, TreeNode[NodeData]] = {}
         self.status_line = "Connecting…"
+        self.store_of: Callable[[], Any] = lambda: None  # set by the screen (used in threads)
 
     def on_mount(self) -> None:
         self.root.add_leaf(Text(self.status_line, style="dim italic"), NodeData("hint", ""))
@@ -221,7 +226,23 @@ class VaultTree(Tree[NodeData]):
                                    style="italic"), NodeData("hint", data.vault))
             return
         node.add_leaf(Text("Loading…", style="dim italic"), NodeData("loading", data.vault))
-        self.post_message(self.LoadChildren(node, 0))
+        vault = self.vaults.get(data.vault)
+        if vault is not None:
+            self._load_children(node, vault_key(vault), data.path)
+
+    @work(thread=True, group="tree", exit_on_error=False)
+    def _load_children(self, node: TreeNode[NodeData], key: str, path: str) -> None:
+        """Read the node's subfolders from the cached inventory (a thread)."""
+        try:
+            folders = [FolderEntry(f.path, f.name, f.count, f.bytes, f.direct_count)
+                       for f in self.store_of().subfolders(key, path, limit=100_000)]
+        except Exception as exc:  # a missing snapshot or a bad database: show, don't crash
+            self.post_message(OperationError(f"Reading the inventory failed: {exc}"))
+            return
+        self.post_message(self._FoldersLoaded(node, folders))
+
+    def on_vault_tree__folders_loaded(self, message: _FoldersLoaded) -> None:
+        self.fill(message.node, message.folders)
 
     def fill(self, node: TreeNode[NodeData], folders: list[FolderEntry]) -> None:
         """Add the subfolders read by the worker (archives are in the archive list)."""

@@ -48,7 +48,7 @@ from glacier_tui.ui.screens.main.poller import PollerMixin
 from glacier_tui.ui.screens.main.restore import RestoreMixin
 from glacier_tui.ui.screens.main.transfers import TransfersMixin
 from glacier_tui.ui.screens.main.vault_admin import VaultAdminMixin
-from glacier_tui.ui.widgets.archive_list import ArchiveList
+from glacier_tui.ui.widgets.archive_browser import ArchiveBrowser
 from glacier_tui.ui.widgets.detail_pane import DetailPane
 from glacier_tui.ui.widgets.filter_bar import FilterBar
 from glacier_tui.ui.widgets.header import GlacierHeader
@@ -112,7 +112,7 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
         with Horizontal(id="body"):
             with Vertical(id="left"):
                 yield VaultTree()
-                yield ArchiveList(id="archives")
+                yield ArchiveBrowser(id="archives")
             with Vertical(id="right"):
                 yield JobTable()
                 yield DetailPane()
@@ -144,13 +144,17 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
         header.set_info(profile=settings.profile or "default", region=settings.region or "",
                         endpoint=settings.endpoint_url or ("demo" if self.gapp.demo else "aws"))
         now = self.gapp.clock()
-        self.query_one(VaultTree).now = now
+        tree = self.query_one(VaultTree)
+        tree.now = now
+        tree.store_of = lambda: self.gapp.store
         self.query_one(JobTable).now = now
         self.query_one(DetailPane).now = now
-        archives = self.query_one(ArchiveList)
+        archives = self.query_one(ArchiveBrowser)
         archives.border_title = "Archives"
         archives.empty_text = "Select a folder."
-        self.query_one(VaultTree).focus()
+        archives.store_of = lambda: self.gapp.store
+        archives.lookup_of = self._state_lookup
+        tree.focus()
         # After the first frame: connecting imports aioboto3 (slow) in the worker.
         self.call_after_refresh(self.start_connect)
 

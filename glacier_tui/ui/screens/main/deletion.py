@@ -134,6 +134,4 @@ class DeletionMixin(MainScreenBase):
     def on_archives_removed(self, message: ArchivesRemoved) -> None:
         tree = self.query_one(VaultTree)
         tree.reset_vault(message.vault)
-        if self._list_vault == message.vault:
-            self._show_folder(NodeData("folder", message.vault, path=self._list_folder or ""),
-                              force=True)
+        self._refresh_list(message.vault)
