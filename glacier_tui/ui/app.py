@@ -14,6 +14,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -25,7 +26,7 @@ from textual.worker import Worker, WorkerState
 from glacier_tui.ui.commands import GlacierCommands
 
 if TYPE_CHECKING:
-    from glacier_tui.config import Settings
+    from glacier_tui.config import AppPaths, Settings
     from glacier_tui.glacier.client import GlacierClient
     from glacier_tui.glacier.store import Store
     from glacier_tui.ui.backend import BackendThread
@@ -104,16 +105,22 @@ class GlacierApp(App[None]):
         if self._store is None:
             from glacier_tui.glacier.store import Store
 
-            backend = self.demo_backend
-            path = backend.store_path if backend is not None else \
-                self.settings.resolved_store_path()
-            self._store = Store(path)
+            self._store = Store(self.paths.store)
         return self._store
 
     @property
-    def download_dir(self) -> Path:
+    def paths(self) -> AppPaths:
+        """The program's directories (config.AppPaths); the demo's own downloads and store."""
+        paths = self.settings.paths()
         backend = self.demo_backend
-        return Path(backend.download_dir) if backend is not None else self.settings.download_dir
+        if backend is not None:
+            paths = replace(paths, downloads=Path(backend.download_dir),
+                            store=Path(backend.store_path))
+        return paths
+
+    @property
+    def download_dir(self) -> Path:
+        return self.paths.downloads
 
     def client_options(self) -> Any:
         backend = self.demo_backend

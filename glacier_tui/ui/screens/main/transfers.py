@@ -135,10 +135,9 @@ class TransfersMixin(MainScreenBase):
         name = "inventory"
         try:
             if inventory_for is not None:
-                from glacier_tui.config import state_dir
                 from glacier_tui.glacier.transfers import default_output_name
 
-                dest = state_dir() / "inventories" / default_output_name(job, vault, None)
+                dest = gapp.paths.inventories / default_output_name(job, vault, None)
                 name = f"inventory of {vault}"
             else:
                 name, dest = await download_target(
@@ -246,7 +245,6 @@ class TransfersMixin(MainScreenBase):
 
     async def _upload_one(self, vault: str, path: Path, tid: str,
                           name: str | None = None) -> None:
-        from glacier_tui.config import state_dir
         from glacier_tui.glacier import transfers
 
         client = self.gapp.client
@@ -260,7 +258,7 @@ class TransfersMixin(MainScreenBase):
                 min_part_size=settings.part_size_mib * 1024 * 1024,
                 threshold=settings.upload_threshold_mib * 1024 * 1024,
                 on_progress=self._progress(tid, path.name, "upload"),
-                journal_dir=state_dir() / "uploads", transfer_id=tid)
+                journal_dir=self.gapp.paths.uploads, transfer_id=tid)
         except asyncio.CancelledError:
             self.post_message(TransferUpdate(TransferState(tid, "upload", path.name,
                                                            state="cancelled")))
