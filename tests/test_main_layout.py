@@ -13,7 +13,7 @@ from textual.widgets import Footer, Label, Static
 from glacier_tui.glacier.descriptions import UNDEFINED_FOLDER
 from glacier_tui.glacier.models import Vault
 from glacier_tui.ui.display_names import archive_label, folder_label, folder_path_label
-from glacier_tui.ui.messages import TransferState
+from glacier_tui.ui.messages import TransferRow
 from glacier_tui.ui.screens.main import MainScreen
 from glacier_tui.ui.widgets.archive_list import ArchiveList
 from glacier_tui.ui.widgets.detail_pane import DetailPane
@@ -106,7 +106,7 @@ async def test_transfer_rows_keep_their_names(demo: Any, tmp_path: Path, width: 
     async with app.run_test(size=(width, 24)) as pilot:
         screen = await _loaded(pilot)
         panel = screen.query_one(TransfersPanel)
-        panel.update_transfer(TransferState("t1", "download", "photos/2021/holiday.jpg",
+        panel.update_transfer(TransferRow("t1", "download", "photos/2021/holiday.jpg",
                                             total=100, done=40, rate_bps=1000.0))
         await pilot.pause()
         await pilot.pause()

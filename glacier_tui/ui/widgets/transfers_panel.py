@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.widgets import Label, ProgressBar
 
 from glacier_tui.ui.formatting import clean, human_duration, human_rate, human_size
-from glacier_tui.ui.messages import TransferState
+from glacier_tui.ui.messages import TransferRow
 
 STATE_STYLES = {"running": "", "done": "green", "failed": "red", "cancelled": "yellow"}
 NARROW_WIDTH = 100  # below: a shorter bar and stats
@@ -32,7 +32,7 @@ class TransferItem(Horizontal, can_focus=True):
     TransfersPanel.-tiny TransferItem > ProgressBar { display: none; }
     """
 
-    def __init__(self, state: TransferState) -> None:
+    def __init__(self, state: TransferRow) -> None:
         super().__init__(id=f"transfer-{abs(hash(state.id))}")
         self.state = state
 
@@ -44,7 +44,7 @@ class TransferItem(Horizontal, can_focus=True):
     def on_mount(self) -> None:
         self.update_state(self.state)
 
-    def update_state(self, state: TransferState) -> None:
+    def update_state(self, state: TransferRow) -> None:
         self.state = state
         if not self.query(".name"):  # not composed yet: on_mount renders the latest state
             return
@@ -97,7 +97,7 @@ class TransfersPanel(VerticalScroll):
         self.set_class(width < NARROW_WIDTH, "-narrow")
         self.set_class(width < TINY_WIDTH, "-tiny")
 
-    def update_transfer(self, state: TransferState) -> None:
+    def update_transfer(self, state: TransferRow) -> None:
         item = self.items.get(state.id)
         if item is None:
             item = TransferItem(state)
@@ -107,7 +107,7 @@ class TransfersPanel(VerticalScroll):
             item.update_state(state)
         self.set_class(bool(self.items), "-active")
 
-    def running(self) -> list[TransferState]:
+    def running(self) -> list[TransferRow]:
         return [i.state for i in self.items.values() if i.state.state == "running"]
 
     def focused_transfer(self) -> str | None:

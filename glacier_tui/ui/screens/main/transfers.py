@@ -21,7 +21,7 @@ from glacier_tui.ui.messages import (
     Notice,
     OperationError,
     ReadyFound,
-    TransferState,
+    TransferRow,
     TransferUpdate,
 )
 from glacier_tui.ui.screens.main.base import MainScreenBase
@@ -115,12 +115,7 @@ class TransfersMixin(MainScreenBase):
 
     def _progress(self, tid: str, name: str, kind: str) -> Callable[[Any], None]:
         def on_progress(p: Any) -> None:
-            state = str(getattr(p.state, "value", p.state))
-            if state in ("queued", "verifying"):
-                state = "running"
-            self.post_message(TransferUpdate(TransferState(
-                id=tid, kind=kind, name=name, total=p.total or None, done=p.done,
-                rate_bps=p.rate_bps, eta_s=p.eta_s, state=state, message=p.message)))
+            self.post_message(TransferUpdate(TransferRow.from_progress(tid, name, kind, p)))
         return on_progress
 
     async def _download(self, job: Job, inventory_for: str | None) -> None:
@@ -143,7 +138,7 @@ class TransfersMixin(MainScreenBase):
                 name, dest = await download_target(
                     client, vault, job, gapp.download_dir,
                     self.query_one(JobTable).names.get(job.job_id))
-            self.post_message(TransferUpdate(TransferState(tid, "download", name,
+            self.post_message(TransferUpdate(TransferRow(tid, "download", name,
                                                            total=job.output_size)))
             result = await download_output(
                 client, vault, job, dest,
@@ -154,12 +149,12 @@ class TransfersMixin(MainScreenBase):
                 transfer_id=tid,
             )
         except asyncio.CancelledError:
-            self.post_message(TransferUpdate(TransferState(tid, "download", name,
+            self.post_message(TransferUpdate(TransferRow(tid, "download", name,
                                                            state="cancelled")))
             raise
         except Exception as exc:
             msg = user_message(exc)
-            self.post_message(TransferUpdate(TransferState(tid, "download", name, state="failed",
+            self.post_message(TransferUpdate(TransferRow(tid, "download", name, state="failed",
                                                            message=msg)))
             self.post_message(OperationError(msg, title=f"Download of {clean(name)} failed"))
             return
@@ -260,7 +255,7 @@ class TransfersMixin(MainScreenBase):
                 on_progress=self._progress(tid, path.name, "upload"),
                 journal_dir=self.gapp.paths.uploads, transfer_id=tid)
         except asyncio.CancelledError:
-            self.post_message(TransferUpdate(TransferState(tid, "upload", path.name,
+            self.post_message(TransferUpdate(TransferRow(tid, "upload", path.name,
                                                            state="cancelled")))
             raise
         except Exception as exc:
