@@ -341,7 +341,7 @@ def _campaign(env: dict[str, str], work: Path, n: int, rng: random.Random,
     emu.start()
     try:
         # Outputs never expire during the run: every extra job would be a double start.
-        emu.admin("POST", "config", {"job_output_ttl_seconds": 1e12})
+        emu.admin("POST", "config", {"job_output_ttl_seconds": 1e9})  # ~30 years
         c = emu.boto()
         c.create_vault(vaultName=CAMPAIGN_VAULT)
         when = datetime(2024, 1, 1, tzinfo=UTC)

@@ -360,8 +360,7 @@ async def test_html_with_200_is_called_not_glacier(hostile: HostileGlacier,  # n
     hostile.lie(OutputLie(html=True))
     with pytest.raises(NotGlacierResponse) as err:
         await download(hostile, job_id, tmp_path / "f.bin", concurrency=1)
-    assert ("the endpoint answered with something that is not a Glacier response "
-            "(text/html)") in str(err.value)
+    assert "not a Glacier response (text/html)" in str(err.value)
     assert "not finished" not in err.value.user_message()
     assert len(hostile.calls("GetJobOutput")) == 1  # final: no pointless retries
     assert not (tmp_path / "f.bin").exists()
@@ -389,7 +388,7 @@ async def test_html_job_description_is_not_called_job_not_finished(
     hostile.on("DescribeJob", page)
     with pytest.raises(NotGlacierResponse) as err:
         await download(hostile, job_id, tmp_path / "f.bin")
-    assert "not a Glacier response (DescribeJob answered without a job id" in str(err.value)
+    assert "not a Glacier response (DescribeJob" in str(err.value)
     assert "not finished" not in err.value.user_message()
     assert leftovers(tmp_path) == []
 

@@ -40,7 +40,8 @@ def parse_content_range(value: str) -> tuple[int, int, int | None] | None:
 
 def not_glacier(what: str) -> NotGlacierResponse:
     return NotGlacierResponse(
-        f"the endpoint answered with something that is not a Glacier response ({what})"
+        what, hint="Check the endpoint URL, and any proxy or Wi-Fi login page in the way; "
+        "nothing from this answer was written."
     )
 
 

@@ -75,12 +75,8 @@ class InvalidTransferSettings(TransferError):
     default_hint = "Fix the option and try again; nothing was sent."
 
 
-class NotGlacierResponse(TransferError):
-    summary = "The endpoint is not answering like Glacier."
-    default_hint = (
-        "Check the endpoint URL, and any proxy or Wi-Fi login page in the way; nothing "
-        "from this answer was written."
-    )
+# One error for "this answer is not Glacier's", whether the client or a download spots it.
+NotGlacierResponse = errors.NotGlacierResponse
 
 
 class OutputChanged(TransferError):
