@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.worker import Worker
 
 from glacier_tui.glacier.campaign_view import Milestones
+from glacier_tui.ui.job_followup import JobFollowUp
 from glacier_tui.ui.widgets.archive_list import Row
 from glacier_tui.ui.widgets.restores_panel import CampaignRow
 from glacier_tui.ui.widgets.vault_tree import NodeData, vault_key
@@ -42,10 +43,8 @@ class MainScreenBase(Screen[None]):
         super().__init__(id="main")
         self.connected = False
         self.vaults: dict[str, Vault] = {}
-        self.started_here: set[str] = set()
-        self.inventory_jobs: dict[str, str] = {}  # job id -> vault, requested here
-        self.index_jobs: dict[str, str] = {}  # Synology index job id -> its data vault
-        self.handled: set[str] = set()  # finished jobs whose follow-up ran
+        # The jobs started here and what follows them (ui/job_followup.py).
+        self.followup = JobFollowUp()
         self.transfer_workers: dict[str, Worker[Any]] = {}
         self.poller = self._make_poller()  # the refresh schedule (ui/poller.py)
         self._settings_vault = ""
@@ -60,6 +59,23 @@ class MainScreenBase(Screen[None]):
         self._jobs_campaign: int | None = None  # the job table shows only this campaign's
         self.milestones = Milestones()
         self._item_states: dict[int, dict[int, str]] = {}  # campaign -> item -> state seen
+
+    # The follow-up's records, under the names the parts (and their tests) use.
+    @property
+    def started_here(self) -> set[str]:
+        return self.followup.started_here
+
+    @property
+    def inventory_jobs(self) -> dict[str, str]:
+        return self.followup.inventory_jobs
+
+    @property
+    def index_jobs(self) -> dict[str, str]:
+        return self.followup.index_jobs
+
+    @property
+    def handled(self) -> set[str]:
+        return self.followup.handled
 
     @property
     def gapp(self) -> GlacierApp:
