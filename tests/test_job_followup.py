@@ -58,3 +58,25 @@ def test_which_finished_jobs_are_announced() -> None:
     ]
     told = f.to_announce(changes, campaign_jobs={"camp"})
     assert [j.job_id for j in told] == ["seen", "mine"]
+
+
+def test_campaign_board_counts_an_items_moves() -> None:
+    from dataclasses import dataclass, field
+
+    from glacier_tui.ui.campaign_board import CampaignBoard
+
+    @dataclass
+    class R:  # the fields item_moved reads of a CampaignRow
+        id: int = 7
+        counts: dict[str, int] = field(default_factory=dict)
+        settled: bool = False
+        verified_bytes: int = 0
+
+    board = CampaignBoard()
+    board.rows[7] = R(counts={"requested": 2})  # type: ignore[assignment]
+    row = board.item_moved(7, 1, "ready", 100)
+    assert row is not None and row.counts == {"requested": 1, "ready": 1}
+    assert board.item_moved(7, 1, "ready", 100) is None  # no move
+    row = board.item_moved(7, 1, "verified", 100)  # via downloading: guessed from "ready"
+    assert row is not None and row.counts["verified"] == 1 and row.verified_bytes == 100
+    assert 1 not in board.item_states[7]  # terminal: forgotten

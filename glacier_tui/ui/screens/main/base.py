@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.worker import Worker
 
 from glacier_tui.glacier.campaign_view import Milestones
+from glacier_tui.ui.campaign_board import CampaignBoard
 from glacier_tui.ui.job_followup import JobFollowUp
 from glacier_tui.ui.widgets.archive_list import Row
 from glacier_tui.ui.widgets.restores_panel import CampaignRow
@@ -50,15 +51,29 @@ class MainScreenBase(Screen[None]):
         self._settings_vault = ""
         self._binding_state: tuple[bool | None, ...] = ()
         self._delete_seq = 0
-        # Restore campaigns: what the Restores screen shows, the runners of this app,
-        # the jobs they started (no per-job toast for those), milestones already told.
-        self.campaign_rows: dict[int, CampaignRow] = {}
-        self.campaign_active: set[int] = set()  # campaigns a worker of this app runs
-        self.campaign_runners: dict[int, Any] = {}  # CampaignRunner, while it runs
-        self.campaign_jobs: set[str] = set()
-        self._jobs_campaign: int | None = None  # the job table shows only this campaign's
-        self.milestones = Milestones()
-        self._item_states: dict[int, dict[int, str]] = {}  # campaign -> item -> state seen
+        # Restore campaigns: rows, runners, their jobs, milestones (ui/campaign_board.py).
+        self.board = CampaignBoard()
+
+    # The campaign board's records, under the names the parts (and their tests) use.
+    @property
+    def campaign_rows(self) -> dict[int, CampaignRow]:
+        return self.board.rows
+
+    @property
+    def campaign_active(self) -> set[int]:
+        return self.board.active
+
+    @property
+    def campaign_runners(self) -> dict[int, Any]:
+        return self.board.runners
+
+    @property
+    def campaign_jobs(self) -> set[str]:
+        return self.board.jobs
+
+    @property
+    def milestones(self) -> Milestones:
+        return self.board.milestones
 
     # The follow-up's records, under the names the parts (and their tests) use.
     @property

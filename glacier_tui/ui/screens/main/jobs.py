@@ -59,7 +59,7 @@ class JobsMixin(MainScreenBase):
 
     def _jobs_title(self) -> None:
         table = self.query_one(JobTable)
-        cid = self._jobs_campaign
+        cid = self.board.jobs_of
         table.border_title = f"Jobs ({len(table.jobs)})" if cid is None else \
             f"Jobs of restore #{cid} ({table.row_count}) · Esc: all"
 
