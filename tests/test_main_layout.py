@@ -98,6 +98,8 @@ async def test_below_the_minimum_size_a_notice_replaces_the_layout(
         await pilot.pause()
         assert not screen.query_one("#too-small").display
         assert screen.query_one(VaultTree).region.width > 0
+        await pilot.pause()
+        assert screen.focused is screen.query_one(VaultTree)  # the focus comes back
 
 
 @pytest.mark.parametrize("width", [60, 80, 100])

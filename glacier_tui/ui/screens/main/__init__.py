@@ -134,6 +134,13 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
             self.query_one("#too-small", Static).update(Text(
                 f"window too small (need {MIN_SIZE[0]}x{MIN_SIZE[1]}, have {width}x{height})",
                 style="bold"))
+        elif self.focused is None and self.is_mounted:
+            # Hiding the layout took the focus away: give it back to the tree.
+            self.call_after_refresh(self._refocus)
+
+    def _refocus(self) -> None:
+        if self.focused is None:
+            self.query_one(VaultTree).focus()
 
     def action_detail_tab(self, step: int) -> None:
         self.query_one(DetailPane).cycle_tab(step)
