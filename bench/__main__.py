@@ -10,7 +10,7 @@ from bench import print_rows
 
 SUITES = (
     "treehash_bench", "transfer_bench", "inventory_bench", "ui_bench",
-    "scroll_bench", "soak", "kill_resume", "load", "campaign_bench",
+    "scroll_bench", "soak", "kill_resume", "load", "campaign_bench", "purge_bench",
 )
 
 

@@ -10,7 +10,7 @@ Reported: key-to-frame p50/p95 (bench/keylatency.py) for each, and for the jumps
 until the rows under the cursor are on screen instead of placeholders (each jump from
 a middle spot with no page loaded, so its rows come from SQLite). Baseline in the
 same process: the same held-Down keys on a bare Textual DataTable of 1,000 rows.
-Target (issue 7): p95 frame < 50 ms.
+Target: p95 frame < 50 ms.
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ def _add_connection_options(parser: argparse.ArgumentParser, top_level: bool) ->
                        help="settings file (default: the platform config dir)")
 
 
-COMMANDS = ("config", "emulator", "download", "upload", "inventory", "restore")
+COMMANDS = ("config", "emulator", "download", "upload", "inventory", "restore", "migrate",
+            "purge")
 
 
 def _chosen_command(argv: Sequence[str]) -> str | None:
@@ -99,6 +100,18 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     _add_connection_options(restore, top_level=False)
     if chosen == "restore":
         _register(restore, "glacier_tui.restore_cli", "add_arguments")
+
+    migrate = sub.add_parser("migrate", help="move archives into S3 storage classes, "
+                             "streamed, verified, resumable (plan, run, status, verify, merge)")
+    _add_connection_options(migrate, top_level=False)
+    if chosen == "migrate":
+        _register(migrate, "glacier_tui.migrate_cli", "add_arguments")
+
+    purge = sub.add_parser("purge", help="close out a vault: delete only archives proven safe "
+                           "elsewhere, then the vault (plan, run, status, cancel)")
+    _add_connection_options(purge, top_level=False)
+    if chosen == "purge":
+        _register(purge, "glacier_tui.purge_cli", "add_arguments")
     return parser
 
 
@@ -161,7 +174,8 @@ def build_app(args: argparse.Namespace) -> GlacierApp:
     """The app for ``glacier-tui [--demo]``: it shows its first frame, then loads the settings."""
     from glacier_tui.ui.app import GlacierApp
 
-    return GlacierApp(load_settings=lambda: _tui_settings(args), demo=bool(args.demo))
+    return GlacierApp(load_settings=lambda: _tui_settings(args), demo=bool(args.demo),
+                      first_run_hint=True)
 
 
 def _tui_settings(args: argparse.Namespace) -> Settings:
@@ -219,6 +233,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         from glacier_tui import restore_cli
 
         return int(restore_cli.run(args, settings))
+    if command == "migrate":
+        from glacier_tui import migrate_cli
+
+        return int(migrate_cli.run(args, settings))
+    if command == "purge":
+        from glacier_tui import purge_cli
+
+        return int(purge_cli.run(args, settings))
     raise AssertionError(f"unknown command {command!r}")  # pragma: no cover
 
 

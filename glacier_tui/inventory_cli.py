@@ -115,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"[red]cannot open store:[/] {escape(shown(e))}")
         return 1
     try:
+        args.vault_given = args.vault
+        args.vault = _store_key(store, args)
         if cmd in ("ls", "export") and store.current_snapshot_id(args.vault) is None:
             return _no_inventory(err, args.vault)
         if cmd == "import":
@@ -131,11 +133,29 @@ def run(args: argparse.Namespace) -> int:
         store.close()
 
 
+def _store_key(store: Store, args: argparse.Namespace) -> str:
+    """The store key of ``--vault`` (a name or an ARN): the one the app uses too."""
+    from glacier_tui.glacier.vault_keys import arn_in_document, resolve_vault_key
+
+    document_arn = None
+    path = Path(getattr(args, "file", None) or "-")
+    if args.inventory_command == "import" and str(path) != "-" and path.is_file():
+        try:
+            with path.open("rb") as f:
+                document_arn = arn_in_document(f)
+        except OSError:
+            document_arn = None  # the import itself says why it cannot read the file
+    return resolve_vault_key(args.vault, store.vault_keys(), document_arn)
+
+
 def _import(store: Store, args: argparse.Namespace, err: Console) -> int:
+    from glacier_tui.glacier.vault_keys import is_vault_arn
+
     path: Path = args.file
     stdin = str(path) == "-"
     total = path.stat().st_size if not stdin and path.is_file() else None
-    expected_name = None if args.vault.startswith("arn:") else args.vault
+    given = getattr(args, "vault_given", args.vault)
+    expected_name = None if is_vault_arn(given) else given
     progress = Progress(
         TextColumn("importing"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
         TimeRemainingColumn(), console=err, disable=bool(args.quiet), transient=True,
@@ -170,6 +190,11 @@ def _import(store: Store, args: argparse.Namespace, err: Console) -> int:
     out.print(f"descriptions: {decoded}", markup=False)
     for w in res.warnings:
         err.print(f"warning: {shown(w)}", markup=False)
+    if not is_vault_arn(args.vault):
+        arn = res.vault_arn or "arn:aws:glacier:REGION:ACCOUNT:vaults/" + given
+        err.print(f"note: stored under the name {inert(given)!r} (the inventory names no vault "
+                  f"ARN); the app looks a vault up by its ARN: import it again with --vault "
+                  f"{inert(arn)} to browse it there", markup=False, soft_wrap=True)
     return 0
 
 

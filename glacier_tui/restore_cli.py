@@ -349,11 +349,11 @@ def _client(settings: Any) -> GlacierClient:
 
 async def _vault_key(glacier: GlacierClient, store: Store, vault: str) -> str:
     """The store's key of the vault: its ARN (as the app uses), or the name if stored so."""
+    from glacier_tui.glacier.vault_keys import vault_store_key
+
     arn = (await glacier.describe_vault(vault)).arn or vault
-    for key in (arn, vault):
-        if store.current_snapshot_id(key) is not None:
-            return key
-    return arn
+    stored = [key for key in (arn, vault) if store.current_snapshot_id(key) is not None]
+    return vault_store_key(vault, arn, stored)
 
 
 async def _ensure_inventory(args: argparse.Namespace, glacier: GlacierClient, store: Store,

@@ -95,3 +95,28 @@ def boto3_client(emulator_url: str) -> Any:
         aws_session_token="testing",
         config=Config(retries={"mode": "standard", "max_attempts": 1}),
     )
+
+
+# --------------------------------------------------------------------------- S3 (moto), migration
+@pytest.fixture
+def moto_s3_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1 (1 MiB smallest part, so tests can use small parts)."""
+    import urllib.request
+
+    from glacier_tui.local_s3 import start_local_s3
+
+    monkeypatch.setenv("S3_UPLOAD_PART_MIN_SIZE", str(1 << 20))
+    with start_local_s3(min_part_size=1 << 20) as s3:
+        # moto's state lives in the process, not in the server: start every test empty.
+        urllib.request.urlopen(urllib.request.Request(f"{s3.url}/moto-api/reset",
+                                                      method="POST"), timeout=10).close()
+        yield s3.url
+
+
+@pytest.fixture
+def s3_boto3(moto_s3_url: str) -> Any:
+    """A sync boto3 S3 client on the moto server (for setting up and inspecting buckets)."""
+    import boto3
+
+    return boto3.client("s3", endpoint_url=moto_s3_url, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")

@@ -1,4 +1,4 @@
-"""Description decoders, from real-format samples (GLACIER.md §10)."""
+"""Description decoders, from real-format samples (mt1/mt2, FastGlacier, CloudBerry, QNAP)."""
 
 from __future__ import annotations
 

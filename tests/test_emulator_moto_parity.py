@@ -99,7 +99,7 @@ def _assert_covers(ours: Any, theirs: Any, where: str) -> None:
         assert isinstance(ours, dict), where
         for key, value in theirs.items():
             if key == "LastInventoryDate":
-                continue  # moto always sends it; AWS omits it before the first inventory (§5.1)
+                continue  # moto always sends it; AWS omits it before the first inventory
             assert key in ours, f"{where}.{key} missing"
             _assert_covers(ours[key], value, f"{where}.{key}")
     elif isinstance(theirs, list):

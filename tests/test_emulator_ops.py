@@ -55,7 +55,7 @@ def test_vault_rules_and_paging(boto3_client: Any, emulator: Any) -> None:
     assert len(first["VaultList"]) == 10
     assert first["Marker"] == "arn:aws:glacier:us-east-1:123456789012:vaults/v10"
     second = c.list_vaults(marker=first["Marker"])
-    assert second["VaultList"][0]["VaultName"] == "v10"  # inclusive marker (§7.1)
+    assert second["VaultList"][0]["VaultName"] == "v10"  # inclusive marker
     names = [
         v["VaultName"] for p in c.get_paginator("list_vaults").paginate() for v in p["VaultList"]
     ]

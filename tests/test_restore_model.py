@@ -44,7 +44,7 @@ def test_human_size_binary_units() -> None:
     assert human_size(150 * 1024**2) == "150 MiB" and human_size(None, unknown="?") == "?"
 
 
-SIZE = 6 * MIB + MIB // 2  # 6.5 MiB, as in GLACIER.md §3.4
+SIZE = 6 * MIB + MIB // 2  # 6.5 MiB: not a whole number of MiB
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,7 @@ async def test_mark_with_space_and_confirm(tmp_path: Path) -> None:
     app = Host(UploadScreen(root))
     async with app.run_test(size=(80, 24)) as pilot:
         await _settle(pilot)
+        await pilot.press("tab")  # path input -> tree
         # Directories sort first: root, sub/, a.txt, b.bin
         await pilot.press("down")
         assert _cursor_name(pilot) == "sub"
@@ -69,7 +70,7 @@ async def test_enter_opens_dir_and_backspace_goes_up(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await _settle(pilot)
         tree = app.screen.query_one(MarkingTree)
-        await pilot.press("down", "enter")
+        await pilot.press("tab", "down", "enter")
         await _settle(pilot)
         assert Path(tree.path) == root / "sub"
         await pilot.press("down", "enter")  # Enter on a file marks it
@@ -85,8 +86,7 @@ async def test_typed_path_and_errors(tmp_path: Path) -> None:
     app = Host(UploadScreen(root))
     async with app.run_test(size=(80, 24)) as pilot:
         await _settle(pilot)
-        await pilot.press("shift+tab")  # tree -> path input
-        await pilot.press(*"nope", "enter")
+        await pilot.press(*"nope", "enter")  # the path input has the focus at first
         assert "No such file" in str(app.screen.query_one("#error", Static).render())
         app.screen.query_one("#path").value = ""  # type: ignore[attr-defined]
         await pilot.press(*"a.txt", "enter")
@@ -101,7 +101,25 @@ async def test_confirm_with_nothing_marked_is_refused(tmp_path: Path) -> None:
     app = Host(UploadScreen(_tree(tmp_path)))
     async with app.run_test(size=(80, 24)) as pilot:
         await _settle(pilot)
-        await pilot.press("tab", "enter")
+        app.screen.query_one("#confirm").focus()
+        await pilot.press("enter")
         await pilot.pause()
         assert app.result is NO_RESULT
         assert "Mark at least one" in str(app.screen.query_one("#error", Static).render())
+
+
+async def test_dialog_names_the_vault_and_typing_goes_to_the_path(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    app = Host(UploadScreen(root, vault="family-photos"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot)
+        assert "Upload to vault family-photos" in str(
+            app.screen.query_one("#title", Static).render())
+        await pilot.press(*"sub", "enter")  # a folder is marked, as the CLI takes folders
+        await _settle(pilot)
+        assert list(app.screen.marked) == [root / "sub"]
+        await pilot.press(*"a.txt")  # typed, Upload pressed without Enter: taken too
+        app.screen.query_one("#confirm").focus()
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.result == [root / "sub", root / "a.txt"]

@@ -1,4 +1,4 @@
-"""Tree hash against botocore and the worked example of GLACIER.md §4.2."""
+"""Tree hash against botocore and a worked example (1 MiB chunks folded pairwise)."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def test_file_range_hash(tmp_path: Path) -> None:
     assert fold(file_leaf_digests(path, 4 * MIB)).hex() == tree_hash(data[4 * MIB :])
 
 
-N = 6815744  # 6.5 MiB, the table of GLACIER.md §3.4
+N = 6815744  # 6.5 MiB: ranges inside it that are and are not tree-hash aligned
 
 
 @pytest.mark.parametrize(

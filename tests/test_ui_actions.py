@@ -120,7 +120,7 @@ async def test_upload_file_with_u(demo: Any, tmp_path: Path) -> None:
     app = make_app(demo.url, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_upload_screen(pilot, app)
-        await pilot.press("shift+tab")  # from the directory tree to the path input
+        # The dialog starts in the path input: typing goes there.
         assert isinstance(app.focused, Input) and app.focused.id == "path"
         await pilot.press(*src.name, "enter")
         await wait_for(pilot, lambda: "notes.txt" in str(
@@ -394,7 +394,7 @@ async def test_quit_with_running_transfer_asks(
     app = make_app(demo.url, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_upload_screen(pilot, app)
-        await pilot.press("shift+tab", *src.name, "enter")
+        await pilot.press(*src.name, "enter")
         await wait_for(pilot, lambda: bool(app.screen.marked))  # type: ignore[attr-defined]
         await pilot.press("tab", "tab", "enter")
         await wait_for(pilot, lambda: app.running_transfers() == 1)
@@ -448,10 +448,12 @@ def test_snapshot_upload_screen(snap_compare: Any, size: tuple[int, int], tmp_pa
         screen = pilot.app.screen
         tree = screen.query_one(MarkingTree)
         await wait_for(pilot, lambda: len(tree.root.children) == 3)
+        tree.focus()  # the dialog starts in the path input
         await pilot.press("down", "down", "space")  # mark IMG_0001.jpg
         await wait_for(pilot, lambda: "Marked 1" in str(
             screen.query_one("#marked", Static).content))
         await pilot.pause()
 
-    assert snap_compare(SnapshotHost(UploadScreen(Path("photos")), BACKGROUND), terminal_size=size,
+    assert snap_compare(SnapshotHost(UploadScreen(Path("photos"), vault="family-photos"),
+                                     BACKGROUND), terminal_size=size,
                         run_before=run_before)

@@ -127,12 +127,10 @@ async def test_browse_inventory_restore_download(demo_emulator: Any, tmp_path: P
         await wait_for(pilot, lambda: next(iter(screen.campaign_rows.values())).status
                        == "done", steps=600)
         assert expected.stat().st_size == row_size
-        # A success is shown as a success, not as a red error (a restore runs as a
-        # campaign: its "done" milestone is the notice).
-        await wait_for(pilot, lambda: any(str(n.title).endswith(" done")
-                                          for n in app._notifications))
-        done = next(n for n in app._notifications if str(n.title).endswith(" done"))
-        assert done.severity == "information"
+        # A success is shown as a success, not as a red error: the campaign's "done" toast.
+        await wait_for(pilot, lambda: any(n.title.endswith(" done") for n in app._notifications))
+        done = next(n for n in app._notifications if n.title.endswith(" done"))
+        assert done.severity == "information" and "verified" in done.message
 
 
 def _walk(node: Any) -> Iterator[Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from glacier_tui.emulator.errors import ipv, mpv, rnf
+from glacier_tui.emulator.errors import GlacierError, ipv, mpv, rnf
+from glacier_tui.emulator.lock_policy import denies_delete
 from glacier_tui.emulator.service_base import MAX_PART, ServiceBase, StreamSink
 from glacier_tui.emulator.store import commit_file, remove
 
@@ -61,13 +62,22 @@ class ArchiveHandlers(ServiceBase):
         return self.archive_created(vault, archive_id, tree)
 
     def delete_archive(self, db: sqlite3.Connection, p: dict[str, Any]) -> dict[str, Any]:
-        vault = self._vault(db, p.get("vaultName"))["name"]
+        v = self._vault(db, p.get("vaultName"))
+        vault = v["name"]
         archive_id = p.get("archiveId")
         arch = db.execute("SELECT * FROM archives WHERE id=?", (archive_id,)).fetchone()
         if arch is None:
             raise rnf(f"Archive not found: {archive_id}")
         if arch["vault"] != vault:
             raise ipv(f"Invalid vault name: {self.arn(vault)}")
+        # An in-progress lock is enforced too: AWS applies it while it may still be aborted.
+        age_days = (self.clock.now() - arch["creation"]) / 86400.0
+        if v["lock_state"] and denies_delete(v["lock_policy"], age_days):
+            raise GlacierError(
+                "AccessDeniedException",
+                f"User is not authorized to perform: glacier:DeleteArchive on resource: "
+                f"{self.arn(vault)} with an explicit deny in a vault lock policy",
+            )
         db.execute("DELETE FROM archives WHERE id=?", (archive_id,))
         remove(self.store.abs(arch["blob"]))  # job outputs hold their own hard link
         self._mark_written(db, vault, self.clock.now())

@@ -88,7 +88,7 @@ class EmulatorConfig:
     start_time: datetime | None = None  # virtual clock starts here (UTC); None = now
     frozen: bool = False  # clock moves only via /_emulator/clock
 
-    # --- switches (GLACIER.md §12 unverified behaviours and failure modes) ---
+    # --- switches (behaviours AWS does not document, and failure modes) ---
     no_longer_supported: bool = False  # NoLongerSupportedException on every operation
     reject_select: bool = True  # select jobs -> 400 IPV "Select jobs are not supported"
     insufficient_capacity: bool = False  # Expedited jobs without capacity units -> IC

@@ -49,7 +49,7 @@ def _b64url(data: bytes) -> str:
 
 
 def describe(kind: str, path: str, mtime: float) -> str:
-    """Archive description in the format a given backup tool writes (GLACIER.md §10)."""
+    """Archive description in the format a given backup tool writes (mt2, FastGlacier...)."""
     if kind == "mt2":
         return "mt2 " + _b64url(json.dumps({"filename": path, "mtime": _stamp(mtime)}).encode())
     if kind == "mt1":
@@ -287,3 +287,25 @@ def build_demo(svc: Service) -> None:
     svc.tick()
     with svc.store.tx():
         svc.store.set_meta("demo", "1")
+
+
+def inventory_documents(svc: Service) -> list[tuple[str, bytes]]:
+    """(vault name, JSON inventory document) of every vault with a generated inventory.
+
+    The same document an inventory-retrieval job of that vault returns now, so the demo
+    app can start with every vault's inventory already imported.
+    """
+    from glacier_tui.emulator.jobs import InvItem, inventory_json
+
+    out: list[tuple[str, bytes]] = []
+    with svc.store.tx() as db:
+        vaults = db.execute(
+            "SELECT name, last_inventory FROM vaults WHERE last_inventory IS NOT NULL "
+            "ORDER BY name").fetchall()
+        for name, when in vaults:
+            items = [InvItem(r[0], r[1], r[2], r[3], r[4]) for r in db.execute(
+                "SELECT archive_id, description, creation, size, tree_hash FROM inventory "
+                "WHERE vault=?", (name,))]
+            out.append((name, inventory_json(svc.arn(name), when, items,
+                                             svc.cfg.inventory_date_ms)))
+    return out

@@ -1,4 +1,4 @@
-"""Job timing and inventory documents (GLACIER.md §3, §5)."""
+"""Job timing and inventory documents (retrieval tiers' delays; inventory JSON and CSV)."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def inventory_json(vault_arn: str, inv_date: float, items: Sequence[InvItem], ms
 
 
 def csv_field(value: str) -> str:
-    """AWS inventory CSV quoting (§5.3): quote when ',' or '"' occurs; '"' -> '\\"'."""
+    """AWS inventory CSV quoting: quote when ',' or '"' occurs; '"' -> '\\"'."""
     if "," in value or '"' in value:
         return '"' + value.replace('"', '\\"') + '"'
     return value

@@ -1,4 +1,5 @@
-"""Byte-range helpers (GLACIER.md §3.4)."""
+"""Byte-range helpers (ranges must be MiB-aligned, and tree-hash aligned for a
+range's tree hash to be returned)."""
 
 from __future__ import annotations
 

@@ -56,7 +56,8 @@ class VaultHandlers(MultipartHandlers):
             if not marker.startswith(prefix):
                 raise ipv(f"Invalid marker: {marker}")
             start = marker[len(prefix) :]
-        # Inclusive marker (§7.1): the page starts at the vault the marker names.
+        # Inclusive marker (ListVaults' marker is a vault ARN): the page starts at the
+        # vault the marker names.
         rows = db.execute(
             "SELECT * FROM vaults WHERE name>=? ORDER BY name LIMIT ?", (start, limit + 1)
         ).fetchall()

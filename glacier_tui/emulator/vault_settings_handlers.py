@@ -72,7 +72,7 @@ class VaultSettingsHandlers(ServiceBase):
         db.execute("UPDATE vaults SET access_policy=NULL WHERE name=?", (name,))
         return {}
 
-    # ------------------------------------------------------------------ vault lock (§7.4)
+    # ------------------------------------------------------------------ vault lock
     def initiate_vault_lock(self, db: sqlite3.Connection, p: dict[str, Any]) -> dict[str, Any]:
         v = self._vault(db, p.get("vaultName"))
         text = _check_policy_text((p.get("policy") or {}).get("Policy"))
@@ -133,7 +133,7 @@ class VaultSettingsHandlers(ServiceBase):
             "CreationDate": fmt_ms(v["lock_created"]),
         }
 
-    # ------------------------------------------------------------------ tags (§7.5)
+    # ------------------------------------------------------------------ tags
     def add_tags_to_vault(self, db: sqlite3.Connection, p: dict[str, Any]) -> dict[str, Any]:
         name = self._vault(db, p.get("vaultName"))["name"]
         tags = p.get("Tags") or {}

@@ -30,9 +30,11 @@ from glacier_tui.glacier.campaign_types import (
     CampaignStatus,
     EngineOptions,
     ItemState,
+    SinkRefused,
+    SinkResult,
 )
 from glacier_tui.glacier.client import GlacierClient
-from glacier_tui.glacier.downloads import download_job_output
+from glacier_tui.glacier.downloads import DownloadResult, download_job_output
 from glacier_tui.glacier.manifest import write_manifest
 from glacier_tui.glacier.models import Job, JobStatus, RetrievalStrategy
 from glacier_tui.glacier.paths import UnsafePathError, safe_download_path
@@ -231,7 +233,10 @@ class CampaignRunner:
         self._message = "checking files already on disk"
         self._sync_counts()
         self._emit(force=True)
-        await asyncio.to_thread(self._check_present)
+        if self.options.sink is not None:
+            await self.options.sink.check_present(self.store, cid)
+        else:
+            await asyncio.to_thread(self._check_present)
         self._message = ""
         self._sync_counts()
         await self._read_limits()
@@ -281,7 +286,7 @@ class CampaignRunner:
                 message = exc.user_message()
             with contextlib.suppress(Exception):
                 db.set_status(self.store, cid, CampaignStatus.PAUSED, inert(message))
-                await asyncio.to_thread(write_manifest, self.store, cid)
+                await asyncio.to_thread(self._write_manifest)
             raise
 
     def _idle_seconds(self) -> float:
@@ -304,9 +309,15 @@ class CampaignRunner:
                 message = "every archive verified"
         db.set_status(self.store, self.campaign_id, status, message)
         self._message = message
-        await asyncio.to_thread(write_manifest, self.store, self.campaign_id)
+        await asyncio.to_thread(self._write_manifest)
         self._emit(force=True, status=status)
         return db.get(self.store, self.campaign_id)
+
+    def _write_manifest(self) -> None:
+        if self.options.sink is not None:
+            self.options.sink.write_manifest(self.store, self.campaign_id)
+        else:
+            write_manifest(self.store, self.campaign_id)
 
     async def _cancel_downloads(self) -> None:
         tasks = list(self._downloads.values())
@@ -738,17 +749,23 @@ class CampaignRunner:
         opts = self.options
         full = self.info.byte_range is None
         expected = (item.tree_hash if full and item.tree_hash else job.expected_tree_hash)
+        dest = Path()
         try:
-            dest = await asyncio.to_thread(self._target, item.path)
+            if opts.sink is None:
+                dest = await asyncio.to_thread(self._target, item.path)
         except (UnsafePathError, OSError) as exc:
             self._set(item, ItemState.FAILED, reason=inert(str(exc)))
             return
+        result: DownloadResult | SinkResult
         try:
-            result = await download_job_output(
-                self.client, self.info.vault, job, dest, segment_size=opts.segment_size,
-                concurrency=opts.segment_concurrency, on_progress=self._on_transfer,
-                transfer_id=str(item.item_id),
-            )
+            if opts.sink is not None:
+                result = await opts.sink.deliver(self.info, item, job, self._on_transfer)
+            else:
+                result = await download_job_output(
+                    self.client, self.info.vault, job, dest, segment_size=opts.segment_size,
+                    concurrency=opts.segment_concurrency, on_progress=self._on_transfer,
+                    transfer_id=str(item.item_id),
+                )
         except TargetExists:
             await self._compare_existing(item, dest, expected)
             return
@@ -763,6 +780,9 @@ class CampaignRunner:
             return
         except (UnsafeFileError, UnsafePathError) as exc:
             self._set(item, ItemState.FAILED, reason=inert(exc.user_message()))
+            return
+        except SinkRefused as exc:
+            self._set(item, ItemState.SKIPPED, reason=inert(exc.detail))
             return
         except _FATAL:
             self._set(item, ItemState.READY)
@@ -782,7 +802,8 @@ class CampaignRunner:
                       reason=f"downloaded tree hash {result.tree_hash} differs from the "
                       f"inventory's {expected}")
             return
-        self._set(item, ItemState.VERIFIED, reason="", verified_at=time.time())
+        reason = result.reason if isinstance(result, SinkResult) else ""
+        self._set(item, ItemState.VERIFIED, reason=reason, verified_at=time.time())
 
     def _target(self, relative: str) -> Path:
         return safe_download_path(Path(self.info.destination).expanduser(), relative)

@@ -8,10 +8,15 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from glacier_tui.glacier import errors
 from glacier_tui.glacier.pricing import DEFAULT_PRICES, PriceTable
+
+if TYPE_CHECKING:
+    from glacier_tui.glacier.models import Job
+    from glacier_tui.glacier.store import Store
+    from glacier_tui.glacier.transfer_common import ProgressCallback
 
 # -- states ------------------------------------------------------------------------------
 
@@ -193,6 +198,35 @@ CampaignItemCallback = Callable[[CampaignItem], None]
 
 
 @dataclass(frozen=True)
+class SinkResult:
+    """What an :class:`ArchiveSink` delivered: bytes moved and the verified tree hash."""
+
+    bytes: int
+    tree_hash: str
+    reason: str = ""  # e.g. "already in S3"
+
+
+class ArchiveSink(Protocol):
+    """Where a campaign's archives go instead of files below ``destination``.
+
+    The runner still requests, follows and re-requests the jobs; a sink only replaces
+    "is it already there" (before any job is requested), "fetch a ready output" and
+    the manifest. ``deliver`` raises what ``download_job_output`` raises
+    (``JobOutputExpired``, ``VerificationFailed``, ...), so retries work the same.
+    """
+
+    async def check_present(self, store: Store, campaign_id: int) -> None:
+        """Mark planned archives that are already delivered as verified."""
+
+    async def deliver(self, campaign: CampaignInfo, item: CampaignItem, job: Job,
+                      on_progress: ProgressCallback) -> SinkResult:
+        """Move one ready job output to its destination, verified."""
+
+    def write_manifest(self, store: Store, campaign_id: int) -> None:
+        """Write the campaign's manifest (called from a worker thread)."""
+
+
+@dataclass(frozen=True)
 class EngineOptions:
     """How a runner works; the defaults suit AWS. Tests inject ``clock`` and ``sleep``."""
 
@@ -209,6 +243,7 @@ class EngineOptions:
     prices: PriceTable = DEFAULT_PRICES
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    sink: ArchiveSink | None = None  # None: files below the campaign's destination
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -217,6 +252,14 @@ class EngineOptions:
 class CampaignError(errors.LocalError):
     summary = "The restore campaign cannot go on."
     default_hint = "Fix the cause and run `glacier-tui restore resume ID`."
+
+
+class SinkRefused(CampaignError):
+    """An :class:`ArchiveSink` cannot deliver this archive (e.g. a different object is
+    already at its S3 key): the archive is skipped with the reason, the campaign goes on."""
+
+    summary = "The archive was not delivered."
+    default_hint = "Resolve the conflict named here and resume the campaign."
 
 
 class CampaignNotFound(CampaignError):

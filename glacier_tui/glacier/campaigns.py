@@ -38,6 +38,7 @@ from glacier_tui.glacier.campaign_engine import CampaignRunner, campaign_active,
 from glacier_tui.glacier.campaign_inventory import fetch_inventory
 from glacier_tui.glacier.campaign_types import (
     TERMINAL_STATES,
+    ArchiveSink,
     CampaignError,
     CampaignInfo,
     CampaignItem,
@@ -52,6 +53,8 @@ from glacier_tui.glacier.campaign_types import (
     Limits,
     Selection,
     SelectionKind,
+    SinkRefused,
+    SinkResult,
 )
 from glacier_tui.glacier.manifest import (
     ManifestCheck,
@@ -65,6 +68,7 @@ from glacier_tui.glacier.store import Store
 
 __all__ = [
     "TERMINAL_STATES",
+    "ArchiveSink",
     "CampaignError",
     "CampaignInfo",
     "CampaignItem",
@@ -82,6 +86,8 @@ __all__ = [
     "ManifestProblem",
     "Selection",
     "SelectionKind",
+    "SinkRefused",
+    "SinkResult",
     "campaign_active",
     "campaign_items",
     "cancel_campaign",

@@ -35,7 +35,8 @@ from glacier_tui.glacier.models import (
 from glacier_tui.glacier.sanitize import inert
 
 # The plain SHA-256 of an upload body, precomputed in a worker thread. botocore's
-# checksum handler skips hashing when the header is present (GLACIER.md §9.2).
+# checksum handler skips hashing when the header is present (botocore's
+# glacier handlers: add_glacier_checksums).
 _content_sha256: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "glacier_content_sha256", default=None
 )

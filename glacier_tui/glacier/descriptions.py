@@ -1,4 +1,5 @@
-"""Archive-description decoders for other backup tools (GLACIER.md §10).
+"""Archive-description decoders for other backup tools (mt-aws-glacier mt1/mt2,
+FastGlacier, CloudBerry, QNAP, plain text).
 
 A vault stores only an opaque description; every tool encodes its own
 metadata there. :func:`decode_description` recovers a relative path (and a
@@ -178,7 +179,7 @@ def _decode_json(obj: Any) -> tuple[str, str | None, str] | None:
         try:
             path = path.encode("latin-1").decode("utf-7")
         except (UnicodeEncodeError, UnicodeDecodeError):
-            pass  # GLACIER.md §10: on error keep the raw text
+            pass  # an undecodable description keeps its raw text
         when = obj.get("UTCDateModified")
         return path, when if isinstance(when, str) else None, "cloudberry"
     return path, None, "qnap"
@@ -254,7 +255,9 @@ def decode_fields(raw: str, archive_id: str) -> tuple[str, str, str | None, str]
 
 
 def decode_description(raw: str, archive_id: str) -> DecodedDescription:
-    """Decode one archive description (GLACIER.md §10 order) into a sanitised path.
+    """Decode one archive description into a sanitised path.
+
+    Tried in order: mt2, mt1, FastGlacier, CloudBerry, QNAP, then plain text.
 
     A description that decodes to nothing usable (e.g. only ``..``) counts as
     ``error``; an empty one as ``empty``.

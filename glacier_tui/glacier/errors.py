@@ -3,7 +3,8 @@
 Every failure that can come out of the service layer is a ``GlacierError``:
 ``str(err)`` says what happened and ``err.hint`` what to do about it. Branch on
 the wire code string (``err.code``), never on botocore exception classes, so the
-code works with every botocore version (GLACIER.md §9.4).
+code works with every botocore version (botocore builds its exception classes from the
+service model at run time, so the classes differ between versions; the code string does not).
 """
 
 from __future__ import annotations

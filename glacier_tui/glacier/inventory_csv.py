@@ -30,7 +30,9 @@ __all__ = ["CsvUnitParser", "CsvUnits", "parse_csv_line"]
 
 
 def parse_csv_line(line: str) -> list[str]:
-    """Split one inventory CSV line (GLACIER.md §5.3).
+    """Split one inventory CSV line.
+
+    AWS's CSV quotes a field when it holds ',' or '"', and escapes '"' as a backslash-quote.
 
     Commas split fields outside quotes; inside quotes ``\\"`` is ``"`` and every
     other backslash is kept. A quoted field whose text ends in a backslash is

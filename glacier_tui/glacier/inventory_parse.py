@@ -49,7 +49,7 @@ __all__ = [
 
 ProgressFn = Callable[[int, int | None], None]
 
-MAX_ARCHIVE_SIZE: Final = 10_000 * 4 * 1024**3  # 10,000 parts of 4 GiB (GLACIER.md §8)
+MAX_ARCHIVE_SIZE: Final = 10_000 * 4 * 1024**3  # 10,000 parts of 4 GiB: the largest archive
 CHUNK: Final = 256 * 1024
 MAX_LINE_BYTES: Final = 1024 * 1024  # one CSV line (see the module docstring)
 MAX_ENTRY_BYTES: Final = 1024 * 1024  # one JSON value (see the module docstring)

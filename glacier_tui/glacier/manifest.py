@@ -224,3 +224,36 @@ def verify_manifest(
     if check.rows == 0:
         raise _bad(path, "no rows")
     return check
+
+
+# -- reading rows back (a vault close-out checks its proofs against them) -----------------
+
+
+def iter_manifest_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """Every row of a restore manifest (CSV or JSON), streamed, as a dict of its columns.
+
+    Raises ``LocalError`` with a one-line message for a file that is not one.
+    """
+    path = Path(path)
+    try:
+        fh = open(path, encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
+    except FileNotFoundError:
+        raise errors.LocalError(f"no such manifest: {path}") from None
+    except OSError as exc:
+        raise errors.LocalError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        head = fh.read(1)
+        fh.seek(0)
+        yield from _json_rows(fh, path) if head == "{" else _csv_rows(fh, path)
+    except UnicodeDecodeError:
+        raise _bad(path, "not UTF-8 text") from None
+    except csv.Error as exc:
+        raise _bad(path, f"CSV: {exc}") from None
+    finally:
+        fh.close()
+
+
+def check_manifest_row(root: Path, row: dict[str, Any]) -> str | None:
+    """Re-hash the file one manifest row names (below ``root``): None when it matches,
+    else what is wrong ("missing", "changed (tree hash ...)", ...)."""
+    return _check_row(Path(root), row)[1]

@@ -2,7 +2,7 @@
 
 Each model keeps the wire document it came from in ``raw`` (for the JSON pane)
 and is built with ``from_api``, which tolerates absent and null members alike
-(botocore drops nulls; GLACIER.md §1.1).
+(botocore drops nulls from JSON responses).
 """
 
 from __future__ import annotations
@@ -201,7 +201,8 @@ class Job(_Model):
 
     @property
     def expected_tree_hash(self) -> str | None:
-        """The tree hash the whole output must have, if Glacier gives one (§3.4, §3.5)."""
+        """The tree hash the whole output must have, if Glacier gives one (whole-archive
+        retrievals, and ranges aligned to the tree hash)."""
         if self.sha256_tree_hash:
             return self.sha256_tree_hash
         if self.is_full_archive:

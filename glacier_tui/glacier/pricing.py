@@ -20,6 +20,9 @@ from typing import Final
 __all__ = [
     "DEFAULT_PRICES",
     "GB",
+    "S3_PRICES",
+    "S3_PRICES_AS_OF",
+    "S3_PRICE_SOURCES",
     "TIER_HOURS",
     "CostEstimate",
     "PriceTable",
@@ -65,7 +68,7 @@ class PriceTable:
     region: str = "us-east-1"
     as_of: str = PRICES_AS_OF
     sources: tuple[str, ...] = PRICE_SOURCES
-    # Reserved for a later S3 migration: storage class -> USD per GB-month, etc.
+    # S3 prices for migration, flat "<CLASS>.<item>" keys (see S3_PRICES).
     s3: Mapping[str, float] = field(default_factory=dict)
 
     def tier(self, tier: str) -> TierPrice:
@@ -105,6 +108,10 @@ class PriceTable:
             ),
         )
 
+    def with_s3(self, overrides: Mapping[str, float]) -> PriceTable:
+        """A copy with some S3 prices (``"DEEP_ARCHIVE.put_per_1000"`` etc.) replaced."""
+        return replace(self, s3={**self.s3, **{k: float(v) for k, v in overrides.items()}})
+
     def tier_dicts(self) -> dict[str, dict[str, float]]:
         """The retrieval prices as plain dicts (the settings' ``prices`` shape)."""
         return {
@@ -112,6 +119,36 @@ class PriceTable:
             for k, v in self.retrieval.items()
         }
 
+
+# S3 prices for vault -> S3 migration (us-east-1, USD). None of them could be checked
+# against aws.amazon.com/s3/pricing (its tables load by script): they come from
+# secondary pages and are shown as UNVERIFIED next to every figure that uses them.
+# Keys: "<STORAGE CLASS>.storage_gb_month", "<CLASS>.put_per_1000" (PUT, COPY, POST,
+# LIST), "<CLASS>.min_days" (minimum storage duration), "STANDARD.get_per_1000" (GET
+# and HEAD), "transfer.inter_region_per_gb".
+S3_PRICES_AS_OF: Final = "2026-12-02"
+S3_PRICES_VERIFIED: Final = False
+S3_PRICE_SOURCES: Final = (
+    "https://aws.amazon.com/s3/pricing/ (tables not readable; figures from secondary pages)",
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/"
+    "archival-storage-objects.html (32 KB + 8 KB per archived object)",
+)
+S3_PRICES: Final[Mapping[str, float]] = {
+    "STANDARD.storage_gb_month": 0.023,
+    "STANDARD.put_per_1000": 0.005,
+    "STANDARD.get_per_1000": 0.0004,
+    "STANDARD.min_days": 0,
+    "GLACIER_IR.storage_gb_month": 0.004,
+    "GLACIER_IR.put_per_1000": 0.02,
+    "GLACIER_IR.min_days": 90,
+    "GLACIER.storage_gb_month": 0.0036,
+    "GLACIER.put_per_1000": 0.03,
+    "GLACIER.min_days": 90,
+    "DEEP_ARCHIVE.storage_gb_month": 0.00099,
+    "DEEP_ARCHIVE.put_per_1000": 0.05,
+    "DEEP_ARCHIVE.min_days": 180,
+    "transfer.inter_region_per_gb": 0.02,
+}
 
 DEFAULT_PRICES: Final = PriceTable(
     retrieval={
@@ -122,6 +159,7 @@ DEFAULT_PRICES: Final = PriceTable(
     vault_storage_per_gb_month=0.0036,
     egress_per_gb=0.09,
     provisioned_capacity_per_unit_month=100.0,
+    s3=S3_PRICES,
 )
 
 
@@ -191,3 +229,26 @@ def estimate(
                            bytes_per_hour=bytes_per_hour)
     return CostEstimate(str(tier), archives, nbytes, retrieval, requests, egress,
                         egress_applies, eta)
+
+
+# -- closing a vault out: early-deletion fee and storage saved ---------------------------
+# An archive deleted within 90 days of its creation is billed for the remaining days
+# ("pro-rated charge equal to the storage charge for the remaining days",
+# https://aws.amazon.com/s3/glacier/pricing/). Each archive also stores 32 KiB of index
+# and metadata billed at the vault rate
+# (https://docs.aws.amazon.com/amazonglacier/latest/dev/uploading-an-archive.html).
+VAULT_MIN_STORAGE_DAYS: Final = 90
+VAULT_ARCHIVE_OVERHEAD_BYTES: Final = 32 * 1024
+_DAYS_PER_MONTH: Final = 30.0
+
+
+def vault_storage_month_usd(prices: PriceTable, nbytes: int, archives: int) -> float:
+    """USD a month that ``archives`` archives of ``nbytes`` bytes cost in a vault."""
+    billed = nbytes + archives * VAULT_ARCHIVE_OVERHEAD_BYTES
+    return billed / GB * prices.vault_storage_per_gb_month
+
+
+def early_deletion_fee_usd(prices: PriceTable, byte_days_left: float) -> float:
+    """The fee for deleting early: the storage of ``byte_days_left`` (bytes x the days
+    each archive still had to reach 90), at the vault rate."""
+    return byte_days_left / GB * prices.vault_storage_per_gb_month / _DAYS_PER_MONTH

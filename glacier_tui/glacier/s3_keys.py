@@ -63,16 +63,19 @@ class ArchiveKeyInput:
     tree_hash: str = ""
 
 
-def part_size(size: int, preferred: int = DEFAULT_PART) -> int:
+def part_size(size: int, preferred: int = DEFAULT_PART, *, minimum: int = MIN_PART) -> int:
     """The S3 part size for an archive of ``size`` bytes: a power of two MiB.
 
     At least ``preferred`` (itself rounded up to a power of two MiB, 8 MiB..4 GiB),
     raised until the archive fits in 10,000 parts. Every part is then aligned to
     Glacier's 1 MiB tree-hash chunks, so a ranged GetJobOutput of one part returns
-    that part's tree hash.
+    that part's tree hash. ``minimum`` (a power of two MiB) exists for tests against
+    a local S3 whose smallest part has been lowered; AWS needs at least 5 MiB.
     """
-    p = MIN_PART
-    while p < min(max(preferred, MIN_PART), MAX_PART):
+    if minimum < MIB or minimum & (minimum - 1):
+        raise ValueError(f"the minimum part size must be a power of two MiB, got {minimum:,}")
+    p = minimum
+    while p < min(max(preferred, minimum), MAX_PART):
         p *= 2
     while p < MAX_PART and -(-size // p) > MAX_PARTS:
         p *= 2

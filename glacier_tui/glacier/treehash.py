@@ -1,4 +1,4 @@
-"""SHA-256 tree hash as Glacier defines it (GLACIER.md §4).
+"""SHA-256 tree hash as Glacier defines it (https://docs.aws.amazon.com/amazonglacier/latest/dev/checksum-calculations.html).
 
 Leaves are SHA-256 digests of 1 MiB chunks; each level pairs neighbours from the
 left and an unpaired last node moves up unchanged. Leaves are independent, so

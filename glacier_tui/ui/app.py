@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
-from glacier_tui.ui.commands import GlacierCommands
+from glacier_tui.ui.commands import GlacierCommands, KeyCommands
 
 if TYPE_CHECKING:
     from glacier_tui.config import AppPaths, Settings
@@ -34,14 +35,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("glacier_tui.ui")
 T = TypeVar("T")
 MAIN_MODE = "main"  # the main screen's mode when the app started on the boot screen
+# The store journal's record that the first-run hint was shown.
+HINT_KEY = "ui:first-run-hint"
+# Workers that end by pushing a dialog run in a group named "...dialog".
+DIALOG_GROUP_SUFFIX = "dialog"
 
 
 class GlacierApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "glacier-tui"
-    COMMANDS = App.COMMANDS | {GlacierCommands}
+    COMMANDS = App.COMMANDS | {KeyCommands, GlacierCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+p", "command_palette", "Palette", id="command_palette", show=False),
+        Binding("y", "copy_id", "Copy id", id="copy_id", show=False),
     ]
 
     def __init__(
@@ -52,6 +58,7 @@ class GlacierApp(App[None]):
         clock: Callable[[], datetime] | None = None,
         store: Store | None = None,
         load_settings: Callable[[], Settings] | None = None,
+        first_run_hint: bool = False,
     ) -> None:
         """``settings``, or ``load_settings``: called in a thread after the first frame.
 
@@ -66,14 +73,29 @@ class GlacierApp(App[None]):
         self.startup_error = ""
         self.demo = demo
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self._wall_clock = clock is None  # the demo's virtual clock replaces it
+        self.first_run_hint = first_run_hint  # the CLI's app says how to restore, once
         self._store = store
         self.client: GlacierClient | None = None
         # The poller's client, on its own thread and loop (ui/backend.py).
         self.poll_backend: BackendThread | None = None
-        self.demo_backend: Any = None
+        self._demo_backend: Any = None
+        self.exit_notes: list[str] = []  # printed once the terminal is restored
+        self._workers_with_dialog: weakref.WeakSet[Worker[Any]] = weakref.WeakSet()
         self.archive_names: dict[str, str] = {}  # archive id -> path, for restores started here
         if settings is not None:
             self._apply_settings(settings)
+
+    @property
+    def demo_backend(self) -> Any:
+        return self._demo_backend
+
+    @demo_backend.setter
+    def demo_backend(self, backend: Any) -> None:
+        """The demo's emulator; from then on the app shows the emulator's (virtual) time."""
+        self._demo_backend = backend
+        if backend is not None and self._wall_clock:
+            self.clock = backend.now
 
     @property
     def settings(self) -> Settings:
@@ -226,9 +248,15 @@ class GlacierApp(App[None]):
         backend, self.demo_backend = self.demo_backend, None
         if backend is not None:
             try:
-                backend.stop()
+                kept = backend.stop()
             except Exception:
                 log.debug("stopping the demo failed", exc_info=True)
+            else:
+                if kept is not None:
+                    from glacier_tui.glacier.masking import shown
+
+                    self.exit_notes.append(f"the demo's downloads are kept in {shown(kept)}"
+                                           " (delete the folder when done)")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Unexpected worker errors become a message on screen, never a crash."""
@@ -265,6 +293,38 @@ class GlacierApp(App[None]):
         self._exit_renderables.append(Text(text))
         self._close_messages_no_wait()
 
+    # -- first-run hint --------------------------------------------------------------------
+
+    def on_connected(self) -> None:
+        """Once connected (the main screen's message bubbles up): the one-time restore hint."""
+        if not self.first_run_hint:
+            return
+        self.first_run_hint = False  # once per run, whatever the store says
+        self.run_worker(self._first_run_hint(), group="first-run-hint", exclusive=True,
+                        exit_on_error=False)
+
+    async def _first_run_hint(self) -> None:
+        store = self.store
+
+        def first_time() -> bool:
+            if store.journal_get(HINT_KEY) is not None:
+                return False
+            store.journal_put(HINT_KEY, self.clock().isoformat())
+            return True
+
+        if not await asyncio.to_thread(first_time):
+            return
+        lines = ["Pick a folder in the vault tree, or mark archives with space, and press "
+                 "r to restore: the dialog shows each tier's cost and time.",
+                 "When a restore is ready, d downloads and verifies it; c shows the "
+                 "Restores. ? lists every key, Ctrl+P finds any action."]
+        if self.demo:
+            from glacier_tui.glacier.sanitize import inert
+
+            lines.append(f"Demo time runs fast (restores take seconds). Downloads go to "
+                         f"{inert(str(self.download_dir))} and are kept after the demo.")
+        self.notify("\n".join(lines), title="How to restore", timeout=20, markup=False)
+
     # -- quit / help ---------------------------------------------------------------------
 
     def running_transfers(self) -> int:
@@ -275,9 +335,40 @@ class GlacierApp(App[None]):
         except Exception:
             return 0
 
+    def running_campaigns(self) -> int:
+        """Restore campaigns a worker of this app runs now (0 before the main screen)."""
+        try:
+            main = self.screen_stack[0]
+        except IndexError:
+            return 0
+        return len(getattr(main, "campaign_active", ()))
+
+    def dialog_opening(self) -> bool:
+        """True while a key's dialog is being prepared (its worker runs, the screen is not up).
+
+        Such a dialog is pushed by a worker after some work (resolving a selection, say);
+        a key typed in that gap, ``q`` above all, must not act on the screen below. Once
+        the worker has pushed its dialog (and whatever it does after), it no longer counts.
+        """
+        return any(w.is_running and (w.group or "").endswith(DIALOG_GROUP_SUFFIX)
+                   and w not in self._workers_with_dialog for w in self.workers)
+
+    def push_screen(self, *args: Any, **kwargs: Any) -> Any:
+        """Remember which worker pushed a screen (see ``dialog_opening``)."""
+        from textual.worker import NoActiveWorker, get_current_worker
+
+        try:
+            self._workers_with_dialog.add(get_current_worker())
+        except NoActiveWorker:
+            pass
+        return super().push_screen(*args, **kwargs)
+
     def action_confirm_quit(self) -> None:
-        n = self.running_transfers()
-        if n == 0:
+        if self.dialog_opening():
+            log.info("quit key dropped: a dialog is opening")
+            return
+        transfers, campaigns = self.running_transfers(), self.running_campaigns()
+        if transfers == 0 and campaigns == 0:
             self.exit()
             return
         from glacier_tui.ui.screens.confirm import ConfirmScreen
@@ -286,12 +377,33 @@ class GlacierApp(App[None]):
             if ok:
                 self.exit()
 
-        self.push_screen(
-            ConfirmScreen("Quit glacier-tui?",
-                          [f"{n} transfer(s) are running. They stop now and resume next time."],
-                          confirm_label="Quit"),
-            done,
-        )
+        body = []
+        if transfers:
+            body.append(f"{transfers} transfer(s) are running: they stop now and resume "
+                        "from the parts already done when started again.")
+        if campaigns:
+            body.append(f"{campaigns} restore campaign(s) are running: they stop now and "
+                        "resume by themselves the next time glacier-tui starts; jobs "
+                        "already started in Glacier keep running.")
+        self.push_screen(ConfirmScreen("Quit glacier-tui?", body, confirm_label="Quit"), done)
+
+    def action_copy_id(self) -> None:
+        """Copy the id under the cursor (archive id, job id, vault ARN) to the clipboard.
+
+        Uses OSC 52, which most terminals support (not macOS Terminal); the toast shows
+        what was copied either way, so it can be copied by hand.
+        """
+        from glacier_tui.glacier.sanitize import inert
+        from glacier_tui.ui.copying import copy_value_of
+
+        found = copy_value_of(self.screen)
+        if found is None:
+            self.notify("Nothing to copy here: move to an archive, a job or a vault.",
+                        severity="warning", timeout=4)
+            return
+        what, value = found
+        self.copy_to_clipboard(value)
+        self.notify(inert(value), title=f"Copied the {inert(what)}", timeout=6, markup=False)
 
     def help_sections(self) -> list[tuple[str, list[tuple[str, str, str]]]]:
         from glacier_tui.ui.screens.main import MainScreen
@@ -310,7 +422,8 @@ class GlacierApp(App[None]):
                     continue
                 keys = keymap[b.id] if b.id and b.id in keymap else (b.key_display or b.key)
                 if self.settings.readonly and b.id in {"restore", "inventory", "create_vault",
-                                                        "upload", "delete", "delete_vault"}:
+                                                        "upload", "delete", "delete_vault",
+                                                        "close_out"}:
                     continue
                 out.append((keys, b.description or b.action, b.id or ""))
             return out
@@ -330,6 +443,7 @@ class GlacierApp(App[None]):
             ("Transfers", rows(TransfersPanel.BINDINGS)),
             ("Filter", [*rows(FilterBar.BINDINGS), ("enter", "Keep the filter", "")]),
             ("Everywhere", [("ctrl+p", "Command palette", "command_palette"),
+                            ("y", "Copy the id under the cursor", "copy_id"),
                             ("tab,shift+tab", "Next / previous pane", "")]),
         ]
 
@@ -365,6 +479,8 @@ def setup_logging() -> Path | None:
 def run_app(app: GlacierApp) -> int:
     """Run the app in the terminal; a bad setting is one line on stderr and status 2."""
     app.run()
+    for note in app.exit_notes:
+        print(f"glacier-tui: {note}", file=sys.stderr)
     if app.startup_error:
         from glacier_tui.glacier.masking import shown
 

@@ -1,32 +1,94 @@
-"""Command palette (Ctrl+P) provider: vaults, jobs and actions."""
+"""Command palette (Ctrl+P) providers: every key of the screen it was opened on, vaults, jobs.
+
+The actions are read from the calling screen's active bindings (ids, descriptions and
+keys, as the footer and the keymap see them), so the palette lists exactly what the keys
+do on that screen, each with its key: "Restore  r", "Download  d". A binding whose action
+is disabled right now (no selection, not connected) is left out; one that the keymap
+rebinds shows its new key.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
+    from textual.binding import Binding
+
     from glacier_tui.ui.screens.main import MainScreen
 
-ACTIONS: list[tuple[str, str, str]] = [
-    ("Refresh now", "refresh", "List vaults and jobs again"),
-    ("Request inventory", "inventory", "InitiateJob inventory-retrieval for the selected vault"),
-    ("Restore selection", "restore", "Restore the marked archives or folder"),
-    ("Download job output", "download", "Download the selected succeeded job"),
-    ("Upload files", "upload", "Upload files to the selected vault"),
-    ("Create vault", "create_vault", "Create a new vault"),
-    ("Delete vault", "delete_vault", "Delete the selected (empty) vault"),
-    ("Vault settings", "vault_settings", "Notifications, tags, policy, lock"),
-    ("Filter", "filter", "Filter the focused list"),
-    ("Jump", "jump", "Jump to a vault or job"),
-    ("Help", "help", "Every key binding"),
-]
+# Bindings that make no sense as a palette entry (the palette itself, moving around).
+_SKIPPED_ACTIONS = frozenset({"command_palette", "back", "app.command_palette"})
+
+
+@dataclass(frozen=True)
+class KeyCommand:
+    """One action of the screen: what it does, the keys that run it, how to run it."""
+
+    description: str
+    keys: str
+    action: str
+    namespace: Any
+
+    @property
+    def title(self) -> str:
+        return f"{self.description}  {self.keys}" if self.keys else self.description
+
+
+def key_commands(screen: Any) -> list[KeyCommand]:
+    """The screen's enabled bindings with a description, one entry per action (keys joined)."""
+    app = screen.app
+    found: dict[tuple[int, str], tuple[Binding, Any, list[str]]] = {}
+    for active in screen.active_bindings.values():
+        binding, node = active.binding, active.node
+        if not active.enabled or binding.system or not binding.description:
+            continue
+        if binding.action in _SKIPPED_ACTIONS:
+            continue
+        entry = found.setdefault((id(node), binding.action), (binding, node, []))
+        shown = app.get_key_display(binding)
+        if shown not in entry[2]:
+            entry[2].append(shown)
+    return [KeyCommand(b.description, " ".join(keys), b.action, node)
+            for b, node, keys in found.values()]
+
+
+class KeyCommands(Provider):
+    """Every action a key runs on the screen the palette was opened on."""
+
+    def _commands(self) -> list[KeyCommand]:
+        try:
+            return key_commands(self.screen)
+        except Exception:  # a screen being torn down: no entries rather than an error
+            return []
+
+    def _run(self, command: KeyCommand) -> None:
+        self.app.call_later(self.app.run_action, command.action, command.namespace)
+
+    async def discover(self) -> Hits:
+        for command in self._commands():
+            yield DiscoveryHit(Text(command.title), partial(self._run, command),
+                               text=command.title)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self._commands():
+            # Matched on the description and on the keys: "down" finds "Download  d".
+            score = matcher.match(command.title)
+            if score > 0:
+                # highlight() parses markup: a "[" key is shown plain.
+                title = command.title
+                shown = matcher.highlight(title) if "[" not in title else Text(title)
+                yield Hit(score, shown, partial(self._run, command), text=title)
 
 
 class GlacierCommands(Provider):
+    """The main screen's vaults and jobs: jump to one."""
+
     def _main(self) -> MainScreen | None:
         from glacier_tui.ui.screens.main import MainScreen
 
@@ -37,14 +99,10 @@ class GlacierCommands(Provider):
 
     def _candidates(self) -> list[tuple[str, str, object]]:
         main = self._main()
-        if main is None:
+        if main is None or self.screen is not main:
             return []
         from glacier_tui.ui.formatting import action_label, clean, short_id
         out: list[tuple[str, str, object]] = []
-        for title, action, help_text in ACTIONS:
-            if main.check_action(action, ()) is True:
-                out.append((f"Action: {title}", help_text,
-                            partial(main.run_action, action)))
         for name in sorted(main.vaults):
             out.append((f"Vault: {clean(name)}", "Go to vault", partial(main.jump_to, name)))
         from glacier_tui.ui.widgets.job_table import JobTable

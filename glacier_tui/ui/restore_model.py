@@ -20,7 +20,8 @@ __all__ = [
 GB = 1024**3  # AWS bills retrieval per GB meaning GiB.
 MAX_DESCRIPTION = 1024
 
-# GLACIER.md §3.2: typical completion time per tier.
+# Typical completion time per tier (Expedited 1-5 min, Standard 3-5 h, Bulk 5-12 h:
+# https://docs.aws.amazon.com/amazonglacier/latest/dev/downloading-an-archive-two-steps.html).
 TIER_TIMES: dict[Tier, str] = {
     Tier.EXPEDITED: "1–5 min",
     Tier.STANDARD: "3–5 h",
@@ -107,7 +108,8 @@ def validate_sns_topic(text: str) -> str | None:
 
 
 def validate_description(text: str) -> str | None:
-    """An error message, or None when the job description is acceptable (§3.3)."""
+    """An error message, or None when the job description is acceptable (at most 1,024
+    printable ASCII characters, as for archive descriptions)."""
     if len(text) > MAX_DESCRIPTION:
         return f"Description is {len(text)} characters; at most {MAX_DESCRIPTION}."
     if not _PRINTABLE.match(text):

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Footer, Input, Static
 
 
 def plain(text: str | Text) -> Text:
@@ -110,6 +110,7 @@ class ConfirmScreen(ModalScreen[bool]):
                     disabled=self._type_to_confirm is not None,
                 )
                 yield Button(Text(self._cancel_label), id="cancel", variant="default")
+        yield Footer(compact=True)  # the dialog's own keys, not the screen below's
 
     def on_mount(self) -> None:
         # Default focus on the safe choice (or the name input in type-to-confirm mode).

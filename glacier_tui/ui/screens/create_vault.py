@@ -10,13 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Footer, Input, Static
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
 
 
 def validate_vault_name(name: str) -> str | None:
-    """An error message, or None when ``name`` is a valid vault name (§7.1)."""
+    """An error message, or None when ``name`` is a valid vault name (1-255 of [A-Za-z0-9_.-])."""
     if not name:
         return "Enter a vault name."
     if len(name) > 255:
@@ -73,6 +73,7 @@ class CreateVaultScreen(ModalScreen[str | None]):
             with Horizontal(id="buttons"):
                 yield Button("Create", id="confirm", variant="primary")
                 yield Button("Cancel", id="cancel")
+        yield Footer(compact=True)  # the dialog's own keys, not the screen below's
 
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()

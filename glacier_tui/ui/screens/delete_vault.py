@@ -1,8 +1,9 @@
 """Deleting a vault: confirm when it looks empty, otherwise explain and offer to empty it.
 
 Glacier deletes a vault only when its last inventory (built about once a day) shows no
-archives and nothing was written since (GLACIER.md §7.1), so a non-empty vault needs
-its archives deleted first and the deletion retried after the next inventory.
+archives and nothing was written since (DeleteVault in the AWS API reference), so a
+non-empty vault needs its archives deleted first and the deletion retried after the next
+inventory.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Footer, Input, Static
 
 from glacier_tui.glacier.models import Vault
 from glacier_tui.ui.formatting import clean
@@ -124,6 +125,7 @@ class DeleteVaultScreen(ModalScreen[DeleteVaultChoice | None]):
                         variant="error", disabled=not self._count,
                     )
                 yield Button("Cancel", id="cancel")
+        yield Footer(compact=True)  # the dialog's own keys, not the screen below's
 
     def _guidance(self) -> str:
         glacier_count = self._vault.number_of_archives

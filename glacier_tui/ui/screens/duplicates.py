@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from glacier_tui.glacier.descriptions import safe_text
 from glacier_tui.ui.formatting import human_size
@@ -60,6 +60,7 @@ class DuplicatesScreen(ModalScreen[None]):
             with VerticalScroll():
                 yield Static(render_groups(self._vault, self._groups), id="dup-body")
             yield Static("Esc closes", id="dup-hint")
+        yield Footer(compact=True)  # the dialog's own keys, not the screen below's
 
     def action_dismiss_screen(self) -> None:
         self.dismiss(None)

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 
 def key_label(keys: str) -> str:
@@ -47,6 +47,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll() as vs:
             vs.border_title = "Keys — remap by id in the config file (keymap table)"
             yield Static(table, id="help-table")
+        yield Footer(compact=True)  # the dialog's own keys, not the screen below's
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Footer, Input, Static
 
 
 class JumpScreen(ModalScreen[str | None]):
@@ -25,6 +25,7 @@ class JumpScreen(ModalScreen[str | None]):
             inp = Input(placeholder=":", id="jump-input")
             inp.cursor_blink = False
             yield inp
+        yield Footer(compact=True)  # the dialog's own keys, not the screen below's
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
 from glacier_tui.glacier.models import Tier
 from glacier_tui.glacier.pricing import DEFAULT_PRICES, estimate
@@ -40,7 +40,7 @@ _SHOWN_NAMES = 3
 class TierSet(RadioSet):
     """The tiers: space picks the highlighted one, Enter confirms the dialog with it."""
 
-    BINDINGS = [Binding("enter", "confirm_tier", "Restore", show=False)]
+    BINDINGS = [Binding("enter", "confirm_tier", "Restore")]
 
     class Confirmed(Message):
         def __init__(self, tier: Tier) -> None:
@@ -164,6 +164,7 @@ class RestoreScreen(ModalScreen[RestoreRequest | None]):
             with Horizontal(id="buttons"):
                 yield Button("Restore", id="confirm", variant="primary", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
+        yield Footer(compact=True)  # the dialog's own keys, not the screen below's
 
     def on_mount(self) -> None:
         radios = self.query_one(RadioSet)

@@ -1,8 +1,11 @@
-"""Pick local files and directories to upload.
+"""Pick local files and directories to upload to a named vault.
 
-Keys: space marks/unmarks the highlighted file or directory, Enter on a directory
-opens it (re-roots the tree), backspace goes to the parent, right/left expand and
-collapse. A path typed into the input opens a directory or marks a file.
+The dialog opens with the cursor in the path input: a path typed there (a file or a
+folder, as ``glacier-tui upload`` takes them) and Enter marks it; a folder is uploaded
+with everything in it. In the tree below (Tab):
+
+space marks/unmarks the highlighted file or directory, Enter on a directory opens it
+(re-roots the tree), backspace goes to the parent, right/left expand and collapse.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, DirectoryTree, Input, Static
+from textual.widgets import Button, DirectoryTree, Footer, Input, Static
 from textual.widgets._directory_tree import DirEntry
 from textual.widgets.tree import TreeNode
 
@@ -136,6 +139,9 @@ class UploadScreen(ModalScreen[list[Path] | None]):
     UploadScreen #title {
         text-style: bold;
     }
+    UploadScreen #hint {
+        color: $text-muted;
+    }
     UploadScreen #path {
         margin-bottom: 1;
     }
@@ -161,9 +167,10 @@ class UploadScreen(ModalScreen[list[Path] | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, start: Path | None = None) -> None:
+    def __init__(self, start: Path | None = None, *, vault: str = "") -> None:
         super().__init__()
         self._start = self._pick_start(start)
+        self._vault = vault
         self.marked: dict[Path, None] = {}
 
     @staticmethod
@@ -175,9 +182,11 @@ class UploadScreen(ModalScreen[list[Path] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static("Upload: space marks, Enter opens a directory, backspace goes up",
-                         id="title")
-            yield Input(placeholder="type a path, Enter to open or mark it", id="path",
+            target = f"Upload to vault {clean(self._vault)}" if self._vault else "Upload"
+            yield Static(Text(target), id="title")
+            yield Static("Type a file or folder path and Enter to mark it, or Tab to the tree: "
+                         "space marks, Enter opens a folder, backspace goes up.", id="hint")
+            yield Input(placeholder="path of a file or folder to upload", id="path",
                         compact=True)
             yield MarkingTree(self._start, self.marked, id="tree")
             yield Static(Text("Nothing marked."), id="marked")
@@ -185,9 +194,10 @@ class UploadScreen(ModalScreen[list[Path] | None]):
             with Horizontal(id="buttons"):
                 yield Button("Upload", id="confirm", variant="primary", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
+        yield Footer(compact=True)  # the dialog's own keys, not the screen below's
 
     def on_mount(self) -> None:
-        self.query_one(MarkingTree).focus()
+        self.query_one("#path", Input).focus()  # typing goes to the path at once
 
     def _error(self, message: str) -> None:
         self.query_one("#error", Static).update(Text(message))
@@ -208,25 +218,26 @@ class UploadScreen(ModalScreen[list[Path] | None]):
 
     @on(Input.Submitted, "#path")
     def _typed_path(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
+        if self._mark_typed(event.value):
+            event.input.value = ""
+
+    def _mark_typed(self, typed: str) -> bool:
+        """Mark a typed file or folder (relative to the tree's folder)."""
+        text = typed.strip()
         if not text:
-            return
+            return False
         path = Path(os.path.expanduser(text))
         if not path.is_absolute():
             path = Path(self.query_one(MarkingTree).path) / path
-        if path.is_dir():
-            self.query_one(MarkingTree).path = path
-            self._error("")
-        elif path.is_file():
-            if path not in self.marked:
-                self.marked[path] = None
-            self.query_one(MarkingTree).refresh()
-            self._error("")
-            self._update_marked()
-        else:
-            self._error(f"No such file or directory: {path}")
-            return
-        event.input.value = ""
+        if not (path.is_dir() or path.is_file()):
+            self._error(f"No such file or folder: {clean(str(path))}")
+            return False
+        if path not in self.marked:
+            self.marked[path] = None
+        self.query_one(MarkingTree).refresh()
+        self._error("")
+        self._update_marked()
+        return True
 
     @on(MarksChanged)
     def _marks_changed(self) -> None:
@@ -250,6 +261,12 @@ class UploadScreen(ModalScreen[list[Path] | None]):
 
     @on(Button.Pressed, "#confirm")
     def action_confirm(self) -> None:
+        typed = self.query_one("#path", Input)
+        if typed.value.strip():  # typed but Enter not pressed: Upload takes it as well
+            if not self._mark_typed(typed.value):
+                self.app.bell()
+                return
+            typed.value = ""
         if not self.marked:
             self._error("Mark at least one file or directory (space).")
             self.app.bell()

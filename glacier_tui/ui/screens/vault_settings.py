@@ -29,6 +29,7 @@ from textual.widgets import (
     Static,
     TabbedContent,
     TabPane,
+    Tabs,
     TextArea,
 )
 
@@ -79,7 +80,7 @@ class VaultSettingsService(Protocol):
 
 
 def validate_tag(key: str, value: str, existing: dict[str, str]) -> str | None:
-    """An error message for adding ``key=value`` to ``existing`` tags, or None (§7.5)."""
+    """An error message for adding ``key=value`` to ``existing`` tags, or None (at most 50 tags)."""
     if not key:
         return "Tag key is empty."
     if len(key) > 128:
@@ -130,6 +131,10 @@ def _when(date: datetime | None) -> str:
 
 
 # -- the screen -----------------------------------------------------------------
+
+
+TAB_IDS = ("tab-notifications", "tab-tags", "tab-policy", "tab-lock", "tab-retrieval",
+           "tab-capacity")
 
 
 class VaultSettingsScreen(ModalScreen[None]):
@@ -190,7 +195,14 @@ class VaultSettingsScreen(ModalScreen[None]):
     }
     """
 
-    BINDINGS = [Binding("escape", "close", "Close")]
+    # [ ] and 1-6 switch tabs from anywhere but a text field (where they are typed).
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("left_square_bracket", "switch_tab(-1)", "Prev tab", id="settings_prev_tab"),
+        Binding("right_square_bracket", "switch_tab(1)", "Next tab", id="settings_next_tab"),
+        *(Binding(str(n), f"show_tab({n - 1})", f"Tab {n}", show=False)
+          for n in range(1, len(TAB_IDS) + 1)),
+    ]
 
     def __init__(self, service: VaultSettingsService, vault_name: str,
                  readonly: bool = False) -> None:
@@ -280,6 +292,18 @@ class VaultSettingsScreen(ModalScreen[None]):
                                  compact=True)
                 yield Static("", id="cap-status", classes="status")
         yield Footer()
+
+    def action_switch_tab(self, step: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        current = TAB_IDS.index(tabs.active) if tabs.active in TAB_IDS else 0
+        self.action_show_tab((current + step) % len(TAB_IDS))
+
+    def action_show_tab(self, index: int) -> None:
+        if not 0 <= index < len(TAB_IDS):
+            return
+        tabs = self.query_one(TabbedContent)
+        tabs.active = TAB_IDS[index]
+        tabs.query_one(Tabs).focus()  # so the next [ ] or digit switches again
 
     def _json_editor(self, widget_id: str) -> TextArea:
         area = TextArea(id=widget_id, read_only=self._readonly, show_line_numbers=True)

@@ -1,4 +1,9 @@
-"""One-line header: app name, profile, region, endpoint and a READ-ONLY badge."""
+"""One-line header: app name, profile, region, endpoint and a READ-ONLY badge.
+
+Each value follows its label after a space and the pairs are separated by " · ", so
+"profile default · region us-east-1" never reads as "defaultregion" (a terminal that
+drops the dim style would otherwise run them together).
+"""
 
 from __future__ import annotations
 
@@ -53,7 +58,10 @@ class GlacierHeader(Static):
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(" glacier-tui ", style="bold reverse")
         if self.demo:
-            t.append(" DEMO ", style="bold black on cyan")
+            from glacier_tui.demo import DEMO_TIME_SCALE
+
+            # The demo shows its emulator's clock, which runs this much faster.
+            t.append(f" DEMO · time ×{DEMO_TIME_SCALE:g} ", style="bold black on cyan")
         if self.readonly:
             t.append(" READ-ONLY ", style="bold white on red")
         parts = [
@@ -61,9 +69,13 @@ class GlacierHeader(Static):
             ("region", self.region_name or "?"),
             ("endpoint", self.endpoint or "aws"),
         ]
-        for label, value in parts:
-            t.append(f"  {label} ", style="dim")
+        t.append("  ")
+        for n, (label, value) in enumerate(parts):
+            if n:
+                t.append(" · ", style="dim")
+            t.append(f"{label} ", style="dim")
             t.append(clean(value))
         if self.status:
-            t.append(f"  {clean(self.status)}", style="italic dim")
+            t.append(" · ", style="dim")
+            t.append(clean(self.status), style="italic dim")
         self.update(t)

@@ -34,7 +34,9 @@ NodeKind = Literal["vault", "folder", "archive", "more", "hint", "loading"]
 
 def vault_key(vault: Vault) -> str:
     """The store's key for a vault: its ARN (unique across accounts/regions)."""
-    return vault.arn or vault.name
+    from glacier_tui.glacier.vault_keys import vault_store_key
+
+    return vault_store_key(vault.name, vault.arn)  # the CLI's inventory commands use it too
 
 
 @dataclass

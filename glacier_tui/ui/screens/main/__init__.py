@@ -19,6 +19,7 @@ from one part per area, each a mixin on :class:`~.base.MainScreenBase` (shared s
 - ``appliance``: names from a Synology index (``X``);
 - ``deletion``: deleting archives;
 - ``vault_admin``: creating and deleting vaults, vault settings;
+- ``close_out``: closing a vault out (delete what is proven safe elsewhere, then it);
 - ``navigation``: the filter bar, back and jump.
 """
 
@@ -38,6 +39,7 @@ from glacier_tui.ui.messages import Info, Notice, OperationError
 from glacier_tui.ui.screens.main.appliance import ApplianceIndexMixin
 from glacier_tui.ui.screens.main.browse import BrowseMixin
 from glacier_tui.ui.screens.main.campaigns import CampaignsMixin
+from glacier_tui.ui.screens.main.close_out import CloseOutMixin
 from glacier_tui.ui.screens.main.connection import ConnectionMixin
 from glacier_tui.ui.screens.main.deletion import DeletionMixin
 from glacier_tui.ui.screens.main.detail import DetailMixin
@@ -61,7 +63,7 @@ __all__ = ["MUTATING", "NEEDS_CLIENT", "MainScreen"]
 # Actions that send a mutating request: hidden and refused in read-only mode.
 MUTATING: frozenset[str] = frozenset(
     {"restore", "inventory", "create_vault", "upload", "delete", "delete_vault",
-     "synology_index"}
+     "synology_index", "close_out"}
 )
 # The smallest window the main screen lays out; below it, a notice says so.
 MIN_SIZE: tuple[int, int] = (60, 16)
@@ -76,7 +78,7 @@ NEEDS_CLIENT: frozenset[str] = MUTATING | {"download", "refresh", "vault_setting
 
 class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMixin,
                  InventoryMixin, TransfersMixin, RestoreMixin, CampaignsMixin, DeletionMixin,
-                 VaultAdminMixin, NavigationMixin, ApplianceIndexMixin):
+                 VaultAdminMixin, NavigationMixin, ApplianceIndexMixin, CloseOutMixin):
     # The footer shows the focused pane's own keys (its bindings) and these shown ones;
     # Help and Quit are last but fit at 80 columns. Every binding has an id (keymap).
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -89,6 +91,7 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
         Binding("n", "create_vault", "New vault", id="create_vault", show=False),
         Binding("delete", "delete", "Delete", id="delete", show=False),
         Binding("D", "delete_vault", "Delete vault", id="delete_vault", show=False),
+        Binding("P", "close_out", "Close out vault", id="close_out", show=False),
         Binding("s", "vault_settings", "Settings", id="vault_settings", show=False),
         Binding("X", "synology_index", "Synology index", id="synology_index", show=False),
         Binding("x", "cancel_transfer", "Cancel", id="cancel_transfer"),

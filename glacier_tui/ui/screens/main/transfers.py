@@ -208,7 +208,7 @@ class TransfersMixin(MainScreenBase):
     async def _upload(self, vault: str) -> None:
         from glacier_tui.ui.screens.upload import UploadScreen
 
-        paths = await self.app.push_screen_wait(UploadScreen())
+        paths = await self.app.push_screen_wait(UploadScreen(vault=vault))
         if not paths:
             return
         from glacier_tui.glacier.upload_sources import SkippedSource, UploadSource, iter_sources
