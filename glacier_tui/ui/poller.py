@@ -40,6 +40,9 @@ class Poller:
         self.running = False
         self.failures = 0
         self.last_error = ""
+        # The vaults a partial cycle lists (those with unfinished jobs), set by the owner
+        # when it starts the cycle.
+        self.targets: list[str] = []
 
     @property
     def full_every(self) -> int:

@@ -41,6 +41,8 @@ class PollerMixin(MainScreenBase):
         self.poller.arm(delay)
 
     def _run_cycle(self, full: bool) -> None:
+        # Read from the table here, on the UI loop: the worker reads no widget.
+        self.poller.targets = sorted(self._vaults_to_poll)
         self.run_worker(self._poll_cycle(full, self.gapp.poll_interval), group="poll",
                         exit_on_error=False)
 
@@ -59,7 +61,7 @@ class PollerMixin(MainScreenBase):
                 await self._post_vaults(vaults)
                 await self._load_jobs([v.name for v in vaults], complete=True)
             else:
-                await self._load_jobs(sorted(self._vaults_to_poll), complete=True)
+                await self._load_jobs(list(poller.targets), complete=True)
             delay = poller.succeeded()
         except Throttling:
             delay = poller.throttled()
