@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from glacier_tui import __version__
 
 if TYPE_CHECKING:
+    from glacier_tui.config import Settings
     from glacier_tui.ui.app import GlacierApp
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -173,8 +174,21 @@ def build_app(args: argparse.Namespace) -> GlacierApp:
     """The app for ``glacier-tui [--demo]``: it shows its first frame, then loads the settings."""
     from glacier_tui.ui.app import GlacierApp
 
-    return GlacierApp(load_settings=lambda: _settings_from(args).settings,
-                      demo=bool(args.demo), first_run_hint=True)
+    return GlacierApp(load_settings=lambda: _tui_settings(args), demo=bool(args.demo),
+                      first_run_hint=True)
+
+
+def _tui_settings(args: argparse.Namespace) -> Settings:
+    """The settings, with the keymap checked against the app's bindings (in the boot thread)."""
+    from glacier_tui.config import ConfigError
+    from glacier_tui.ui.keymap import KeymapError, check_keymap
+
+    settings: Settings = _settings_from(args).settings
+    try:
+        check_keymap(settings.keymap)
+    except KeymapError as exc:
+        raise ConfigError(str(exc)) from None
+    return settings
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -53,6 +54,57 @@ def state_dir() -> Path:
 
 def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+@dataclass(frozen=True)
+class AppPaths:
+    """Every directory (and the store file) the program uses, computed in one place.
+
+    ``Settings.paths()`` builds it from the settings; the demo replaces the downloads and
+    the store with its own (``dataclasses.replace``).
+    """
+
+    downloads: Path  # where downloaded archives go
+    state: Path  # journals, downloaded inventories, logs
+    data: Path  # the default home of the store
+    store: Path  # the SQLite store file
+
+    @property
+    def inventories(self) -> Path:
+        """Downloaded inventory documents, kept until imported."""
+        return self.state / "inventories"
+
+    @property
+    def uploads(self) -> Path:
+        """Upload journals (a killed upload resumes from its journal)."""
+        return self.state / "uploads"
+
+    @property
+    def appliance_index(self) -> Path:
+        """Downloaded Synology index databases."""
+        return self.state / "appliance-index"
+
+
+def client_options_from(settings: object) -> Any:
+    """The one Settings -> ClientOptions conversion (the CLI and the TUI both use it).
+
+    Reads attributes, so that any settings-like object works; the defaults are the
+    settings' own.
+    """
+    from glacier_tui.glacier.client import ClientOptions
+
+    def get(name: str, default: Any) -> Any:
+        value = getattr(settings, name, None)
+        return default if value is None else value
+
+    return ClientOptions(
+        profile=get("profile", None),
+        region=get("region", None),
+        endpoint_url=get("endpoint_url", None),
+        retry_mode=get("retry_mode", "standard"),
+        max_attempts=get("max_attempts", 5),
+        max_pool_connections=max(10, int(get("transfer_concurrency", 4)) * 2 + 4),
+    )
 
 
 class ConfigError(Exception):
@@ -155,16 +207,12 @@ class Settings(BaseSettings):
 
     def client_options(self) -> Any:
         """ClientOptions for GlacierClient (imported lazily: it is cheap, botocore is not)."""
-        from glacier_tui.glacier.client import ClientOptions
+        return client_options_from(self)
 
-        return ClientOptions(
-            profile=self.profile,
-            region=self.region,
-            endpoint_url=self.endpoint_url,
-            retry_mode=self.retry_mode,
-            max_attempts=self.max_attempts,
-            max_pool_connections=max(10, self.transfer_concurrency * 2 + 4),
-        )
+    def paths(self) -> AppPaths:
+        """The program's directories for these settings."""
+        return AppPaths(downloads=self.download_dir, state=state_dir(), data=data_dir(),
+                        store=self.resolved_store_path())
 
     def price_table(self) -> Any:
         """The price table with this user's overrides (a ``pricing.PriceTable``)."""

@@ -115,18 +115,10 @@ def _setting(settings: Any, name: str, default: Any) -> Any:
 
 
 def _client_options(settings: Any) -> ClientOptions:
-    factory = getattr(settings, "client_options", None)
-    if callable(factory):
-        options = factory()
-        if isinstance(options, ClientOptions):
-            return options
-    return ClientOptions(
-        profile=getattr(settings, "profile", None),
-        region=getattr(settings, "region", None),
-        endpoint_url=getattr(settings, "endpoint_url", None),
-        retry_mode=_setting(settings, "retry_mode", "standard"),
-        max_attempts=_setting(settings, "max_attempts", 5),
-    )
+    from glacier_tui.config import client_options_from
+
+    options: ClientOptions = client_options_from(settings)
+    return options
 
 
 def _pow2_mib(value: int, flag: str) -> int:

@@ -107,14 +107,18 @@ async def test_space_toggles_marks_by_id() -> None:
         lst = app.query_one(ArchiveList)
         lst.focus()
         await settle(app, pilot)
-        await pilot.press("space", "down", "space")
+        # As in the vault tree: space marks and moves down, so space, space marks a run.
+        await pilot.press("space", "space")
         await settle(app, pilot)
         assert lst.marked == {"id0", "id1"}
+        assert lst.cursor == 2
         assert app.marked[-1] == frozenset({"id0", "id1"})
         await pilot.press("up", "space")
         await settle(app, pilot)
-        assert app.marked[-1] == frozenset({"id1"})
-        assert lst.line_text(1).startswith("* ")
+        assert app.marked[-1] == frozenset({"id0"})
+        # The tree's mark, the same dot.
+        assert lst.line_text(0).startswith("● ")
+        assert lst.line_text(1).startswith("  ")
 
 
 async def test_empty_source() -> None:

@@ -75,7 +75,7 @@ async def _settle(pilot: Any, rounds: int = 60) -> None:
         previous = shot
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 40)])
 def test_main_screen(snap_compare: Any, emu: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     assert snap_compare(_app(emu.url, tmp_path), terminal_size=size, run_before=_loaded)
 

@@ -243,3 +243,33 @@ def test_app_bad_setting_exits_2_with_one_line_after_the_terminal_is_restored(
     assert "Traceback" not in out.decode(errors="replace")
     if setting == "GLACIER_TUI_DEFAULT_TIER":
         assert "Expedited" in lines[0]
+
+
+# -- the keymap is checked at start-up -------------------------------------------------
+
+@pytest.mark.parametrize(("keymap", "expected"), [
+    ('nosuch = "ctrl+n"', "glacier-tui: keymap: unknown binding id 'nosuch'"),
+    ('restore = "d"', "glacier-tui: keymap: restore = 'd' clashes with 'download'"),
+])
+def test_bad_keymap_exits_2_with_one_line(tmp_path: Path, keymap: str, expected: str) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f"[keymap]\n{keymap}\n")
+    env = {**os.environ, "GLACIER_TUI_CONFIG": str(cfg), "TERM": "xterm-256color"}
+    status, out = _run_in_pty([], env)
+    assert status == 2
+    after = _ANSI.sub(b"", out.rsplit(b"\x1b[?1049l", 1)[1]).decode()
+    lines = [line for line in after.splitlines() if line.strip()]
+    assert len(lines) == 1, after
+    assert lines[0].startswith(expected), lines[0]
+
+
+def test_keymap_check_accepts_a_good_keymap_and_knows_every_id() -> None:
+    from glacier_tui.ui.keymap import KeymapError, check_keymap, known_ids
+
+    check_keymap({"restore": "ctrl+r", "quit": "ctrl+q", "mark": "m"})
+    # The archive list's keys have ids (one id rebinds the list's and the tree's mark).
+    assert {"mark", "sort", "duplicates", "detail_next_tab", "detail_prev_tab"} <= known_ids()
+    with pytest.raises(KeymapError, match="clashes with 'duplicates'"):
+        check_keymap({"sort": "D"})
+    with pytest.raises(KeymapError, match="clashes with 'select_cursor'"):
+        check_keymap({"mark": "enter"})

@@ -11,6 +11,7 @@ import pytest
 from app_harness import START, main_screen, make_app, tree, wait_for
 
 from glacier_tui.ui.app import GlacierApp
+from glacier_tui.ui.display_names import folder_path_label
 from glacier_tui.ui.screens.error import ErrorScreen
 from glacier_tui.ui.screens.main import MainScreen
 from glacier_tui.ui.widgets.archive_list import ArchiveList
@@ -95,7 +96,9 @@ async def test_browse_inventory_restore_download(demo_emulator: Any, tmp_path: P
                 break
         await wait_for(pilot, lambda: lst.row_at(0) is not None)
         assert screen._list_folder is not None
-        assert str(lst.border_title).startswith(screen._list_folder)
+        # The title names the folder as shown ("(no description)" for the decoder's
+        # folder of archives without one).
+        assert str(lst.border_title).startswith(folder_path_label(screen._list_folder))
         lst.focus()
         await pilot.pause()
         row = lst.row_at(0)

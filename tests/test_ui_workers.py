@@ -17,10 +17,13 @@ def test_no_worker_calls_widgets_from_its_thread() -> None:
     assert offenders == []
 
 
-def test_browse_posts_folder_messages() -> None:
-    from glacier_tui.ui.messages import FoldersLoaded, FolderTotals
-    from glacier_tui.ui.screens.main.browse import BrowseMixin
+def test_tree_and_browser_load_through_their_own_messages() -> None:
+    # The tree reads its folders and the browser its folder totals in thread workers
+    # that post messages to the widget itself; the screen is not involved.
+    from glacier_tui.ui.widgets.archive_browser import ArchiveBrowser
+    from glacier_tui.ui.widgets.vault_tree import VaultTree
 
-    assert hasattr(BrowseMixin, "on_folders_loaded") and hasattr(BrowseMixin, "on_folder_totals")
-    assert FoldersLoaded.handler_name == "on_folders_loaded"
-    assert FolderTotals.handler_name == "on_folder_totals"
+    assert hasattr(VaultTree, "on_vault_tree__folders_loaded")
+    assert VaultTree._FoldersLoaded.handler_name == "on_vault_tree__folders_loaded"
+    assert hasattr(ArchiveBrowser, "on_archive_browser__totals")
+    assert ArchiveBrowser._Totals.handler_name == "on_archive_browser__totals"

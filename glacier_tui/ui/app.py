@@ -15,6 +15,7 @@ import logging
 import sys
 import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -26,7 +27,7 @@ from textual.worker import Worker, WorkerState
 from glacier_tui.ui.commands import GlacierCommands, KeyCommands
 
 if TYPE_CHECKING:
-    from glacier_tui.config import Settings
+    from glacier_tui.config import AppPaths, Settings
     from glacier_tui.glacier.client import GlacierClient
     from glacier_tui.glacier.store import Store
     from glacier_tui.ui.backend import BackendThread
@@ -126,16 +127,22 @@ class GlacierApp(App[None]):
         if self._store is None:
             from glacier_tui.glacier.store import Store
 
-            backend = self.demo_backend
-            path = backend.store_path if backend is not None else \
-                self.settings.resolved_store_path()
-            self._store = Store(path)
+            self._store = Store(self.paths.store)
         return self._store
 
     @property
-    def download_dir(self) -> Path:
+    def paths(self) -> AppPaths:
+        """The program's directories (config.AppPaths); the demo's own downloads and store."""
+        paths = self.settings.paths()
         backend = self.demo_backend
-        return Path(backend.download_dir) if backend is not None else self.settings.download_dir
+        if backend is not None:
+            paths = replace(paths, downloads=Path(backend.download_dir),
+                            store=Path(backend.store_path))
+        return paths
+
+    @property
+    def download_dir(self) -> Path:
+        return self.paths.downloads
 
     def client_options(self) -> Any:
         backend = self.demo_backend
@@ -400,18 +407,20 @@ class GlacierApp(App[None]):
 
     def help_sections(self) -> list[tuple[str, list[tuple[str, str, str]]]]:
         from glacier_tui.ui.screens.main import MainScreen
+        from glacier_tui.ui.widgets.archive_list import ArchiveList
         from glacier_tui.ui.widgets.filter_bar import FilterBar
         from glacier_tui.ui.widgets.transfers_panel import TransfersPanel
         from glacier_tui.ui.widgets.vault_tree import VaultTree
 
-        keymap = self._keymap
+        keymap = dict(self.settings.keymap)  # what _apply_settings gave set_keymap
+        first_last = ("g,home / G,end", "First / last", "")
 
         def rows(bindings: Any) -> list[tuple[str, str, str]]:
             out: list[tuple[str, str, str]] = []
             for b in bindings:
                 if not isinstance(b, Binding):
                     continue
-                keys = keymap[b.id] if b.id and b.id in keymap else b.key
+                keys = keymap[b.id] if b.id and b.id in keymap else (b.key_display or b.key)
                 if self.settings.readonly and b.id in {"restore", "inventory", "create_vault",
                                                         "upload", "delete", "delete_vault",
                                                         "close_out"}:
@@ -421,13 +430,16 @@ class GlacierApp(App[None]):
 
         return [
             ("Main screen", rows(MainScreen.BINDINGS)),
-            ("Vault tree", [("up,down,j,k", "Move", ""), ("enter", "Expand / open", ""),
-                            *rows(VaultTree.BINDINGS)[2:]]),
-            ("Archive list", [("up,down,j,k,pgup,pgdn", "Move", ""),
-                              ("space", "Mark archive", ""), ("o", "Sort: name/size/date", ""),
-                              ("/", "Search the whole vault", ""),
-                              ("D", "Duplicate archives", "")]),
-            ("Job table", [("up,down,j,k", "Move", ""), ("d", "Download succeeded job", "")]),
+            ("Vault tree", [("up,down,j,k", "Move", ""), first_last,
+                            ("enter", "Expand / open", ""),
+                            *rows([b for b in VaultTree.BINDINGS
+                                   if isinstance(b, Binding) and b.id])]),
+            ("Archive list", [("up,down,j,k,pgup,pgdn", "Move", ""), first_last,
+                              *rows([b for b in ArchiveList.BINDINGS
+                                      if isinstance(b, Binding) and b.id]),
+                              ("/", "Search the whole vault", "")]),
+            ("Job table", [("up,down,j,k", "Move", ""), first_last,
+                           ("d", "Download succeeded job", "")]),
             ("Transfers", rows(TransfersPanel.BINDINGS)),
             ("Filter", [*rows(FilterBar.BINDINGS), ("enter", "Keep the filter", "")]),
             ("Everywhere", [("ctrl+p", "Command palette", "command_palette"),

@@ -91,8 +91,12 @@ class PollDone(Message):
 
 
 @dataclass
-class TransferState:
-    """What the Transfers panel shows for one transfer (engine-agnostic)."""
+class TransferRow:
+    """What the Transfers panel shows for one transfer (download, upload or deletion).
+
+    ``state`` is a value of the service layer's ``TransferState`` (the one transfer
+    state), folded to what a row tells: queued and verifying show as running.
+    """
 
     id: str
     kind: str
@@ -101,13 +105,29 @@ class TransferState:
     done: int = 0
     rate_bps: float | None = None
     eta_s: float | None = None
-    state: str = "running"  # running | done | failed | cancelled
+    state: str = "running"  # a TransferState value: running | done | failed | cancelled
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+    @classmethod
+    def from_progress(cls, tid: str, name: str, kind: str, progress: Any) -> TransferRow:
+        """The row for a service-layer ``TransferProgress`` report."""
+        state = str(getattr(progress.state, "value", progress.state))
+        if state in ("queued", "verifying"):
+            state = "running"
+        return cls(id=tid, kind=kind, name=name, total=progress.total or None,
+                   done=progress.done, rate_bps=progress.rate_bps, eta_s=progress.eta_s,
+                   state=state, message=progress.message)
+
+
+# The former name of TransferRow, for code written against it (one class, two names
+# until that code is renamed; the service layer's TransferState is the transfer state).
+TransferState = TransferRow
+
+
 class TransferUpdate(Message):
-    def __init__(self, state: TransferState) -> None:
+    def __init__(self, state: TransferRow) -> None:
         super().__init__()
         self.state = state
 
@@ -151,25 +171,6 @@ class ArchivesRemoved(Message):
         super().__init__()
         self.vault = vault
         self.count = count
-
-
-class FoldersLoaded(Message):
-    """A tree node's subfolders, read from the store (``node`` is the tree node)."""
-
-    def __init__(self, node: Any, folders: list[Any]) -> None:
-        super().__init__()
-        self.node = node
-        self.folders = folders
-
-
-class FolderTotals(Message):
-    """A folder's direct archive count and bytes, read from the store."""
-
-    def __init__(self, vault: str, path: str, totals: tuple[int, int]) -> None:
-        super().__init__()
-        self.vault = vault
-        self.path = path
-        self.totals = totals
 
 
 class CampaignListed(Message):

@@ -23,6 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from glacier_tui.glacier.descriptions import safe_text
+from glacier_tui.ui.display_names import row_label
 from glacier_tui.ui.formatting import human_size
 
 __all__ = ["ArchiveList", "ArchiveSource", "Row", "StoreArchiveSource", "StoreSearchSource"]
@@ -34,6 +35,7 @@ STATE_LABELS: dict[str, str] = {
     "skipped": "skipped",
 }
 STATE_WIDTH = 11  # "downloading"
+MARK = "● "  # the vault tree marks folders with the same dot
 # Reads the campaign states of some archive ids (called in the page-loading thread).
 StateLookup = Callable[[list[str]], Mapping[str, str]]
 
@@ -101,13 +103,15 @@ class ArchiveList(ScrollView, can_focus=True):
         Binding("down", "cursor_down", "Down", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
+        Binding("home,g", "first", "First", show=False),
+        Binding("end,G", "last", "Last", show=False),
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
-        Binding("space", "toggle_mark", "Mark"),
-        Binding("o", "screen.sort", "Sort"),
-        Binding("D", "screen.duplicates", "Duplicates"),
+        # The same ids as the tree's and the screen's: one keymap entry rebinds both.
+        Binding("space", "toggle_mark", "Mark", id="mark"),
+        Binding("o", "screen.sort", "Sort", id="sort"),
+        # In the help, not the footer: at 80 columns the footer keeps Help and Quit.
+        Binding("D", "screen.duplicates", "Duplicates", id="duplicates", show=False),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "archive-list--cursor", "archive-list--marked", "archive-list--loading"
@@ -116,7 +120,7 @@ class ArchiveList(ScrollView, can_focus=True):
     ArchiveList { height: 1fr; overflow-x: hidden; }
     ArchiveList > .archive-list--cursor { background: $accent 40%; text-style: bold; }
     ArchiveList:focus > .archive-list--cursor { background: $accent; }
-    ArchiveList > .archive-list--marked { color: $warning; }
+    ArchiveList > .archive-list--marked { color: magenta; text-style: bold; }
     ArchiveList > .archive-list--loading { color: $text-muted; }
     """
 
@@ -336,6 +340,7 @@ class ArchiveList(ScrollView, can_focus=True):
             self.marked_rows[row.archive_id] = (self.context, row)
         self.post_message(self.Marked(self, frozenset(self.marked)))
         self.refresh()
+        self.cursor += 1  # as in the tree: space, space, space marks a run
 
     def current_row(self) -> Row | None:
         return self.row_at(self.cursor) if self._count else None
@@ -387,15 +392,15 @@ class ArchiveList(ScrollView, can_focus=True):
         """One row as plain text: mark, name (elastic), size, [campaign state], created."""
         size = human_size(row.size).rjust(11 if width >= 60 else 10)
         # Narrow panes keep the name readable: the date shrinks, then goes.
-        date_width = 20 if width >= 60 else 10 if width >= 44 else 0
+        date_width = 20 if width >= 80 else 10 if width >= 44 else 0
         if state is not None and width < 60:
             date_width = 0  # the restore state matters more than the date
         created = (row.created or "")[:date_width].ljust(date_width)
         state_width = 2 + STATE_WIDTH if state is not None and width >= 36 else 0
         fixed = 2 + 1 + cell_len(size) + state_width + (2 + date_width if date_width else 0)
         name_width = max(1, width - fixed)
-        name = set_cell_size(safe_text(row.name), name_width)
-        text = f"{'* ' if marked else '  '}{name} {size}"
+        name = set_cell_size(safe_text(row_label(row)), name_width)
+        text = f"{MARK if marked else '  '}{name} {size}"
         if state_width:
             text += "  " + (state or "").ljust(STATE_WIDTH)
         if date_width:

@@ -64,6 +64,19 @@ class DetailPane(Vertical):
     def active(self, tab_id: str) -> None:
         self.query_one(TabbedContent).active = tab_id
 
+    TABS: tuple[str, ...] = ("tab-details", "tab-json", "tab-settings")
+
+    def cycle_tab(self, step: int) -> None:
+        """The next (``step`` 1) or previous (-1) tab, wrapping around."""
+        current = self.active
+        index = self.TABS.index(current) if current in self.TABS else 0
+        self.active = self.TABS[(index + step) % len(self.TABS)]
+
+    def show_tab(self, number: int) -> None:
+        """Tab ``number`` (1-based), if there is one."""
+        if 1 <= number <= len(self.TABS):
+            self.active = self.TABS[number - 1]
+
     def compose(self) -> ComposeResult:
         with TabbedContent(id="detail-tabs"):
             with TabPane("Details", id="tab-details"), VerticalScroll():

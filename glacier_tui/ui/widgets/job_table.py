@@ -42,6 +42,22 @@ COLUMNS: list[tuple[str, str, int]] = [
 ]
 
 ARCHIVE_WIDTH = next(w for key, _, w in COLUMNS if key == "archive")
+# Below this width (cells) the table is compact: no Action, Tier or Vault column (the
+# detail pane shows them), short dates, no cell padding (each width holds its own gap),
+# and the archive column takes what is left. Created, Completed, Size and Expires in
+# stay on screen: a horizontal scrollbar hid them (and looked like a progress bar).
+FULL_WIDTH = sum(w + 2 for _, _, w in COLUMNS) + 2
+COMPACT_COLUMNS: list[tuple[str, str, int]] = [
+    ("id", "Job", 9),
+    ("status", "Status", 11),
+    ("archive", "Archive", 0),  # elastic
+    ("created", "Created", 12),
+    ("completed", "Completed", 12),
+    ("size", "Size", 10),
+    ("expires", "Expires in", 10),
+]
+COMPACT_ARCHIVE_MIN = 10
+COMPACT_DROP = ("id", "completed")  # in this order, when even the compact set is too wide
 
 Cells = tuple[str | Text, ...]
 
@@ -88,12 +104,14 @@ def _text_of(cell: str | Text) -> str:
 
 class JobTable(DataTable[str | Text]):
     DEFAULT_CSS = """
-    JobTable { border: round $primary 40%; height: 1fr; }
+    JobTable { border: round $primary 40%; height: 1fr; overflow-x: hidden; }
     JobTable:focus { border: round $primary; }
     """
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
+        Binding("home,g", "scroll_top", "First", show=False),
+        Binding("end,G", "scroll_bottom", "Last", show=False),
     ]
 
     def __init__(self) -> None:
@@ -111,10 +129,46 @@ class JobTable(DataTable[str | Text]):
         # Only these jobs (one restore campaign's), or every job when None.
         self.only_jobs: frozenset[str] | None = None
         self.now = datetime.now().astimezone()
+        self.columns_shown: list[tuple[str, str, int]] = list(COLUMNS)
+        self._archive_width = ARCHIVE_WIDTH
 
     def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        for key, label, width in self.columns_shown:
             self.add_column(label, key=key, width=width)
+
+    def on_resize(self) -> None:
+        self._fit_columns(self.size.width)
+
+    def _fit_columns(self, width: int) -> None:
+        """Full columns when they fit, else the compact set sized to ``width``."""
+        if width <= 0:
+            return
+        if width >= FULL_WIDTH:
+            columns, padding, archive = list(COLUMNS), 1, ARCHIVE_WIDTH
+        else:
+            compact = list(COMPACT_COLUMNS)
+            for drop in COMPACT_DROP:  # very narrow: these go before the archive name
+                if sum(w for _, _, w in compact) + 3 + COMPACT_ARCHIVE_MIN <= width:
+                    break
+                compact = [c for c in compact if c[0] != drop]
+            fixed = sum(w for _, _, w in compact) + 3  # borders, scrollbar gutter
+            archive = max(COMPACT_ARCHIVE_MIN, width - fixed)
+            columns = [(k, label, w or archive) for k, label, w in compact]
+            padding, archive = 0, archive - 1  # the last cell of a column is its gap
+        if columns == self.columns_shown and padding == self.cell_padding:
+            return
+        self.columns_shown, self._archive_width = columns, archive
+        self.cell_padding = padding
+        self.clear(columns=True)
+        self._add_columns()
+        self._refilter()
+
+    @property
+    def compact(self) -> bool:
+        return self.cell_padding == 0
 
     def cells_for(self, job: Job) -> Cells:
         if job.is_inventory_retrieval:
@@ -122,7 +176,21 @@ class JobTable(DataTable[str | Text]):
         else:
             # Text, not str: a str cell is parsed as markup by DataTable ("[/]" in a name).
             name = Text(middle_ellipsis(clean(self.names.get(job.job_id) or job.description or
-                                              short_id(job.archive_id or "", 12)), ARCHIVE_WIDTH))
+                                              short_id(job.archive_id or "", 12)),
+                                        self._archive_width))
+        if self.compact:
+            # Jobs live for days, not years: month-day and time sort right and fit.
+            cells: dict[str, str | Text] = {
+                "id": Text(clean(short_id(job.job_id))),
+                "status": status_text(job.status_code),
+                "archive": name,
+                "created": timestamp(job.creation_date)[5:] if job.creation_date else "—",
+                "completed": timestamp(job.completion_date)[5:] if job.completion_date
+                else "—",
+                "size": human_size(job.output_size).rjust(9),
+                "expires": expires_in(job.output_expires, self.now),
+            }
+            return tuple(cells[key] for key, _, _ in self.columns_shown)
         return (
             Text(clean(short_id(job.job_id))),
             status_text(job.status_code),
@@ -194,7 +262,7 @@ class JobTable(DataTable[str | Text]):
             del self._cells[job_id]
             self.remove_row(job_id)
             return False
-        for (col, _, _), before, after in zip(COLUMNS, old, cells, strict=True):
+        for (col, _, _), before, after in zip(self.columns_shown, old, cells, strict=True):
             if _text_of(before) != _text_of(after) or (
                 isinstance(before, Text) and isinstance(after, Text) and before.style != after.style
             ):
@@ -206,9 +274,11 @@ class JobTable(DataTable[str | Text]):
     def _resort(self) -> None:
         """Newest first, keeping the cursor on the same job."""
         current = self.current_job_id()
+        keys = [k for k in ("created", "id") if any(c[0] == k for c in self.columns_shown)]
         self.sort(
-            "created", "id",
-            key=lambda row: (_text_of(row[0]), _text_of(row[1])),
+            *keys,
+            key=lambda row: tuple(_text_of(c) for c in row) if len(keys) > 1
+            else _text_of(row),
             reverse=True,
         )
         if current is not None:

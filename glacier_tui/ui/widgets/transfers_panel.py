@@ -10,9 +10,11 @@ from textual.message import Message
 from textual.widgets import Label, ProgressBar
 
 from glacier_tui.ui.formatting import clean, human_duration, human_rate, human_size
-from glacier_tui.ui.messages import TransferState
+from glacier_tui.ui.messages import TransferRow
 
 STATE_STYLES = {"running": "", "done": "green", "failed": "red", "cancelled": "yellow"}
+NARROW_WIDTH = 100  # below: a shorter bar and stats
+TINY_WIDTH = 64  # below: no bar (the stats say how far)
 ARROWS = {"download": "↓ ", "upload": "↑ ", "delete": "✕ "}
 
 
@@ -20,12 +22,17 @@ class TransferItem(Horizontal, can_focus=True):
     DEFAULT_CSS = """
     TransferItem { height: 1; }
     TransferItem:focus { background: $boost; }
-    TransferItem > .name { width: 1fr; }
+    TransferItem > .name { width: 1fr; min-width: 12; }
     TransferItem > ProgressBar { width: 24; }
+    TransferItem > ProgressBar Bar { width: 1fr; }
     TransferItem > .stats { width: 30; }
+    /* Narrow windows keep the name: the bar and the stats shrink, then the bar goes. */
+    TransfersPanel.-narrow TransferItem > ProgressBar { width: 13; }
+    TransfersPanel.-narrow TransferItem > .stats { width: 22; }
+    TransfersPanel.-tiny TransferItem > ProgressBar { display: none; }
     """
 
-    def __init__(self, state: TransferState) -> None:
+    def __init__(self, state: TransferRow) -> None:
         super().__init__(id=f"transfer-{abs(hash(state.id))}")
         self.state = state
 
@@ -37,7 +44,7 @@ class TransferItem(Horizontal, can_focus=True):
     def on_mount(self) -> None:
         self.update_state(self.state)
 
-    def update_state(self, state: TransferState) -> None:
+    def update_state(self, state: TransferRow) -> None:
         self.state = state
         if not self.query(".name"):  # not composed yet: on_mount renders the latest state
             return
@@ -85,7 +92,12 @@ class TransfersPanel(VerticalScroll):
         self.border_title = "Transfers"
         self.items: dict[str, TransferItem] = {}
 
-    def update_transfer(self, state: TransferState) -> None:
+    def on_resize(self) -> None:
+        width = self.size.width
+        self.set_class(width < NARROW_WIDTH, "-narrow")
+        self.set_class(width < TINY_WIDTH, "-tiny")
+
+    def update_transfer(self, state: TransferRow) -> None:
         item = self.items.get(state.id)
         if item is None:
             item = TransferItem(state)
@@ -95,7 +107,7 @@ class TransfersPanel(VerticalScroll):
             item.update_state(state)
         self.set_class(bool(self.items), "-active")
 
-    def running(self) -> list[TransferState]:
+    def running(self) -> list[TransferRow]:
         return [i.state for i in self.items.values() if i.state.state == "running"]
 
     def focused_transfer(self) -> str | None:

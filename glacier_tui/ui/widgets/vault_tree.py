@@ -13,16 +13,22 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from rich.text import Text
+from textual import work
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from glacier_tui.ui.display_names import archive_label, folder_label
 from glacier_tui.ui.formatting import age, clean, human_size, parse_iso
+from glacier_tui.ui.messages import OperationError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from glacier_tui.glacier.models import Vault
 
+STATS_GAP = "  "  # between a name and its stats
 NodeKind = Literal["vault", "folder", "archive", "more", "hint", "loading"]
 
 
@@ -65,22 +71,26 @@ class ArchiveEntry:
 
 class VaultTree(Tree[NodeData]):
     DEFAULT_CSS = """
-    VaultTree { border: round $primary 40%; }
+    VaultTree { border: round $primary 40%; overflow-x: hidden; }
     VaultTree:focus { border: round $primary; }
     """
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
+        Binding("home,g", "scroll_home", "First", show=False),
+        Binding("end,G", "scroll_end", "Last", show=False),
         Binding("space", "toggle_mark", "Mark", id="mark"),
+        # The screen's actions, shown in the footer while the tree has focus.
+        Binding("i", "screen.inventory", "Inventory", id="inventory"),
     ]
 
-    class LoadChildren(Message):
-        """Ask the screen to read a folder's children from the store."""
+    class _FoldersLoaded(Message, bubble=False):
+        """A worker read a node's subfolders from the store (workers never touch widgets)."""
 
-        def __init__(self, node: TreeNode[NodeData], offset: int) -> None:
+        def __init__(self, node: TreeNode[NodeData], folders: list[FolderEntry]) -> None:
             super().__init__()
             self.node = node
-            self.offset = offset
+            self.folders = folders
 
     class MarksChanged(Message):
         pass
@@ -98,6 +108,7 @@ class VaultTree(Tree[NodeData]):
         self.now = datetime.now().astimezone()
         self._vault_nodes: dict[str, TreeNode[NodeData]] = {}
         self.status_line = "Connecting…"
+        self.store_of: Callable[[], Any] = lambda: None  # set by the screen (used in threads)
 
     def on_mount(self) -> None:
         self.root.add_leaf(Text(self.status_line, style="dim italic"), NodeData("hint", ""))
@@ -116,9 +127,9 @@ class VaultTree(Tree[NodeData]):
             t.append("● ", style="bold magenta")
         t.append(clean(vault.name), style="bold")
         count = vault.number_of_archives
-        t.append(f"  {count if count is not None else '?'} · {human_size(vault.size_in_bytes)}",
-                 style="dim")
-        t.append(f" · inv {age(vault.last_inventory_date, self.now)}", style="dim")
+        t.append(STATS_GAP)  # unstyled: the name never runs into its stats
+        t.append(f"{count if count is not None else '?'} · {human_size(vault.size_in_bytes)}"
+                 f" · inv {age(vault.last_inventory_date, self.now)}", style="dim")
         return t
 
     def set_vaults(self, vaults: list[Vault], has_inventory: dict[str, bool]) -> None:
@@ -217,7 +228,23 @@ class VaultTree(Tree[NodeData]):
                                    style="italic"), NodeData("hint", data.vault))
             return
         node.add_leaf(Text("Loading…", style="dim italic"), NodeData("loading", data.vault))
-        self.post_message(self.LoadChildren(node, 0))
+        vault = self.vaults.get(data.vault)
+        if vault is not None:
+            self._load_children(node, vault_key(vault), data.path)
+
+    @work(thread=True, group="tree", exit_on_error=False)
+    def _load_children(self, node: TreeNode[NodeData], key: str, path: str) -> None:
+        """Read the node's subfolders from the cached inventory (a thread)."""
+        try:
+            folders = [FolderEntry(f.path, f.name, f.count, f.bytes, f.direct_count)
+                       for f in self.store_of().subfolders(key, path, limit=100_000)]
+        except Exception as exc:  # a missing snapshot or a bad database: show, don't crash
+            self.post_message(OperationError(f"Reading the inventory failed: {exc}"))
+            return
+        self.post_message(self._FoldersLoaded(node, folders))
+
+    def on_vault_tree__folders_loaded(self, message: _FoldersLoaded) -> None:
+        self.fill(message.node, message.folders)
 
     def fill(self, node: TreeNode[NodeData], folders: list[FolderEntry]) -> None:
         """Add the subfolders read by the worker (archives are in the archive list)."""
@@ -240,16 +267,20 @@ class VaultTree(Tree[NodeData]):
         t = Text(no_wrap=True, overflow="ellipsis")
         if (nd.vault, "folder", nd.path) in self.marks:
             t.append("● ", style="bold magenta")
-        t.append(f"{clean(name)}/", style="bold cyan")
-        t.append(f"  {nd.count} · {human_size(nd.size)}", style="dim")
+        shown = folder_label(nd.path, name)
+        t.append(shown if shown != name else f"{clean(name)}/", style="bold cyan")
+        t.append(STATS_GAP)
+        t.append(f"{nd.count} · {human_size(nd.size)}", style="dim")
         return t
 
     def _archive_label(self, nd: NodeData, name: str) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
         if (nd.vault, "archive", nd.archive_id) in self.marks:
             t.append("● ", style="bold magenta")
-        t.append(clean(name))
-        t.append(f"  {human_size(nd.size)}", style="dim")
+        folder = nd.path.rpartition("/")[0]
+        t.append(clean(archive_label(folder, name, nd.archive_id)))
+        t.append(STATS_GAP)
+        t.append(human_size(nd.size), style="dim")
         return t
 
     # -- marks --------------------------------------------------------------------

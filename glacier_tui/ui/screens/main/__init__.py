@@ -27,10 +27,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
 from glacier_tui.ui.formatting import clean, clean_lines
 from glacier_tui.ui.messages import Info, Notice, OperationError
@@ -49,7 +51,7 @@ from glacier_tui.ui.screens.main.poller import PollerMixin
 from glacier_tui.ui.screens.main.restore import RestoreMixin
 from glacier_tui.ui.screens.main.transfers import TransfersMixin
 from glacier_tui.ui.screens.main.vault_admin import VaultAdminMixin
-from glacier_tui.ui.widgets.archive_list import ArchiveList
+from glacier_tui.ui.widgets.archive_browser import ArchiveBrowser
 from glacier_tui.ui.widgets.detail_pane import DetailPane
 from glacier_tui.ui.widgets.filter_bar import FilterBar
 from glacier_tui.ui.widgets.header import GlacierHeader
@@ -64,6 +66,13 @@ MUTATING: frozenset[str] = frozenset(
     {"restore", "inventory", "create_vault", "upload", "delete", "delete_vault",
      "synology_index", "close_out", "migrate"}
 )
+# The smallest window the main screen lays out; below it, a notice says so.
+MIN_SIZE: tuple[int, int] = (60, 16)
+# Narrower than this (the job table's columns need ~150 cells beside the tree),
+# the job table takes the full width under the tree and archives.
+WIDE_WIDTH = 150
+# Shorter than this (in the narrow layout), the detail pane gives its rows to the lists.
+TALL_HEIGHT = 30
 # Actions that need a connected client.
 NEEDS_CLIENT: frozenset[str] = MUTATING | {"download", "refresh", "vault_settings"}
 
@@ -72,24 +81,30 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
                  InventoryMixin, TransfersMixin, RestoreMixin, CampaignsMixin, DeletionMixin,
                  VaultAdminMixin, NavigationMixin, ApplianceIndexMixin, CloseOutMixin,
                  MigrateMixin):
+    # The footer shows the focused pane's own keys (its bindings) and these shown ones;
+    # Help and Quit are last but fit at 80 columns. Every binding has an id (keymap).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "restore", "Restore", id="restore"),
         Binding("d", "download", "Download", id="download"),
-        Binding("i", "inventory", "Inventory", id="inventory"),
-        Binding("R", "refresh", "Refresh", id="refresh"),
-        Binding("c", "restores", "Restores", id="restores"),
+        Binding("i", "inventory", "Inventory", id="inventory", show=False),
+        Binding("R", "refresh", "Refresh", id="refresh", show=False),
+        Binding("c", "restores", "Restores", id="restores", show=False),
         Binding("u", "upload", "Upload", id="upload", show=False),
         Binding("n", "create_vault", "New vault", id="create_vault", show=False),
         Binding("delete", "delete", "Delete", id="delete", show=False),
         Binding("D", "delete_vault", "Delete vault", id="delete_vault", show=False),
         Binding("P", "close_out", "Close out vault", id="close_out", show=False),
         Binding("M", "migrate", "Migrate to S3", id="migrate", show=False),
-        Binding("s", "vault_settings", "Settings", id="vault_settings"),
+        Binding("s", "vault_settings", "Settings", id="vault_settings", show=False),
         Binding("X", "synology_index", "Synology index", id="synology_index", show=False),
         Binding("x", "cancel_transfer", "Cancel", id="cancel_transfer"),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("colon", "jump", "Jump", id="jump", show=False),
         Binding("o", "sort", "Sort", id="sort", show=False),
+        Binding("left_square_bracket", "detail_tab(-1)", "Previous tab", id="detail_prev_tab",
+                show=False, key_display="["),
+        Binding("right_square_bracket", "detail_tab(1)", "Next tab", id="detail_next_tab",
+                show=False, key_display="]"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("escape", "back", "Back", id="back", show=False),
         Binding("q", "quit", "Quit", id="quit"),
@@ -103,13 +118,38 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
         with Horizontal(id="body"):
             with Vertical(id="left"):
                 yield VaultTree()
-                yield ArchiveList(id="archives")
+                yield ArchiveBrowser(id="archives")
             with Vertical(id="right"):
                 yield JobTable()
                 yield DetailPane()
         yield TransfersPanel()
         yield FilterBar()
+        yield Static(id="too-small")
         yield Footer(compact=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_layout(event.size.width, event.size.height)
+
+    def _fit_layout(self, width: int, height: int) -> None:
+        """Pick the layout for the window (see app.tcss); a notice below the minimum."""
+        too_small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        self.set_class(too_small, "-too-small")
+        self.set_class(width < WIDE_WIDTH, "-compact")
+        self.set_class(height < TALL_HEIGHT, "-short")
+        if too_small:
+            self.query_one("#too-small", Static).update(Text(
+                f"window too small (need {MIN_SIZE[0]}x{MIN_SIZE[1]}, have {width}x{height})",
+                style="bold"))
+        elif self.focused is None and self.is_mounted:
+            # Hiding the layout took the focus away: give it back to the tree.
+            self.call_after_refresh(self._refocus)
+
+    def _refocus(self) -> None:
+        if self.focused is None:
+            self.query_one(VaultTree).focus()
+
+    def action_detail_tab(self, step: int) -> None:
+        self.query_one(DetailPane).cycle_tab(step)
 
     def on_mount(self) -> None:
         header = self.query_one(GlacierHeader)
@@ -117,13 +157,17 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
         header.set_info(profile=settings.profile or "default", region=settings.region or "",
                         endpoint=settings.endpoint_url or ("demo" if self.gapp.demo else "aws"))
         now = self.gapp.clock()
-        self.query_one(VaultTree).now = now
+        tree = self.query_one(VaultTree)
+        tree.now = now
+        tree.store_of = lambda: self.gapp.store
         self.query_one(JobTable).now = now
         self.query_one(DetailPane).now = now
-        archives = self.query_one(ArchiveList)
+        archives = self.query_one(ArchiveBrowser)
         archives.border_title = "Archives"
         archives.empty_text = "Select a folder."
-        self.query_one(VaultTree).focus()
+        archives.store_of = lambda: self.gapp.store
+        archives.lookup_of = self._state_lookup
+        tree.focus()
         # After the first frame: connecting imports aioboto3 (slow) in the worker.
         self.call_after_refresh(self.start_connect)
 

@@ -103,7 +103,6 @@ class ApplianceIndexMixin(MainScreenBase):
             self._download_index(job, data), group="transfers", exit_on_error=False)
 
     async def _download_index(self, job: Job, data: str) -> None:
-        from glacier_tui.config import state_dir
         from glacier_tui.glacier.appliance_fetch import download_and_import_index
 
         client = self.gapp.client
@@ -113,7 +112,7 @@ class ApplianceIndexMixin(MainScreenBase):
         name = f"Synology index of {data}"
         try:
             res = await download_and_import_index(
-                client, self.gapp.store, job, vault_key(v), state_dir() / "appliance-index",
+                client, self.gapp.store, job, vault_key(v), self.gapp.paths.appliance_index,
                 on_progress=self._progress(job.job_id, name, "download"),
                 transfer_id=job.job_id)
         except Exception as exc:

@@ -16,6 +16,8 @@ from textual.screen import Screen
 from textual.worker import Worker
 
 from glacier_tui.glacier.campaign_view import Milestones
+from glacier_tui.ui.campaign_board import CampaignBoard
+from glacier_tui.ui.job_followup import JobFollowUp
 from glacier_tui.ui.widgets.archive_list import Row
 from glacier_tui.ui.widgets.restores_panel import CampaignRow
 from glacier_tui.ui.widgets.vault_tree import NodeData, vault_key
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from glacier_tui.glacier.models import Job, Vault
     from glacier_tui.glacier.operations import ArchiveTarget
     from glacier_tui.ui.app import GlacierApp
+    from glacier_tui.ui.poller import Poller
     from glacier_tui.ui.restore_model import RestoreRequest
     from glacier_tui.ui.screens.main.deletion import DeleteTarget
 
@@ -41,34 +44,53 @@ class MainScreenBase(Screen[None]):
         super().__init__(id="main")
         self.connected = False
         self.vaults: dict[str, Vault] = {}
-        self.started_here: set[str] = set()
-        self.inventory_jobs: dict[str, str] = {}  # job id -> vault, requested here
-        self.index_jobs: dict[str, str] = {}  # Synology index job id -> its data vault
-        self.handled: set[str] = set()  # finished jobs whose follow-up ran
+        # The jobs started here and what follows them (ui/job_followup.py).
+        self.followup = JobFollowUp()
         self.transfer_workers: dict[str, Worker[Any]] = {}
-        self.poll_cycles = 0
-        self.poll_running = False
-        self.poll_failures = 0
-        self._poll_timer: Any = None
-        self._last_poll_error = ""
+        self.poller = self._make_poller()  # the refresh schedule (ui/poller.py)
         self._settings_vault = ""
-        self._list_vault = ""  # vault/folder whose archives the archive list shows
-        self._list_folder: str | None = None
-        self._list_totals: tuple[int, int] = (0, 0)
-        self._sort = 0
-        self._search_text = ""
-        self._search_indexed: set[str] = set()
         self._binding_state: tuple[bool | None, ...] = ()
         self._delete_seq = 0
-        # Restore campaigns: what the Restores screen shows, the runners of this app,
-        # the jobs they started (no per-job toast for those), milestones already told.
-        self.campaign_rows: dict[int, CampaignRow] = {}
-        self.campaign_active: set[int] = set()  # campaigns a worker of this app runs
-        self.campaign_runners: dict[int, Any] = {}  # CampaignRunner, while it runs
-        self.campaign_jobs: set[str] = set()
-        self._jobs_campaign: int | None = None  # the job table shows only this campaign's
-        self.milestones = Milestones()
-        self._item_states: dict[int, dict[int, str]] = {}  # campaign -> item -> state seen
+        # Restore campaigns: rows, runners, their jobs, milestones (ui/campaign_board.py).
+        self.board = CampaignBoard()
+
+    # The campaign board's records, under the names the parts (and their tests) use.
+    @property
+    def campaign_rows(self) -> dict[int, CampaignRow]:
+        return self.board.rows
+
+    @property
+    def campaign_active(self) -> set[int]:
+        return self.board.active
+
+    @property
+    def campaign_runners(self) -> dict[int, Any]:
+        return self.board.runners
+
+    @property
+    def campaign_jobs(self) -> set[str]:
+        return self.board.jobs
+
+    @property
+    def milestones(self) -> Milestones:
+        return self.board.milestones
+
+    # The follow-up's records, under the names the parts (and their tests) use.
+    @property
+    def started_here(self) -> set[str]:
+        return self.followup.started_here
+
+    @property
+    def inventory_jobs(self) -> dict[str, str]:
+        return self.followup.inventory_jobs
+
+    @property
+    def index_jobs(self) -> dict[str, str]:
+        return self.followup.index_jobs
+
+    @property
+    def handled(self) -> set[str]:
+        return self.followup.handled
 
     @property
     def gapp(self) -> GlacierApp:
@@ -102,11 +124,19 @@ class MainScreenBase(Screen[None]):
         async def _post_vaults(self, vaults: list[Vault]) -> None: ...
         async def _load_jobs(self, vault_names: list[str], *, complete: bool) -> None: ...
         def _arm_poll(self, delay: float) -> None: ...
+        def _make_poller(self) -> Poller: ...
         def _update_bindings(self) -> None: ...
         def _show_current_detail(self) -> None: ...
         def _show_archive_detail(self, row: Row) -> None: ...
         def _show_folder(self, data: NodeData | None, *, force: bool = False) -> None: ...
         def _set_search(self, text: str) -> None: ...
+        def _refresh_list(self, vault_name: str) -> None: ...
+        @property
+        def _list_vault(self) -> str: ...
+        @property
+        def _list_folder(self) -> str | None: ...
+        @property
+        def _search_text(self) -> str: ...
         def _index_for_search(self, vault_name: str) -> None: ...
         def _selection(self) -> list[NodeData]: ...
         def _clear_marks(self) -> None: ...

@@ -11,7 +11,6 @@ column, one notification per milestone (never one per job).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -49,10 +48,6 @@ ENGINE_OWNED = frozenset({"requested", "ready", "downloading"})
 # key (the engine marks the campaign paused, "interrupted"), so the next start resumes it;
 # a campaign paused on purpose (request, budget) or by a fatal error is not resumed.
 AUTORUN_KEY = "campaign-autorun:"
-# The state an item leaves for each state it enters (the engine's usual path).
-PREVIOUS_STATE = {"requested": "planned", "ready": "requested", "downloading": "ready",
-                  "verified": "downloading"}
-TERMINAL = frozenset({"verified", "failed", "skipped"})
 
 
 class CampaignsMixin(MainScreenBase):
@@ -140,7 +135,7 @@ class CampaignsMixin(MainScreenBase):
 
     def on_campaign_listed(self, message: CampaignListed) -> None:
         prices = self._prices()
-        self.campaign_jobs |= message.job_ids
+        self.campaign_jobs.update(message.job_ids)
         for info in message.infos:
             row = CampaignRow.from_info(info, prices, egress=self._egress())
             self.campaign_rows[info.id] = row
@@ -231,29 +226,13 @@ class CampaignsMixin(MainScreenBase):
         lst = self.query_one(ArchiveList)
         if lst.context == message.vault:
             lst.set_state(item.archive_id, str(item.state))
-        # The engine's progress events are throttled (the next may come a whole poll
-        # interval later): the counts follow each item's move as well. The engine's state
-        # machine gives the state it left when this app has not seen it before; the next
-        # progress event (whole counts) corrects any guess.
-        seen = self._item_states.setdefault(message.campaign_id, {})
-        new = str(item.state)
-        old = seen.pop(item.item_id, None) or PREVIOUS_STATE.get(new)
-        if new not in TERMINAL:
-            seen[item.item_id] = new
-        row = self.campaign_rows.get(message.campaign_id)
-        if row is None or row.settled or old is None or old == new:
+        row = self.board.item_moved(message.campaign_id, item.item_id, str(item.state),
+                                    item.size)
+        if row is None:
             return
-        counts = dict(row.counts)
-        counts[new] = counts.get(new, 0) + 1
-        if counts.get(old, 0) > 1:
-            counts[old] -= 1
-        else:
-            counts.pop(old, None)
-        verified = row.verified_bytes + (item.size or 0 if new == "verified" else 0)
-        row = replace(row, counts=counts, verified_bytes=verified)
-        self.campaign_rows[row.id] = row
         self._forward_row(row)
-        for milestone in self.milestones.update(row.id, counts.get("verified", 0), row.status):
+        for milestone in self.milestones.update(row.id, row.counts.get("verified", 0),
+                                                row.status):
             self._notify_milestone(row, milestone)
 
     def on_campaign_stopped(self, message: CampaignStopped) -> None:
@@ -373,10 +352,10 @@ class CampaignsMixin(MainScreenBase):
         self.run_worker(load(), group="campaign-jobs", exclusive=True, exit_on_error=False)
 
     def on_campaign_jobs(self, message: CampaignJobs) -> None:
-        self.campaign_jobs |= message.job_ids
+        self.campaign_jobs.update(message.job_ids)
         table = self.query_one(JobTable)
         table.set_job_filter(message.job_ids)
-        self._jobs_campaign = message.campaign_id
+        self.board.jobs_of = message.campaign_id
         self._jobs_title()
         table.focus()
 
@@ -385,6 +364,6 @@ class CampaignsMixin(MainScreenBase):
         if table.only_jobs is None:
             return False
         table.set_job_filter(None)
-        self._jobs_campaign = None
+        self.board.jobs_of = None
         self._jobs_title()
         return True

@@ -18,7 +18,7 @@ from glacier_tui.ui.messages import (
 )
 from glacier_tui.ui.screens.main.base import MainScreenBase
 from glacier_tui.ui.widgets.header import GlacierHeader
-from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree, vault_key
+from glacier_tui.ui.widgets.vault_tree import VaultTree, vault_key
 
 if TYPE_CHECKING:
     from glacier_tui.glacier.models import Vault
@@ -96,9 +96,8 @@ class ConnectionMixin(MainScreenBase):
         tree.has_inventory.update(message.flags)
         for name in changed:
             tree.reset_vault(name)
-        if self._list_vault in changed:
-            self._show_folder(NodeData("folder", self._list_vault, path=self._list_folder or ""),
-                              force=True)
+        for name in changed:
+            self._refresh_list(name)
 
     def on_vaults_changed(self, _: VaultsChanged) -> None:
         self.run_worker(self._reload_vaults(), group="vaults", exclusive=True,

@@ -14,7 +14,7 @@ from glacier_tui.ui.messages import (
     ArchivesRemoved,
     Notice,
     OperationError,
-    TransferState,
+    TransferRow,
     TransferUpdate,
 )
 from glacier_tui.ui.screens.main.base import MainScreenBase
@@ -70,7 +70,7 @@ class DeletionMixin(MainScreenBase):
         """Delete archives in a transfers worker (listed in the Transfers panel, cancellable)."""
         self._delete_seq += 1
         tid = f"delete:{vault}:{self._delete_seq}"
-        self.post_message(TransferUpdate(TransferState(tid, "delete", name,
+        self.post_message(TransferUpdate(TransferRow(tid, "delete", name,
                                                        total=len(targets))))
         self.transfer_workers[tid] = self.run_worker(
             self._run_deletes(vault, targets, tid, name, emptying=emptying),
@@ -86,7 +86,7 @@ class DeletionMixin(MainScreenBase):
             return
 
         def progress(p: DeleteProgress) -> None:
-            self.post_message(TransferUpdate(TransferState(
+            self.post_message(TransferUpdate(TransferRow(
                 tid, "delete", name, total=p.total, done=p.deleted, state=p.state,
                 message=f"{p.failed} failed" if p.failed and p.state != "running" else "")))
 
@@ -134,6 +134,4 @@ class DeletionMixin(MainScreenBase):
     def on_archives_removed(self, message: ArchivesRemoved) -> None:
         tree = self.query_one(VaultTree)
         tree.reset_vault(message.vault)
-        if self._list_vault == message.vault:
-            self._show_folder(NodeData("folder", message.vault, path=self._list_folder or ""),
-                              force=True)
+        self._refresh_list(message.vault)

@@ -10,7 +10,7 @@ from pathlib import Path
 from glacier_tui.ui.formatting import clean, user_message
 from glacier_tui.ui.messages import InventoryImported, InventoryPending, JobStarted, OperationError
 from glacier_tui.ui.screens.main.base import MainScreenBase
-from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree, vault_key
+from glacier_tui.ui.widgets.vault_tree import VaultTree, vault_key
 
 
 class InventoryMixin(MainScreenBase):
@@ -54,9 +54,7 @@ class InventoryMixin(MainScreenBase):
         if node is not None and not node.is_expanded:
             node.expand()
         self._index_for_search(message.vault)
-        if self._list_vault == message.vault:
-            self._show_folder(NodeData("folder", message.vault, path=self._list_folder or ""),
-                              force=True)
+        self._refresh_list(message.vault)
         self.notify(f"{clean(message.vault)}: {message.count} archives in the inventory",
                     markup=False, title="Inventory loaded")
 

@@ -18,9 +18,6 @@ from glacier_tui.ui.widgets.vault_tree import VaultTree, vault_key
 if TYPE_CHECKING:
     from glacier_tui.glacier.models import Job
 
-# How the campaign engine describes its jobs ("glacier-tui campaign 3 item 12").
-CAMPAIGN_JOB_PREFIX = "glacier-tui campaign "
-
 
 class JobsMixin(MainScreenBase):
     """List jobs, show them, and follow up the ones started here."""
@@ -54,25 +51,19 @@ class JobsMixin(MainScreenBase):
             for job in message.jobs:
                 by_vault.setdefault(job.vault_name, set()).add(job.job_id)
             table.remove_missing(by_vault, keep=self.started_here)
-        for old, new in changes:
-            was_open = old is not None and not old.completed
-            ours = old is None and new.job_id in self.started_here
-            if new.completed and (was_open or ours):
-                self._job_finished(new)
+        for job in self.followup.to_announce(changes, self.campaign_jobs):
+            self._job_finished(job)
         self._follow_up()
         self._jobs_title()
         self._show_current_detail()
 
     def _jobs_title(self) -> None:
         table = self.query_one(JobTable)
-        cid = self._jobs_campaign
+        cid = self.board.jobs_of
         table.border_title = f"Jobs ({len(table.jobs)})" if cid is None else \
             f"Jobs of restore #{cid} ({table.row_count}) · Esc: all"
 
     def _job_finished(self, job: Job) -> None:
-        if job.job_id in self.campaign_jobs or (job.description or "").startswith(
-                CAMPAIGN_JOB_PREFIX):
-            return  # a campaign's job: its campaign tells its milestones, not each job
         name = "inventory" if job.is_inventory_retrieval else \
             self.query_one(JobTable).names.get(job.job_id, job.job_id[:8])
         if job.succeeded:
@@ -84,34 +75,24 @@ class JobsMixin(MainScreenBase):
                         title="Job failed", severity="error", timeout=10)
 
     def _follow_up(self) -> None:
-        """Download finished inventories (and, optionally, restores) started here."""
-        table = self.query_one(JobTable)
-        for job_id, job in table.jobs.items():
-            if job_id in self.handled or not job.completed:
-                continue
-            if job_id in self.inventory_jobs:
-                self.handled.add(job_id)
-                vault = self.inventory_jobs[job_id]
-                if job.succeeded:
-                    self._start_download(job, inventory_for=vault)
-                else:
-                    tree = self.query_one(VaultTree)
-                    tree.pending_inventory.pop(vault, None)
-                    tree.reset_vault(vault)
-            elif job_id in self.index_jobs:  # a Synology index: download and import it
-                self.handled.add(job_id)
-                if job.succeeded:
-                    self._fetch_index(job, self.index_jobs[job_id])
-            elif job_id in self.started_here and self.gapp.settings.auto_download \
-                    and job.succeeded:
-                self.handled.add(job_id)
-                self._start_download(job)
+        """Carry out what the follow-up says is due (ui/job_followup.py)."""
+        due = self.followup.due(self.query_one(JobTable).jobs,
+                                auto_download=self.gapp.settings.auto_download)
+        for item in due:
+            if item.step == "import_inventory":
+                self._start_download(item.job, inventory_for=item.vault)
+            elif item.step == "inventory_failed":
+                tree = self.query_one(VaultTree)
+                tree.pending_inventory.pop(item.vault, None)
+                tree.reset_vault(item.vault)
+            elif item.step == "fetch_index":
+                self._fetch_index(item.job, item.vault)
+            else:
+                self._start_download(item.job)
 
     def on_job_started(self, message: JobStarted) -> None:
         job = message.job
-        self.started_here.add(job.job_id)
-        if job.is_inventory_retrieval:
-            self.inventory_jobs[job.job_id] = job.vault_name
+        self.followup.started(job)
         table = self.query_one(JobTable)
         table.upsert([job], {job.job_id: message.name} if message.name else {})
         self._jobs_title()

@@ -21,7 +21,7 @@ from glacier_tui.ui.messages import (
     Notice,
     OperationError,
     ReadyFound,
-    TransferState,
+    TransferRow,
     TransferUpdate,
 )
 from glacier_tui.ui.screens.main.base import MainScreenBase
@@ -115,12 +115,7 @@ class TransfersMixin(MainScreenBase):
 
     def _progress(self, tid: str, name: str, kind: str) -> Callable[[Any], None]:
         def on_progress(p: Any) -> None:
-            state = str(getattr(p.state, "value", p.state))
-            if state in ("queued", "verifying"):
-                state = "running"
-            self.post_message(TransferUpdate(TransferState(
-                id=tid, kind=kind, name=name, total=p.total or None, done=p.done,
-                rate_bps=p.rate_bps, eta_s=p.eta_s, state=state, message=p.message)))
+            self.post_message(TransferUpdate(TransferRow.from_progress(tid, name, kind, p)))
         return on_progress
 
     async def _download(self, job: Job, inventory_for: str | None) -> None:
@@ -135,16 +130,15 @@ class TransfersMixin(MainScreenBase):
         name = "inventory"
         try:
             if inventory_for is not None:
-                from glacier_tui.config import state_dir
                 from glacier_tui.glacier.transfers import default_output_name
 
-                dest = state_dir() / "inventories" / default_output_name(job, vault, None)
+                dest = gapp.paths.inventories / default_output_name(job, vault, None)
                 name = f"inventory of {vault}"
             else:
                 name, dest = await download_target(
                     client, vault, job, gapp.download_dir,
                     self.query_one(JobTable).names.get(job.job_id))
-            self.post_message(TransferUpdate(TransferState(tid, "download", name,
+            self.post_message(TransferUpdate(TransferRow(tid, "download", name,
                                                            total=job.output_size)))
             result = await download_output(
                 client, vault, job, dest,
@@ -155,12 +149,12 @@ class TransfersMixin(MainScreenBase):
                 transfer_id=tid,
             )
         except asyncio.CancelledError:
-            self.post_message(TransferUpdate(TransferState(tid, "download", name,
+            self.post_message(TransferUpdate(TransferRow(tid, "download", name,
                                                            state="cancelled")))
             raise
         except Exception as exc:
             msg = user_message(exc)
-            self.post_message(TransferUpdate(TransferState(tid, "download", name, state="failed",
+            self.post_message(TransferUpdate(TransferRow(tid, "download", name, state="failed",
                                                            message=msg)))
             self.post_message(OperationError(msg, title=f"Download of {clean(name)} failed"))
             return
@@ -246,7 +240,6 @@ class TransfersMixin(MainScreenBase):
 
     async def _upload_one(self, vault: str, path: Path, tid: str,
                           name: str | None = None) -> None:
-        from glacier_tui.config import state_dir
         from glacier_tui.glacier import transfers
 
         client = self.gapp.client
@@ -260,9 +253,9 @@ class TransfersMixin(MainScreenBase):
                 min_part_size=settings.part_size_mib * 1024 * 1024,
                 threshold=settings.upload_threshold_mib * 1024 * 1024,
                 on_progress=self._progress(tid, path.name, "upload"),
-                journal_dir=state_dir() / "uploads", transfer_id=tid)
+                journal_dir=self.gapp.paths.uploads, transfer_id=tid)
         except asyncio.CancelledError:
-            self.post_message(TransferUpdate(TransferState(tid, "upload", path.name,
+            self.post_message(TransferUpdate(TransferRow(tid, "upload", path.name,
                                                            state="cancelled")))
             raise
         except Exception as exc:
