@@ -447,3 +447,22 @@ def test_s3_refusing_one_object_skips_it_and_the_rest_go_on(world: Any) -> None:
     state, reason = states["photos/2020/small.jpg"]
     assert state == ItemState.SKIPPED and "MetadataTooLarge" in reason
     assert sum(s == ItemState.VERIFIED for s, _ in states.values()) == len(FILES) - 1
+
+
+def test_a_migration_is_never_run_as_a_restore_to_disk(world: Any) -> None:
+    """Resuming a migration without its S3 sink (restore resume, the TUI at start-up) would
+    download its archives to disk: the engine refuses, and nothing is requested."""
+    from glacier_tui.glacier.campaigns import CampaignError
+
+    plan = plan_migration(world.store, spec(world))
+    before = ops(world, "InitiateJob")
+
+    async def run() -> None:
+        gopts = ClientOptions(endpoint_url=world.emu.url, region="us-east-1", max_attempts=1)
+        async with GlacierClient(gopts) as g:
+            await CampaignRunner(g, world.store, plan.info.id,
+                                 options=options(world.emu, None)).run()
+
+    with pytest.raises(CampaignError, match="is a migration to S3"):
+        asyncio.run(run())
+    assert ops(world, "InitiateJob") == before

@@ -22,6 +22,7 @@ from typing import Any, Final, TypeVar, cast
 from glacier_tui.glacier import campaign_store as db
 from glacier_tui.glacier import errors
 from glacier_tui.glacier.campaign_types import (
+    CampaignError,
     CampaignInfo,
     CampaignItem,
     CampaignItemCallback,
@@ -208,6 +209,18 @@ class CampaignRunner:
         finally:
             lock.release()
 
+    def _refuse_migration(self, cid: int) -> None:
+        """A migration's archives go to S3: resuming it as a restore would download them to
+        disk instead, so only a runner with the migration's sink may run it."""
+        from glacier_tui.glacier import migrate_store
+
+        if migrate_store.migration(self.store, cid) is not None:
+            raise CampaignError(
+                f"campaign {cid} is a migration to S3, not a restore to disk",
+                hint="Resume it with `glacier-tui migrate run` (same options) or from the "
+                "Migrate screen.",
+            )
+
     # -- the loop -----------------------------------------------------------------------
 
     @property
@@ -220,6 +233,8 @@ class CampaignRunner:
         info = db.get(self.store, cid)
         if info.status in (CampaignStatus.DONE, CampaignStatus.CANCELLED):
             return info
+        if self.options.sink is None:
+            self._refuse_migration(cid)
         if info.status == CampaignStatus.INCOMPLETE:  # resume retries what failed
             self._retry_failed()
         self._info = info

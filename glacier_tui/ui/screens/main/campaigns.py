@@ -119,9 +119,13 @@ class CampaignsMixin(MainScreenBase):
             infos = list_campaigns(store)
             autorun = {key.removeprefix(AUTORUN_KEY) for key, _ in
                        store.journal_items(AUTORUN_KEY)}
-            live = [i.id for i in infos if i.status == CampaignStatus.RUNNING or (
+            from glacier_tui.glacier import migrate_store
+
+            # A migration is resumed by its own screen or `migrate run`, never as a restore.
+            live = [i.id for i in infos if (i.status == CampaignStatus.RUNNING or (
                 str(i.id) in autorun and i.status in (CampaignStatus.PAUSED,
-                                                      CampaignStatus.PLANNED))]
+                                                      CampaignStatus.PLANNED)))
+                    and migrate_store.migration(store, i.id) is None]
             jobs: set[str] = set()
             for cid in live:
                 jobs |= campaign_job_ids(store, cid)
