@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from glacier_tui.cli_args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+from glacier_tui.cli_args import positive_int as _positive_int
 from glacier_tui.glacier import errors
 from glacier_tui.glacier.client import GlacierClient
 from glacier_tui.glacier.pricing import VAULT_MIN_STORAGE_DAYS, PriceTable
@@ -50,22 +52,7 @@ from glacier_tui.glacier.store import Store
 
 __all__ = ["add_arguments", "run"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 ACTIONS = ("plan", "run", "status", "cancel")
-
-
-class UsageError(Exception):
-    """Bad arguments: one line, exit status 2."""
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _non_negative(text: str) -> float:

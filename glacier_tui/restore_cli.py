@@ -17,6 +17,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from glacier_tui.cli_args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+from glacier_tui.cli_args import positive_float as _positive_float
+from glacier_tui.cli_args import positive_int as _positive_int
 from glacier_tui.glacier import campaign_store, errors
 from glacier_tui.glacier.campaign_inventory import fetch_inventory
 from glacier_tui.glacier.campaigns import (
@@ -47,35 +50,10 @@ from glacier_tui.glacier.store import Store
 
 __all__ = ["add_arguments", "run"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 TIERS = ("Expedited", "Standard", "Bulk")
 # Seconds between job listings: a fraction of the tier's shortest job time.
 POLL_BY_TIER = {"Expedited": 60.0, "Standard": 900.0, "Bulk": 1800.0}
 ACTIONS = ("status", "resume", "cancel", "verify")
-
-
-class UsageError(Exception):
-    """Bad arguments: one line, exit status 2."""
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return value
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:

@@ -18,6 +18,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from glacier_tui.cli_args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+from glacier_tui.cli_args import positive_float as _positive_float
+from glacier_tui.cli_args import positive_int as _positive_int
 from glacier_tui.glacier import errors
 from glacier_tui.glacier.client import ClientOptions, GlacierClient
 from glacier_tui.glacier.masking import shown
@@ -39,32 +42,7 @@ from glacier_tui.glacier.upload_sources import (
 
 __all__ = ["add_download_arguments", "add_upload_arguments", "run_download", "run_upload"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 T = TypeVar("T")
-
-
-class UsageError(Exception):
-    """Bad arguments: reported as one line, exit status 2."""
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return value
 
 
 def add_download_arguments(p: argparse.ArgumentParser) -> None:
