@@ -13,13 +13,19 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from glacier_tui.cli_args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+from glacier_tui.cli_args import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    error_line,
+    human_bytes,
+)
 from glacier_tui.cli_args import positive_float as _positive_float
 from glacier_tui.cli_args import positive_int as _positive_int
 from glacier_tui.glacier import errors
@@ -154,13 +160,11 @@ def _out(text: str) -> None:
 
 
 def _err(text: str) -> None:
-    print(f"glacier-tui migrate: {' '.join(text.split())}", file=sys.stderr, flush=True)
+    error_line("migrate", text)
 
 
 def _human(n: float) -> str:
-    from glacier_tui.restore_cli import _human as human
-
-    return human(n)
+    return human_bytes(n)
 
 
 def _usd(value: float, unverified: bool) -> str:

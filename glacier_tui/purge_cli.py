@@ -19,7 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from glacier_tui.cli_args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+from glacier_tui.cli_args import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    error_line,
+    human_bytes,
+)
 from glacier_tui.cli_args import positive_int as _positive_int
 from glacier_tui.glacier import errors
 from glacier_tui.glacier.client import GlacierClient
@@ -125,16 +132,11 @@ def _out(text: str) -> None:
 
 
 def _err(text: str) -> None:
-    print(f"glacier-tui purge: {' '.join(text.split())}", file=sys.stderr, flush=True)
+    error_line("purge", text)
 
 
 def _human(n: float) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if abs(value) < 1024 or unit == "PiB":
-            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
-        value /= 1024
-    return f"{value:,.1f} PiB"  # pragma: no cover
+    return human_bytes(n)
 
 
 def _utc(ts: float | None) -> str:

@@ -17,7 +17,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from glacier_tui.cli_args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+from glacier_tui.cli_args import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    error_line,
+    human_bytes,
+)
 from glacier_tui.cli_args import positive_float as _positive_float
 from glacier_tui.cli_args import positive_int as _positive_int
 from glacier_tui.glacier import campaign_store, errors
@@ -113,16 +120,11 @@ def _out(text: str) -> None:
 
 
 def _err(text: str) -> None:
-    print(f"glacier-tui restore: {inert(' '.join(text.split()))}", file=sys.stderr, flush=True)
+    error_line("restore", text)
 
 
 def _human(n: float) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if abs(value) < 1024 or unit == "PiB":
-            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
-        value /= 1024
-    return f"{value:,.1f} PiB"  # pragma: no cover
+    return human_bytes(n)
 
 
 def _usd(amount: float) -> str:
