@@ -63,7 +63,13 @@ from glacier_tui.glacier.migrate_manifest import (
     migration_manifest_path,
     verify_s3_manifest,
 )
-from glacier_tui.glacier.pricing import S3_PRICE_SOURCES, S3_PRICES_AS_OF, PriceTable
+from glacier_tui.glacier.pricing import (
+    POLL_BY_TIER,
+    S3_PRICE_SOURCES,
+    S3_PRICES_AS_OF,
+    TIERS,
+    PriceTable,
+)
 from glacier_tui.glacier.s3_client import S3Client, S3Options
 from glacier_tui.glacier.s3_keys import DEFAULT_PART, MIN_PART, KeyTemplateError
 from glacier_tui.glacier.sanitize import inert
@@ -71,8 +77,6 @@ from glacier_tui.glacier.store import Store
 
 __all__ = ["add_arguments", "run"]
 
-TIERS = ("Expedited", "Standard", "Bulk")
-POLL_BY_TIER = {"Expedited": 60.0, "Standard": 900.0, "Bulk": 1800.0}
 MIB = 1 << 20
 DEMO_BUCKET = "demo-bucket"
 
@@ -161,10 +165,6 @@ def _out(text: str) -> None:
 
 def _err(text: str) -> None:
     error_line("migrate", text)
-
-
-def _human(n: float) -> str:
-    return human_bytes(n)
 
 
 def _usd(value: float, unverified: bool) -> str:
@@ -345,7 +345,7 @@ def _print_plan(store: Store, plan: MigrationPlan, env: _Env, tier: str,
     vault_region, bucket_region, machine, transfer = regions
     shard = f", shard {row.shard_index}/{row.shard_count} of {row.selected:,}" if (
         row.shard_count > 1) else ""
-    _out(f"migration {info.id}: {info.total_items:,} archive(s), {_human(info.total_bytes)} "
+    _out(f"migration {info.id}: {info.total_items:,} archive(s), {human_bytes(info.total_bytes)} "
          f"from {inert(info.vault)} ({inert(info.selection.describe())}{shard}) -> "
          f"s3://{inert(row.bucket)}/{inert(row.prefix)} as {row.storage_class}")
     rules = ms.conn(store).execute(
@@ -363,7 +363,7 @@ def _print_plan(store: Store, plan: MigrationPlan, env: _Env, tier: str,
     done = info.counts.get(ItemState.VERIFIED, 0)
     if done:
         _out(f"  already verified: {done:,}; still to move: {sizes.archives:,} "
-             f"({_human(sizes.nbytes)})")
+             f"({human_bytes(sizes.nbytes)})")
     _out(f"  requests: {sizes.single:,} PutObject, {sizes.multipart:,} multipart uploads "
          f"with {sizes.parts:,} parts")
     where = {TransferKind.IN_REGION: "in the vault's region: transfer $0",
@@ -479,7 +479,7 @@ def _report(info: Any, plan: MigrationPlan, sink: MigrationSink) -> int:
              "retrieved or uploaded")
     elif info.all_verified:
         _out(f"every archive verified in S3: {info.total_items:,} object(s), "
-             f"{_human(info.total_bytes)} ({sink.already:,} already there, "
+             f"{human_bytes(info.total_bytes)} ({sink.already:,} already there, "
              f"{sink.parts_uploaded:,} parts/objects uploaded)")
     else:
         counts = ", ".join(f"{s.value} {n:,}" for s, n in info.counts.items() if n)
@@ -514,7 +514,7 @@ def _status(args: argparse.Namespace, env: _Env) -> int:
             ok = ok and info.all_verified
             shard = f" shard {row.shard_index}/{row.shard_count}" if row.shard_count > 1 else ""
             _out(f"{info.id:>4}  {info.status.value:<10} {verified:,}/{info.total_items:,} "
-                 f"in S3  {_human(info.verified_bytes)}/{_human(info.total_bytes)}  "
+                 f"in S3  {human_bytes(info.verified_bytes)}/{human_bytes(info.total_bytes)}  "
                  f"{inert(info.vault)} -> s3://{inert(row.bucket)}/{inert(row.prefix)} "
                  f"{row.storage_class} {info.tier}{shard}")
             if args.id is not None:

@@ -135,10 +135,6 @@ def _err(text: str) -> None:
     error_line("purge", text)
 
 
-def _human(n: float) -> str:
-    return human_bytes(n)
-
-
 def _utc(ts: float | None) -> str:
     return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
 
@@ -353,7 +349,7 @@ async def _execute(glacier: GlacierClient, store: Store, info: PurgeInfo,
             return
         last_line[0] = now
         text = (f"[{p.status.value}] deleted {p.deleted:,}/{p.deletable:,} "
-                f"({_human(p.deleted_bytes)}), refused {p.refused:,}, failed {p.failed:,}, "
+                f"({human_bytes(p.deleted_bytes)}), refused {p.refused:,}, failed {p.failed:,}, "
                 f"{p.concurrency} in flight, throttled {p.throttled:,}")
         if p.message:
             text += f" - {inert(p.message)}"

@@ -51,15 +51,12 @@ from glacier_tui.glacier.campaigns import (
     verify_manifest,
 )
 from glacier_tui.glacier.client import GlacierClient
-from glacier_tui.glacier.pricing import PriceTable, estimate
+from glacier_tui.glacier.pricing import POLL_BY_TIER, TIERS, PriceTable, estimate
 from glacier_tui.glacier.sanitize import inert
 from glacier_tui.glacier.store import Store
 
 __all__ = ["add_arguments", "run"]
 
-TIERS = ("Expedited", "Standard", "Bulk")
-# Seconds between job listings: a fraction of the tier's shortest job time.
-POLL_BY_TIER = {"Expedited": 60.0, "Standard": 900.0, "Bulk": 1800.0}
 ACTIONS = ("status", "resume", "cancel", "verify")
 
 
@@ -121,10 +118,6 @@ def _out(text: str) -> None:
 
 def _err(text: str) -> None:
     error_line("restore", text)
-
-
-def _human(n: float) -> str:
-    return human_bytes(n)
 
 
 def _usd(amount: float) -> str:
@@ -212,7 +205,7 @@ def _summary(info: CampaignInfo, store: Store) -> str:
     if info.status == CampaignStatus.RUNNING and not campaign_active(store, info.id):
         status = "stopped"  # killed or rebooted mid-run: `restore resume ID` goes on
     return (f"{info.id:>4}  {status:<10} {verified:,}/{info.total_items:,} verified  "
-            f"{_human(info.verified_bytes)}/{_human(info.total_bytes)}  {info.tier:<9} "
+            f"{human_bytes(info.verified_bytes)}/{human_bytes(info.total_bytes)}  {info.tier:<9} "
             f"{inert(info.vault)}: {inert(info.selection.describe())} -> "
             f"{inert(str(info.destination))}")
 
@@ -237,8 +230,8 @@ def _status(store: Store, args: argparse.Namespace, prices: PriceTable,
     counts = ", ".join(f"{s.value} {info.counts.get(s, 0):,}" for s in ItemState)
     _out(f"      {counts}")
     _out(f"      jobs started {info.requests_made:,} (re-requested {info.re_requests:,}), "
-         f"requested {_human(info.bytes_requested)}, downloaded "
-         f"{_human(info.bytes_downloaded)}, cost so far "
+         f"requested {human_bytes(info.bytes_requested)}, downloaded "
+         f"{human_bytes(info.bytes_downloaded)}, cost so far "
          f"{_usd(_cost(info, prices, machine_region))} (estimate)")
     if info.message:
         _out(f"      {inert(info.message)}")
@@ -359,11 +352,11 @@ def _print_estimate(store: Store, info: CampaignInfo, prices: PriceTable, region
                     machine_region: str | None) -> None:
     est = estimate_campaign(store, info.id, prices=prices, endpoint_region=region,
                             machine_region=machine_region)
-    _out(f"campaign {info.id}: {info.total_items:,} archive(s), {_human(info.total_bytes)} "
+    _out(f"campaign {info.id}: {info.total_items:,} archive(s), {human_bytes(info.total_bytes)} "
          f"from {inert(info.vault)} ({inert(info.selection.describe())}) -> "
          f"{inert(str(info.destination))}")
     if info.already_verified or est.archives < info.total_items:
-        _out(f"  to retrieve: {est.archives:,} archive(s), {_human(est.nbytes)}")
+        _out(f"  to retrieve: {est.archives:,} archive(s), {human_bytes(est.nbytes)}")
     _out("  estimate (us-east-1 list prices, "
          f"{prices.as_of}; not a bill):")
     for tier in TIERS:
@@ -474,7 +467,7 @@ def _report(info: CampaignInfo, prices: PriceTable, machine_region: str | None) 
         extra = (f" ({info.already_verified:,} already verified)"
                  if info.already_verified else "")
         _out(f"every archive verified: {info.total_items:,} file(s), "
-             f"{_human(info.total_bytes)}{extra}; cost "
+             f"{human_bytes(info.total_bytes)}{extra}; cost "
              f"{_usd(_cost(info, prices, machine_region))} (estimate)")
     else:
         counts = ", ".join(f"{s.value} {n:,}" for s, n in info.counts.items() if n)
@@ -522,12 +515,12 @@ class _Display:
         counts = " ".join(f"{s.value} {p.counts.get(s, 0):,}" for s in order
                           if p.counts.get(s, 0))
         eta = f", ETA {_duration(p.eta_seconds)}" if p.eta_seconds else ""
-        rate = f", {_human(p.rate_bps)}/s" if p.rate_bps else ""
+        rate = f", {human_bytes(p.rate_bps)}/s" if p.rate_bps else ""
         paced = ""
         if p.paced_until:
             paced = f", paused until {time.strftime('%H:%M', time.localtime(p.paced_until))}"
-        text = (f"[{counts}] {_human(p.verified_bytes + p.downloading_bytes)} of "
-                f"{_human(p.total_bytes)}{rate}{eta}, cost {_usd(p.cost_so_far_usd)}{paced}")
+        text = (f"[{counts}] {human_bytes(p.verified_bytes + p.downloading_bytes)} of "
+                f"{human_bytes(p.total_bytes)}{rate}{eta}, cost {_usd(p.cost_so_far_usd)}{paced}")
         if p.message:
             text += f" - {inert(p.message)}"
         return text

@@ -193,34 +193,18 @@ def verify_manifest(
     root = path.parent
     check = ManifestCheck()
     hashed = 0
-    try:
-        fh = open(path, encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
-    except FileNotFoundError:
-        raise errors.LocalError(f"no such manifest: {path}") from None
-    except OSError as exc:
-        raise errors.LocalError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        head = fh.read(1)
-        fh.seek(0)
-        rows = _json_rows(fh, path) if head == "{" else _csv_rows(fh, path)
-        for row in rows:
-            check.rows += 1
-            rel, problem, nbytes = _check_row(root, row)
-            hashed += nbytes
-            if problem is None:
-                check.ok += 1
-            else:
-                check.problem_count += 1
-                if len(check.problems) < _MAX_PROBLEMS:
-                    check.problems.append(ManifestProblem(rel, problem))
-            if on_row is not None:
-                on_row(check.rows, hashed)
-    except UnicodeDecodeError:
-        raise _bad(path, "not UTF-8 text") from None
-    except csv.Error as exc:
-        raise _bad(path, f"CSV: {exc}") from None
-    finally:
-        fh.close()
+    for row in iter_manifest_rows(path):
+        check.rows += 1
+        rel, problem, nbytes = _check_row(root, row)
+        hashed += nbytes
+        if problem is None:
+            check.ok += 1
+        else:
+            check.problem_count += 1
+            if len(check.problems) < _MAX_PROBLEMS:
+                check.problems.append(ManifestProblem(rel, problem))
+        if on_row is not None:
+            on_row(check.rows, hashed)
     if check.rows == 0:
         raise _bad(path, "no rows")
     return check

@@ -47,6 +47,9 @@ TIER_HOURS: Final[Mapping[str, tuple[float, float]]] = {
     "Standard": (3.0, 5.0),
     "Bulk": (5.0, 12.0),
 }
+TIERS: Final[tuple[str, ...]] = tuple(TIER_HOURS)  # fastest first
+# Seconds between job listings while a campaign waits: a fraction of the tier's shortest job.
+POLL_BY_TIER: Final[Mapping[str, float]] = {"Expedited": 60.0, "Standard": 900.0, "Bulk": 1800.0}
 
 
 @dataclass(frozen=True)

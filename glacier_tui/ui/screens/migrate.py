@@ -20,10 +20,8 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from glacier_tui.glacier.migrate import STORAGE_CLASSES, MigrationError, parse_s3_url
 from glacier_tui.glacier.migrate_cost import SizeSummary, migration_cost
-from glacier_tui.glacier.pricing import S3_PRICES_AS_OF, PriceTable
+from glacier_tui.glacier.pricing import S3_PRICES_AS_OF, TIERS, PriceTable
 from glacier_tui.glacier.sanitize import inert
-
-TIERS = ("Expedited", "Standard", "Bulk")
 
 
 @dataclass(frozen=True)
