@@ -406,46 +406,11 @@ class GlacierApp(App[None]):
         self.notify(inert(value), title=f"Copied the {inert(what)}", timeout=6, markup=False)
 
     def help_sections(self) -> list[tuple[str, list[tuple[str, str, str]]]]:
-        from glacier_tui.ui.screens.main import MainScreen
-        from glacier_tui.ui.widgets.archive_list import ArchiveList
-        from glacier_tui.ui.widgets.filter_bar import FilterBar
-        from glacier_tui.ui.widgets.transfers_panel import TransfersPanel
-        from glacier_tui.ui.widgets.vault_tree import VaultTree
+        from glacier_tui.ui.help_keys import help_sections
 
-        keymap = dict(self.settings.keymap)  # what _apply_settings gave set_keymap
-        first_last = ("g,home / G,end", "First / last", "")
-
-        def rows(bindings: Any) -> list[tuple[str, str, str]]:
-            out: list[tuple[str, str, str]] = []
-            for b in bindings:
-                if not isinstance(b, Binding):
-                    continue
-                keys = keymap[b.id] if b.id and b.id in keymap else (b.key_display or b.key)
-                if self.settings.readonly and b.id in {"restore", "inventory", "create_vault",
-                                                        "upload", "delete", "delete_vault",
-                                                        "close_out"}:
-                    continue
-                out.append((keys, b.description or b.action, b.id or ""))
-            return out
-
-        return [
-            ("Main screen", rows(MainScreen.BINDINGS)),
-            ("Vault tree", [("up,down,j,k", "Move", ""), first_last,
-                            ("enter", "Expand / open", ""),
-                            *rows([b for b in VaultTree.BINDINGS
-                                   if isinstance(b, Binding) and b.id])]),
-            ("Archive list", [("up,down,j,k,pgup,pgdn", "Move", ""), first_last,
-                              *rows([b for b in ArchiveList.BINDINGS
-                                      if isinstance(b, Binding) and b.id]),
-                              ("/", "Search the whole vault", "")]),
-            ("Job table", [("up,down,j,k", "Move", ""), first_last,
-                           ("d", "Download succeeded job", "")]),
-            ("Transfers", rows(TransfersPanel.BINDINGS)),
-            ("Filter", [*rows(FilterBar.BINDINGS), ("enter", "Keep the filter", "")]),
-            ("Everywhere", [("ctrl+p", "Command palette", "command_palette"),
-                            ("y", "Copy the id under the cursor", "copy_id"),
-                            ("tab,shift+tab", "Next / previous pane", "")]),
-        ]
+        # The keymap is what _apply_settings gave set_keymap.
+        return help_sections(dict(self.settings.keymap), self.settings.readonly,
+                             type(self).BINDINGS)
 
 
 def setup_logging() -> Path | None:

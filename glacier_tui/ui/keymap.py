@@ -14,8 +14,9 @@ from collections.abc import Iterator, Mapping
 from textual.binding import Binding
 from textual.dom import DOMNode
 
-# The packages whose widgets, screens and app carry the bindings a keymap can name.
-_PACKAGES = ("glacier_tui.ui.screens", "glacier_tui.ui.widgets")
+# The package whose app, screens and widgets carry the bindings a keymap can name (all of
+# it: a screen defined beside the app, like the boot screen, has keys too).
+_PACKAGE = "glacier_tui.ui"
 
 
 class KeymapError(ValueError):
@@ -23,12 +24,9 @@ class KeymapError(ValueError):
 
 
 def _import_all() -> None:
-    import glacier_tui.ui.app  # noqa: F401  (the app's own bindings)
-
-    for name in _PACKAGES:
-        package = importlib.import_module(name)
-        for info in pkgutil.walk_packages(package.__path__, name + "."):
-            importlib.import_module(info.name)
+    package = importlib.import_module(_PACKAGE)
+    for info in pkgutil.walk_packages(package.__path__, _PACKAGE + "."):
+        importlib.import_module(info.name)
 
 
 def _subclasses(cls: type[DOMNode]) -> Iterator[type[DOMNode]]:
@@ -51,6 +49,11 @@ def binding_classes() -> list[type[DOMNode]]:
     _import_all()
     seen = {c for c in _subclasses(DOMNode) if c.__module__.startswith("glacier_tui.")}
     return sorted((c for c in seen if _bindings_of(c)), key=lambda c: c.__qualname__)
+
+
+def own_bindings(cls: type[DOMNode]) -> list[Binding]:
+    """The bindings the class itself declares (one per key), not its bases'."""
+    return list(Binding.make_bindings(vars(cls).get("BINDINGS", ())))
 
 
 def known_ids() -> set[str]:

@@ -45,7 +45,7 @@ class CloseOutScreen(ModalScreen[int | None]):
     CloseOutScreen #buttons Button { margin-left: 1; }
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="close_out_cancel")]
 
     class Planned(Message):
         def __init__(self, info: PurgeInfo | None, lines: list[str]) -> None:

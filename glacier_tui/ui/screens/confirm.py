@@ -67,9 +67,9 @@ class ConfirmScreen(ModalScreen[bool]):
     """
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("n", "cancel", "No", show=False),
-        Binding("y", "confirm", "Yes", show=False),
+        Binding("escape", "cancel", "Cancel", id="confirm_cancel"),
+        Binding("n", "cancel", "No", id="confirm_no", show=False),
+        Binding("y", "confirm", "Yes", id="confirm_yes", show=False),
     ]
 
     def __init__(

@@ -57,7 +57,7 @@ class CreateVaultScreen(ModalScreen[str | None]):
     }
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="create_vault_cancel")]
 
     def __init__(self, existing: frozenset[str] | set[str] = frozenset()) -> None:
         super().__init__()

@@ -79,7 +79,7 @@ class DeleteVaultScreen(ModalScreen[DeleteVaultChoice | None]):
     }
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="delete_vault_cancel")]
 
     def __init__(
         self,

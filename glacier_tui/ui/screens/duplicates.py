@@ -45,8 +45,7 @@ class DuplicatesScreen(ModalScreen[None]):
     DuplicatesScreen #dup-hint { color: $text-muted; height: 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss_screen", "Close"),
-        Binding("q", "dismiss_screen", "Close", show=False),
+        Binding("escape,q", "dismiss_screen", "Close", id="duplicates_close"),
     ]
 
     def __init__(self, vault: str, groups: list[Any]) -> None:

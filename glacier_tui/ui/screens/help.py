@@ -13,7 +13,9 @@ from textual.widgets import Footer, Static
 
 def key_label(keys: str) -> str:
     names = {"question_mark": "?", "slash": "/", "colon": ":", "space": "Space",
-             "escape": "Esc", "enter": "Enter", "delete": "Del"}
+             "escape": "Esc", "enter": "Enter", "delete": "Del", "backspace": "Backspace",
+             "left_square_bracket": "[", "right_square_bracket": "]",
+             "pageup": "PgUp", "pagedown": "PgDn"}
     return ", ".join(names.get(k.strip(), k.strip()) for k in keys.split(","))
 
 
@@ -26,7 +28,7 @@ class HelpScreen(ModalScreen[None]):
     }
     """
     BINDINGS = [
-        Binding("escape,q,question_mark", "close", "Close"),
+        Binding("escape,q,question_mark", "close", "Close", id="help_close"),
     ]
 
     def __init__(self, sections: list[tuple[str, list[tuple[str, str, str]]]]) -> None:

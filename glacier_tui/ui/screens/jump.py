@@ -17,7 +17,7 @@ class JumpScreen(ModalScreen[str | None]):
         border: round $accent; background: $surface; padding: 0 1;
     }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="jump_cancel")]
 
     def compose(self) -> ComposeResult:
         with Vertical():

@@ -40,7 +40,7 @@ _SHOWN_NAMES = 3
 class TierSet(RadioSet):
     """The tiers: space picks the highlighted one, Enter confirms the dialog with it."""
 
-    BINDINGS = [Binding("enter", "confirm_tier", "Restore")]
+    BINDINGS = [Binding("enter", "confirm_tier", "Restore", id="restore_confirm")]
 
     class Confirmed(Message):
         def __init__(self, tier: Tier) -> None:
@@ -110,7 +110,7 @@ class RestoreScreen(ModalScreen[RestoreRequest | None]):
     }
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="restore_cancel")]
 
     def __init__(
         self,

@@ -68,10 +68,10 @@ class MarkingTree(DirectoryTree):
     """A DirectoryTree whose space key marks entries instead of toggling them."""
 
     BINDINGS = [
-        Binding("space", "mark", "Mark", show=True),
-        Binding("backspace", "go_up", "Parent dir", show=True),
-        Binding("right", "expand", "Expand", show=False),
-        Binding("left", "collapse", "Collapse", show=False),
+        Binding("space", "mark", "Mark", id="upload_mark"),
+        Binding("backspace", "go_up", "Parent dir", id="upload_parent"),
+        Binding("right", "expand", "Expand", id="upload_expand", show=False),
+        Binding("left", "collapse", "Collapse", id="upload_collapse", show=False),
     ]
 
     def __init__(self, path: Path, marked: dict[Path, None], **kwargs: object) -> None:
@@ -165,7 +165,7 @@ class UploadScreen(ModalScreen[list[Path] | None]):
     }
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="upload_cancel")]
 
     def __init__(self, start: Path | None = None, *, vault: str = "") -> None:
         super().__init__()

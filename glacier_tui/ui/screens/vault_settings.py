@@ -197,10 +197,10 @@ class VaultSettingsScreen(ModalScreen[None]):
 
     # [ ] and 1-6 switch tabs from anywhere but a text field (where they are typed).
     BINDINGS = [
-        Binding("escape", "close", "Close"),
+        Binding("escape", "close", "Close", id="settings_close"),
         Binding("left_square_bracket", "switch_tab(-1)", "Prev tab", id="settings_prev_tab"),
         Binding("right_square_bracket", "switch_tab(1)", "Next tab", id="settings_next_tab"),
-        *(Binding(str(n), f"show_tab({n - 1})", f"Tab {n}", show=False)
+        *(Binding(str(n), f"show_tab({n - 1})", f"Tab {n}", id=f"settings_tab_{n}", show=False)
           for n in range(1, len(TAB_IDS) + 1)),
     ]
 

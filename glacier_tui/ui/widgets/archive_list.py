@@ -99,14 +99,14 @@ class ArchiveList(ScrollView, can_focus=True):
     """Virtual list of archives: name, size, created; cursor, marks (by archive id)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor_up", "Up", show=False),
-        Binding("down", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,g", "first", "First", show=False),
-        Binding("end,G", "last", "Last", show=False),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
+        Binding("up", "cursor_up", "Up", id="cursor_up", show=False),
+        Binding("down", "cursor_down", "Down", id="cursor_down", show=False),
+        Binding("pageup", "page_up", "Page up", id="page_up", show=False),
+        Binding("pagedown", "page_down", "Page down", id="page_down", show=False),
+        Binding("home,g", "first", "First", id="cursor_first", show=False),
+        Binding("end,G", "last", "Last", id="cursor_last", show=False),
+        Binding("j", "cursor_down", "Down", id="vi_down", show=False),
+        Binding("k", "cursor_up", "Up", id="vi_up", show=False),
         # The same ids as the tree's and the screen's: one keymap entry rebinds both.
         Binding("space", "toggle_mark", "Mark", id="mark"),
         Binding("o", "screen.sort", "Sort", id="sort"),

@@ -17,7 +17,7 @@ class FilterBar(Input):
     }
     FilterBar.-visible { display: block; }
     """
-    BINDINGS = [Binding("escape", "close", "Close filter", show=False)]
+    BINDINGS = [Binding("escape", "close", "Close filter", id="filter_close", show=False)]
 
     class Closed(Message):
         def __init__(self, clear: bool) -> None:

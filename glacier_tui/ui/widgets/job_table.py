@@ -108,10 +108,10 @@ class JobTable(DataTable[str | Text]):
     JobTable:focus { border: round $primary; }
     """
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("home,g", "scroll_top", "First", show=False),
-        Binding("end,G", "scroll_bottom", "Last", show=False),
+        Binding("j", "cursor_down", "Down", id="vi_down", show=False),
+        Binding("k", "cursor_up", "Up", id="vi_up", show=False),
+        Binding("home,g", "scroll_top", "First", id="cursor_first", show=False),
+        Binding("end,G", "scroll_bottom", "Last", id="cursor_last", show=False),
     ]
 
     def __init__(self) -> None:

@@ -161,8 +161,8 @@ class RestoresPanel(VerticalScroll):
     RestoresPanel > #restores-empty { color: $text-muted; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j,down", "focus_next_block", "Down", show=False),
-        Binding("k,up", "focus_previous_block", "Up", show=False),
+        Binding("j,down", "focus_next_block", "Down", id="campaign_next", show=False),
+        Binding("k,up", "focus_previous_block", "Up", id="campaign_previous", show=False),
         Binding("enter", "show_jobs", "Show jobs", id="campaign_jobs"),
     ]
 

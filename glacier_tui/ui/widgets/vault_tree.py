@@ -75,10 +75,10 @@ class VaultTree(Tree[NodeData]):
     VaultTree:focus { border: round $primary; }
     """
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("home,g", "scroll_home", "First", show=False),
-        Binding("end,G", "scroll_end", "Last", show=False),
+        Binding("j", "cursor_down", "Down", id="vi_down", show=False),
+        Binding("k", "cursor_up", "Up", id="vi_up", show=False),
+        Binding("home,g", "scroll_home", "First", id="cursor_first", show=False),
+        Binding("end,G", "scroll_end", "Last", id="cursor_last", show=False),
         Binding("space", "toggle_mark", "Mark", id="mark"),
         # The screen's actions, shown in the footer while the tree has focus.
         Binding("i", "screen.inventory", "Inventory", id="inventory"),
