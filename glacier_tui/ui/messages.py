@@ -108,6 +108,9 @@ class TransferRow:
     state: str = "running"  # a TransferState value: running | done | failed | cancelled
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # The local file written or read (what ``y`` copies); progress rows may leave it
+    # empty: the panel keeps the one it was given first.
+    target: str = ""
 
 
     @classmethod

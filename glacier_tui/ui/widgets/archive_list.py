@@ -345,6 +345,11 @@ class ArchiveList(ScrollView, can_focus=True):
     def current_row(self) -> Row | None:
         return self.row_at(self.cursor) if self._count else None
 
+    def copy_value(self) -> tuple[str, str] | None:
+        """What ``y`` copies: the archive id under the cursor."""
+        row = self.current_row()
+        return ("archive id", row.archive_id) if row is not None and row.archive_id else None
+
     def set_state(self, archive_id: str, state: str) -> None:
         """A campaign item changed state (the row repaints if it is shown)."""
         if self.states.get(archive_id) != state:

@@ -55,6 +55,7 @@ class DetailPane(Vertical):
         super().__init__(id="detail")
         self.now = datetime.now().astimezone()
         self._shown: object = None  # what is on screen, to skip identical re-renders
+        self._copy: tuple[str, str] | None = None  # the id of what is shown, for ``y``
 
     @property
     def active(self) -> str:
@@ -86,6 +87,10 @@ class DetailPane(Vertical):
             with TabPane("Vault settings", id="tab-settings"), VerticalScroll():
                 yield Static(Text("Select a vault.", style="dim italic"), id="settings")
 
+    def copy_value(self) -> tuple[str, str] | None:
+        """What ``y`` copies from the pane (its tabs focused): the id of what it shows."""
+        return self._copy
+
     def _set(self, widget_id: str, renderable: RenderableType) -> None:
         static = self.query_one(f"#{widget_id}", Static)
         if not static.region:  # on a hidden tab: laid out when the tab is shown
@@ -104,6 +109,7 @@ class DetailPane(Vertical):
         if key == self._shown:
             return
         self._shown = key
+        self._copy = ("job id", job.job_id) if job.job_id else None
         rows: list[tuple[str, str | Text]] = [
             ("Job", job.job_id),
             ("Vault", job.vault_name),
@@ -135,6 +141,7 @@ class DetailPane(Vertical):
         if key == self._shown:
             return
         self._shown = key
+        self._copy = ("vault ARN", vault.arn) if vault.arn else ("vault name", vault.name)
         rows: list[tuple[str, str | Text]] = [
             ("Vault", vault.name),
             ("ARN", vault.arn),
@@ -151,6 +158,8 @@ class DetailPane(Vertical):
 
     def show_archive(self, rows: list[tuple[str, str]]) -> None:
         self._shown = None
+        archive_id = dict(rows).get("Archive id", "")
+        self._copy = ("archive id", archive_id) if archive_id else None
         self._set("details", _kv([(k, v) for k, v in rows]))
         self._set("json", _json_renderable(dict(rows)))
 

@@ -351,6 +351,11 @@ class JobTable(DataTable[str | Text]):
             return None
         return None if key.value is None else str(key.value)
 
+    def copy_value(self) -> tuple[str, str] | None:
+        """What ``y`` copies: the job id under the cursor."""
+        job_id = self.current_job_id()
+        return ("job id", job_id) if job_id else None
+
     def current_job(self) -> Job | None:
         job_id = self.current_job_id()
         return self.jobs.get(job_id) if job_id else None

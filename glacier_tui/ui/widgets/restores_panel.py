@@ -52,20 +52,28 @@ class CampaignRow:
     eta_seconds: float | None = None
     cost_usd: float = 0.0
     message: str = ""
+    manifest: str = ""  # the CSV manifest's path (written when the campaign stops)
 
     @property
     def settled(self) -> bool:
         return self.status in ("done", "incomplete", "cancelled")
 
+    @property
+    def has_manifest(self) -> bool:
+        """The manifest is written when the campaign settles or pauses."""
+        return bool(self.manifest) and (self.settled or self.status == "paused")
+
     @classmethod
     def from_info(cls, info: CampaignInfo, prices: PriceTable, *,
                   egress: bool = True) -> CampaignRow:
+        from glacier_tui.glacier.manifest import manifest_paths
+
         return cls(
             id=info.id, vault=info.vault, what=info.selection.describe(), tier=info.tier,
             status=str(info.status), counts={str(k): v for k, v in info.counts.items() if v},
             total_items=info.total_items, total_bytes=info.total_bytes,
             verified_bytes=info.verified_bytes, cost_usd=info.cost_so_far(prices, egress=egress),
-            message=info.message)
+            message=info.message, manifest=str(manifest_paths(info.destination, info.id)[0]))
 
     def with_progress(self, p: CampaignProgress) -> CampaignRow:
         return replace(
@@ -206,6 +214,16 @@ class RestoresPanel(VerticalScroll):
         if isinstance(focused, CampaignBlock):
             return focused.row.id
         return max(self.blocks) if self.blocks else None
+
+    def copy_value(self) -> tuple[str, str] | None:
+        """What ``y`` copies: the campaign's manifest once written, else its id."""
+        cid = self.current_campaign()
+        block = self.blocks.get(cid) if cid is not None else None
+        if block is None:
+            return None
+        if block.row.has_manifest:
+            return "manifest path", block.row.manifest
+        return "campaign id", str(block.row.id)
 
     def _move(self, step: int) -> None:
         blocks = [b for b in self.children if isinstance(b, CampaignBlock)]

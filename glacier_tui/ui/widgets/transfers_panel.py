@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -104,6 +106,8 @@ class TransfersPanel(VerticalScroll):
             self.items[state.id] = item
             self.mount(item)
         else:
+            if not state.target and item.state.target:
+                state = replace(state, target=item.state.target)
             item.update_state(state)
         self.set_class(bool(self.items), "-active")
 
@@ -116,6 +120,12 @@ class TransfersPanel(VerticalScroll):
             return focused.state.id
         running = self.running()
         return running[-1].id if running else None
+
+    def copy_value(self) -> tuple[str, str] | None:
+        """What ``y`` copies: the focused (else the latest running) transfer's local path."""
+        tid = self.focused_transfer()
+        item = self.items.get(tid) if tid else None
+        return ("path", item.state.target) if item is not None and item.state.target else None
 
     def action_cancel(self) -> None:
         tid = self.focused_transfer()

@@ -354,6 +354,24 @@ class VaultTree(Tree[NodeData]):
             return None
         return node.data.vault
 
+    def copy_value(self) -> tuple[str, str] | None:
+        """What ``y`` copies: an archive's id, else the vault's ARN (its name without one).
+
+        A folder has no id of its own: it copies its vault's, as the vault's node does.
+        """
+        node = self.cursor_node
+        data = node.data if node is not None else None
+        if data is None:
+            return None
+        if data.archive_id:
+            return "archive id", data.archive_id
+        if not data.vault:
+            return None
+        vault = self.vaults.get(data.vault)
+        if vault is not None and vault.arn:
+            return "vault ARN", vault.arn
+        return "vault name", data.vault
+
 
 def parse_inventory_date(value: str | None) -> datetime | None:
     return parse_iso(value)
