@@ -136,8 +136,8 @@ def test_campaign_runs_to_verified_with_batches_and_one_listing_per_cycle(
             assert (out / path).read_bytes() == data
     # batches: never more than 3 InitiateJob per cycle, 13 in all, no more
     assert ops(emulator, "InitiateJob") == 13
-    # one ListJobs listing per cycle (all pages; here one page each)
-    assert ops(emulator, "ListJobs") == runner.cycles
+    # at most one ListJobs listing per cycle (here one page each), none with nothing awaited
+    assert ops(emulator, "ListJobs") == runner.list_calls <= runner.cycles
     assert ops(emulator, "DescribeJob") == 0
     assert runner.cycles >= 13 / 3
     assert {ItemState.REQUESTED, ItemState.READY, ItemState.DOWNLOADING,
@@ -360,3 +360,77 @@ def test_inventory_wait_adopts_the_pending_job(boto3_client: Any, emulator: Any,
     assert ops(emulator, "InitiateJob") == 1
     assert store.folder(VAULT, "a") is not None
     store.close()
+
+
+# -- listings start at the oldest awaited job ---------------------------------------------
+
+
+def _record_listings(monkeypatch: pytest.MonkeyPatch,
+                     refuse_first_marker: bool = False) -> list[tuple[str | None, int]]:
+    """Record each listing's start marker and page count; optionally refuse the first
+    start marker as the service does for a marker whose job is gone."""
+    from glacier_tui.glacier import errors
+
+    listings: list[tuple[str | None, int]] = []
+    original = GlacierClient.iter_job_pages
+    refused = {"done": not refuse_first_marker}
+
+    async def recording(self: GlacierClient, vault: str, *, start: str | None = None) -> Any:
+        if start is not None and not refused["done"]:
+            refused["done"] = True
+            listings.append((start, 0))
+            raise errors.InvalidParameterValue(f"Invalid marker: {start}")
+        listings.append((start, 0))
+        async for marker, page in original(self, vault, start=start):
+            listings[-1] = (start, listings[-1][1] + 1)
+            yield marker, page
+
+    monkeypatch.setattr(GlacierClient, "iter_job_pages", recording)
+    return listings
+
+
+def _old_jobs(emulator: Any, n: int) -> None:
+    """n finished inventory jobs of the vault, initiated before the campaign's."""
+    import boto3
+
+    c = boto3.client("glacier", endpoint_url=emulator.url, region_name="us-east-1")
+    for _ in range(n):
+        c.initiate_job(vaultName=VAULT, jobParameters={"Type": "inventory-retrieval"})
+    emulator.advance(5 * 3600)
+    emulator.clear_requests()
+
+
+def test_listings_start_at_the_page_of_the_oldest_awaited_job(
+    world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator, store = world
+    _old_jobs(emulator, 120)  # three pages of jobs no campaign waits for
+    listings = _record_listings(monkeypatch)
+    out = tmp_path / "out"
+    info = plan_campaign(store, spec(out, Selection.folders(["photos"]), max_jobs_in_flight=5,
+                                     batch_size=3))
+    final, runner = run(emulator, store, info.id)
+    assert final.status == CampaignStatus.DONE and final.all_verified
+    assert ops(emulator, "InitiateJob") == 13
+    assert listings[0] == (None, 3)  # the first listing is whole (a killed run's jobs)
+    later = listings[1:]
+    assert later and all(start is not None for start, _ in later)
+    assert all(pages <= 1 for _, pages in later)  # only the pages since the oldest awaited
+    assert ops(emulator, "ListJobs") == sum(pages for _, pages in listings)
+    assert runner.list_calls == len(listings)
+
+
+def test_a_refused_start_marker_gives_a_whole_listing(
+    world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator, store = world
+    _old_jobs(emulator, 60)
+    listings = _record_listings(monkeypatch, refuse_first_marker=True)
+    out = tmp_path / "out"
+    info = plan_campaign(store, spec(out, Selection.folders(["photos/2020/jan"]),
+                                     max_jobs_in_flight=2, batch_size=2))
+    final, _ = run(emulator, store, info.id)
+    assert final.status == CampaignStatus.DONE and final.all_verified
+    assert ops(emulator, "InitiateJob") == 6  # nothing missed, nothing asked twice
+    refused = next(i for i, (start, pages) in enumerate(listings) if pages == 0)
+    assert listings[refused + 1][0] is None  # the same cycle lists from the first page

@@ -64,6 +64,8 @@ _PACE: Final = (
 )
 # Consecutive transient failures of downloads before the run gives up (and pauses).
 _MAX_TRANSIENT: Final = 8
+# Jobs kept in memory before the ones of archives no longer in flight are dropped.
+_JOBS_CAP: Final = 5000
 # Expedited jobs one provisioned capacity unit allows per five minutes.
 _EXPEDITED_PER_UNIT: Final = 3
 
@@ -149,7 +151,7 @@ class CampaignRunner:
         self.options = options or EngineOptions()
         self.on_progress = on_progress
         self.on_item = on_item
-        self.list_calls = 0  # job listings (each all pages of ListJobs) by this runner
+        self.list_calls = 0  # job listings (each the pages of ListJobs from a start) by this runner
         self.cycles = 0
         # CPU seconds spent in the runner's own bookkeeping (SQLite, reconciling, choosing),
         # excluding HTTP calls and downloads: the scheduler's cost, for benchmarks.
@@ -158,7 +160,20 @@ class CampaignRunner:
         self._stop = False
         self._counts: dict[ItemState, int] = {}
         self._verified_bytes = 0
+        # The jobs of archives in flight (and, after a whole listing, every job listed).
         self._jobs: dict[str, Job] = {}
+        # Where listings start: a listing covers every job initiated since the oldest one
+        # still awaited (jobs are listed in initiation order); the pages before it only
+        # hold jobs already settled, or followed through ``_jobs``. The page start markers
+        # of the last listing, and the page each job listed was on:
+        self._page_starts: list[str | None] = [None]
+        self._page_of: dict[str, int] = {}
+        # A whole listing is due: at the start (adopting jobs left by a killed run), after
+        # an InitiateJob that may have reached Glacier, or when a job older than the
+        # listing's start is followed again.
+        self._whole_due = True
+        self._adoptable: dict[str, Job] = {}  # live jobs per archive, from a whole listing
+        self._jobs_cap = _JOBS_CAP  # ``_jobs`` is pruned when it grows past this
         self._downloads: dict[int, asyncio.Task[None]] = {}
         self._download_done: dict[int, int] = {}
         self._downloaded_run = 0  # bytes fetched and verified in this run
@@ -491,17 +506,72 @@ class CampaignRunner:
     async def _cycle(self) -> None:
         self.cycles += 1
         self._sync_counts()
-        jobs = await self._list_jobs()
-        self._jobs = jobs
-        by_archive = self._live_by_archive(jobs.values())
-        self._reconcile(jobs, by_archive)
-        await self._initiate(by_archive)
+        whole = self._whole_due
+        if not whole and not self._counts.get(ItemState.REQUESTED):
+            # Nothing awaited (no archive has a job still running): nothing to list or
+            # reconcile; the archives ready to fetch have their jobs in ``_jobs``.
+            await self._initiate(self._adoptable, {})
+            return
+        with self._cpu():
+            # A whole listing reconciles every archive in flight (a killed run's leftovers,
+            # outputs expired before they were fetched); otherwise only the awaited ones.
+            followed = (db.followed if whole else db.awaited)(self.store, self.campaign_id)
+            start = None if whole else self._listing_start(followed)
+        listed = await self._list_jobs(start)
+        with self._cpu():
+            by_archive = self._live_by_archive(listed.values())
+            if start is None:
+                self._jobs = dict(listed)
+                self._adoptable = by_archive
+            else:
+                by_archive = {**self._adoptable, **by_archive}
+            self._reconcile(followed, listed, by_archive)
+            self._prune_jobs()
+        await self._initiate(by_archive, listed)
 
-    async def _list_jobs(self) -> dict[str, Job]:
-        """One listing of the vault's jobs (every page): the only way jobs are followed."""
+    def _listing_start(self, awaited: list[tuple[CampaignItem, bool, float | None]]
+                       ) -> str | None:
+        """The start of the last listing's page holding the oldest awaited job (a job
+        requested since that listing comes after its last page)."""
+        last = len(self._page_starts) - 1
+        return self._page_starts[min(
+            (self._page_of.get(item.job_id or "", last) for item, _i, _r in awaited),
+            default=last)]
+
+    def _prune_jobs(self) -> None:
+        """Forget the jobs of archives no longer in flight, now and then (a whole listing
+        brings every job of the vault; fetched archives leave theirs behind)."""
+        if len(self._jobs) <= self._jobs_cap:
+            return
+        keep = {item.job_id for item, _i, _r in db.followed(self.store, self.campaign_id)}
+        self._jobs = {k: j for k, j in self._jobs.items() if k in keep}
+        self._jobs_cap = max(_JOBS_CAP, 2 * len(self._jobs))
+
+    async def _list_jobs(self, start: str | None) -> dict[str, Job]:
+        """One listing of the vault's jobs, from ``start`` to the last page: the only way
+        jobs are followed. A start marker the service no longer takes (its job is gone)
+        gives a whole listing instead."""
         self.list_calls += 1
-        return {job.job_id: job async for job in self.client.iter_jobs(self.info.vault)
-                if job.job_id}
+        jobs: dict[str, Job] = {}
+        starts: list[str | None] = []
+        page_of: dict[str, int] = {}
+        try:
+            async for marker, page in self.client.iter_job_pages(self.info.vault, start=start):
+                starts.append(marker)
+                for job in page:
+                    if job.job_id:
+                        jobs[job.job_id] = job
+                        page_of[job.job_id] = len(starts) - 1
+        except errors.InvalidParameterValue:
+            if start is None:
+                raise
+            self._whole_due = True
+            return await self._list_jobs(None)
+        self._page_starts = starts or [start]
+        self._page_of = page_of
+        if start is None:
+            self._whole_due = False
+        return jobs
 
     def _usable(self, job: Job) -> bool:
         """A live archive retrieval of the range this campaign wants."""
@@ -523,13 +593,18 @@ class CampaignRunner:
         return out
 
     @_scheduler_work
-    def _reconcile(self, jobs: dict[str, Job], by_archive: dict[str, Job]) -> None:
+    def _reconcile(self, followed: list[tuple[CampaignItem, bool, float | None]],
+                   jobs: dict[str, Job], by_archive: dict[str, Job]) -> None:
+        """Move the followed archives by what the listing says of their jobs. An awaited
+        job is always in the listing (it starts before the oldest); the job of an archive
+        ready to fetch may be older, and is then taken from ``_jobs`` (if its output
+        expired since, the download says so)."""
         cid = self.campaign_id
         now = self.options.clock()
         grace = max(2 * self.options.poll_interval, 600.0)
         adopted: list[tuple[int, str, float, int, bool, bool]] = []
         cleared: list[int] = []
-        for item, initiating, requested_at in db.followed(self.store, cid):
+        for item, initiating, requested_at in followed:
             if item.item_id in self._downloads:
                 continue
             if initiating:
@@ -548,6 +623,10 @@ class CampaignRunner:
                     cleared.append(item.item_id)
                 continue
             job = jobs.get(item.job_id or "")
+            if job is not None:
+                self._jobs[job.job_id] = job  # for the download
+            elif item.state != ItemState.REQUESTED:
+                job = self._jobs.get(item.job_id or "")
             if job is None:
                 young = requested_at is not None and now - requested_at < grace
                 if item.state == ItemState.REQUESTED and young:
@@ -585,16 +664,17 @@ class CampaignRunner:
             return 0.0
         return data + requests
 
-    async def _initiate(self, by_archive: dict[str, Job]) -> None:
+    async def _initiate(self, by_archive: dict[str, Job], listed: dict[str, Job]) -> None:
         if self._stop or self._budget_blocked:
             return
         now = self.options.clock()
-        chosen = self._choose(by_archive, now)
+        chosen = self._choose(by_archive, listed, now)
         if chosen:
             await self._send(chosen, now)
 
     @_scheduler_work
-    def _choose(self, by_archive: dict[str, Job], now: float) -> list[CampaignItem]:
+    def _choose(self, by_archive: dict[str, Job], listed: dict[str, Job],
+                now: float) -> list[CampaignItem]:
         """The next batch to request, within every limit; archives with a live job
         (found in the listing) are adopted instead of requested."""
         if self._paced_until is not None:
@@ -626,6 +706,8 @@ class CampaignRunner:
                     break
                 live = by_archive.get(item.archive_id)
                 if live is not None:  # a live job for this archive exists: never start another
+                    if live.job_id not in listed:  # older than the listing: follow it whole
+                        self._whole_due = True
                     adopted.append((item.item_id, live.job_id, now, item.size or 0, False, False))
                     self._moved(item, ItemState.REQUESTED, job_id=live.job_id)
                     continue
@@ -727,7 +809,8 @@ class CampaignRunner:
             self._message = inert(exc.user_message())
         else:
             # The request may have reached Glacier: leave the mark, the next listing
-            # adopts the job if it exists, and clears the mark if not.
+            # (a whole one) adopts the job if it exists, and clears the mark if not.
+            self._whole_due = True
             self._message = inert(exc.user_message())
 
     # -- downloads ----------------------------------------------------------------------
@@ -789,6 +872,7 @@ class CampaignRunner:
             return
         except errors.JobOutputNotReady:
             self._set(item, ItemState.REQUESTED)
+            self._whole_due = True  # awaited again, and its job may be older than the listing
             return
         except VerificationFailed as exc:
             self._again(item, inert(exc.user_message()))

@@ -451,6 +451,19 @@ def followed(store: Store, cid: int) -> list[tuple[CampaignItem, bool, float | N
     return [(item_from_row(r[:10]), bool(r[10]), r[11]) for r in rows]
 
 
+def awaited(store: Store, cid: int) -> list[tuple[CampaignItem, bool, float | None]]:
+    """The followed items whose job is still awaited (requested, or an InitiateJob that
+    may have been sent), as :func:`followed` gives them."""
+    rows = _conn(store).execute(
+        f"SELECT {_ITEM_COLUMNS}, initiating, requested_at FROM campaign_items"
+        " WHERE campaign=? AND state='requested' UNION ALL"
+        f" SELECT {_ITEM_COLUMNS}, initiating, requested_at FROM campaign_items"
+        " WHERE campaign=? AND state='planned' AND initiating=1",
+        (cid, cid),
+    )
+    return [(item_from_row(r[:10]), bool(r[10]), r[11]) for r in rows]
+
+
 def mark_initiating(store: Store, ids: Iterable[int]) -> None:
     with tx(store) as c:
         c.executemany("UPDATE campaign_items SET initiating=1 WHERE id=?",

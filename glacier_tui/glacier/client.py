@@ -280,9 +280,11 @@ class GlacierClient:
         self._answered = True
         return result
 
-    async def _page_docs(self, method: str, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
-        """Every page of a paginated call, each marker sent once, at most ``max_pages``."""
-        marker: str | None = None
+    async def _page_docs(self, method: str, *, start: str | None = None,
+                         **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
+        """Every page of a paginated call (from the page ``start`` names, a marker the
+        service returned earlier), each marker sent once, at most ``max_pages``."""
+        marker: str | None = start
         seen: set[str] = set()
         for _ in range(self.max_pages):
             params = dict(kwargs)
@@ -351,6 +353,21 @@ class GlacierClient:
             extra["completed"] = "true" if completed else "false"
         async for doc in self._pages("list_jobs", "JobList", vaultName=vault, **extra):
             yield Job.from_api(doc)
+
+    async def iter_job_pages(
+        self, vault: str, *, start: str | None = None
+    ) -> AsyncIterator[tuple[str | None, list[Job]]]:
+        """The vault's jobs page by page, from the page ``start`` names (a marker an earlier
+        listing returned; None: the first page): (the marker that fetched the page, its
+        jobs). Jobs are listed in the order they were initiated."""
+        sent = start
+        async for page in self._page_docs("list_jobs", start=start, vaultName=vault):
+            items = page.get("JobList") or []
+            if not isinstance(items, list):
+                raise errors.NotGlacierResponse("list_jobs: JobList is not a list",
+                                                operation="list_jobs")
+            yield sent, [Job.from_api(doc) for doc in items]
+            sent = page.get("Marker") or None  # what _page_docs sends for the next page
 
     async def list_jobs(
         self, vault: str, *, status: str | None = None, completed: bool | None = None
