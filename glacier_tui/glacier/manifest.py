@@ -10,6 +10,7 @@ files on disk against it, streaming (memory does not grow with the row count).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -20,11 +21,11 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, Final
 
 from glacier_tui.glacier import errors
+from glacier_tui.glacier.manifest_rows import bounded_lines, csv_rows, read_rows
 from glacier_tui.glacier.safe_files import atomic_write, open_regular
 from glacier_tui.glacier.store import Store
 from glacier_tui.glacier.treehash import tree_hash_file
 
-_MAX_LINE: Final = 1 << 20  # a manifest row is far smaller; longer lines are refused
 _MAX_PROBLEMS: Final = 1000
 
 __all__ = ["ManifestCheck", "ManifestProblem", "manifest_paths", "verify_manifest",
@@ -114,18 +115,8 @@ def _bad(path: Path, why: str) -> errors.LocalError:
                              hint="Give the restore-manifest-ID.csv or .json file.")
 
 
-def _lines(fh: IO[str], path: Path) -> Iterator[str]:
-    while True:
-        line = fh.readline(_MAX_LINE)
-        if not line:
-            return
-        if len(line) >= _MAX_LINE and not line.endswith("\n"):
-            raise _bad(path, "a line is too long")
-        yield line
-
-
 def _json_rows(fh: IO[str], path: Path) -> Iterator[dict[str, Any]]:
-    lines = _lines(fh, path)
+    lines = bounded_lines(fh, functools.partial(_bad, path))
     first = next(lines, "")
     if '"glacier-tui restore"' not in first or not first.rstrip().endswith('"items": ['):
         raise _bad(path, "no manifest header")
@@ -143,10 +134,8 @@ def _json_rows(fh: IO[str], path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _csv_rows(fh: IO[str], path: Path) -> Iterator[dict[str, Any]]:
-    reader = csv.DictReader(_lines(fh, path))
-    if reader.fieldnames is None or not set(COLUMNS[:5]) <= set(reader.fieldnames):
-        raise _bad(path, "the header lacks " + ", ".join(COLUMNS[:5]))
-    yield from reader
+    bad = functools.partial(_bad, path)
+    yield from csv_rows(bounded_lines(fh, bad), COLUMNS[:5], bad)
 
 
 def _check_row(root: Path, row: dict[str, Any]) -> tuple[str, str | None, int]:
@@ -219,22 +208,13 @@ def iter_manifest_rows(path: Path) -> Iterator[dict[str, Any]]:
     Raises ``LocalError`` with a one-line message for a file that is not one.
     """
     path = Path(path)
-    try:
-        fh = open(path, encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
-    except FileNotFoundError:
-        raise errors.LocalError(f"no such manifest: {path}") from None
-    except OSError as exc:
-        raise errors.LocalError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
+
+    def rows(fh: IO[str]) -> Iterator[dict[str, Any]]:
         head = fh.read(1)
         fh.seek(0)
-        yield from _json_rows(fh, path) if head == "{" else _csv_rows(fh, path)
-    except UnicodeDecodeError:
-        raise _bad(path, "not UTF-8 text") from None
-    except csv.Error as exc:
-        raise _bad(path, f"CSV: {exc}") from None
-    finally:
-        fh.close()
+        return _json_rows(fh, path) if head == "{" else _csv_rows(fh, path)
+
+    yield from read_rows(path, functools.partial(_bad, path), rows)
 
 
 def check_manifest_row(root: Path, row: dict[str, Any]) -> str | None:

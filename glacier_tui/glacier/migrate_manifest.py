@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import io
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
 from glacier_tui.glacier import campaign_store as db
 from glacier_tui.glacier import errors
 from glacier_tui.glacier import migrate_store as ms
+from glacier_tui.glacier.manifest_rows import bounded_lines, csv_rows, read_rows
 from glacier_tui.glacier.s3_client import FULL_OBJECT, S3Client
 from glacier_tui.glacier.s3_keys import RULES
 from glacier_tui.glacier.safe_files import atomic_write
@@ -35,7 +37,6 @@ COLUMNS: Final = ("archive_id", "bucket", "key", "rule", "orig_path", "size", "c
                   "glacier_tree_hash", "s3_crc64nvme", "s3_checksum_type", "etag",
                   "version_id", "storage_class", "state", "reason", "verified_at", "shard")
 MANIFEST_KIND: Final = "glacier-tui migrate"
-_MAX_LINE: Final = 1 << 20
 _MAX_PROBLEMS: Final = 1000
 
 
@@ -105,35 +106,13 @@ def _bad(path: Path, why: str) -> errors.LocalError:
                              hint="Give a migrate-manifest-ID.csv file.")
 
 
+# The columns a migration manifest cannot be checked without.
+_REQUIRED: Final = ("archive_id", "bucket", "key", "s3_crc64nvme", "state")
+
+
 def _rows(path: Path) -> Iterator[dict[str, str]]:
-    try:
-        fh: IO[str] = open(path, encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
-    except FileNotFoundError:
-        raise errors.LocalError(f"no such manifest: {path}") from None
-    except OSError as exc:
-        raise errors.LocalError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-    def lines() -> Iterator[str]:
-        while True:
-            line = fh.readline(_MAX_LINE)
-            if not line:
-                return
-            if len(line) >= _MAX_LINE and not line.endswith("\n"):
-                raise _bad(path, "a line is too long")
-            yield line
-
-    try:
-        reader = csv.DictReader(lines())
-        if reader.fieldnames is None or not {"archive_id", "bucket", "key", "s3_crc64nvme",
-                                             "state"} <= set(reader.fieldnames):
-            raise _bad(path, "the header lacks archive_id, bucket, key, s3_crc64nvme, state")
-        yield from reader
-    except UnicodeDecodeError:
-        raise _bad(path, "not UTF-8 text") from None
-    except csv.Error as exc:
-        raise _bad(path, f"CSV: {exc}") from None
-    finally:
-        fh.close()
+    bad = functools.partial(_bad, path)
+    yield from read_rows(path, bad, lambda fh: csv_rows(bounded_lines(fh, bad), _REQUIRED, bad))
 
 
 @dataclass(frozen=True)
