@@ -28,6 +28,7 @@ from glacier_tui.cli_args import (
 )
 from glacier_tui.cli_args import positive_float as _positive_float
 from glacier_tui.cli_args import positive_int as _positive_int
+from glacier_tui.cli_status import counts_line, manifest_lines, message_lines, problem_lines
 from glacier_tui.glacier import errors
 from glacier_tui.glacier import migrate_store as ms
 from glacier_tui.glacier.campaigns import (
@@ -518,17 +519,14 @@ def _status(args: argparse.Namespace, env: _Env) -> int:
                  f"{inert(info.vault)} -> s3://{inert(row.bucket)}/{inert(row.prefix)} "
                  f"{row.storage_class} {info.tier}{shard}")
             if args.id is not None:
-                counts = ", ".join(f"{s.value} {info.counts.get(s, 0):,}" for s in ItemState)
-                _out(f"      {counts}")
-                if info.message:
-                    _out(f"      {inert(info.message)}")
-                for item in campaign_items(store, info.id, states=[ItemState.FAILED,
-                                                                   ItemState.SKIPPED]):
-                    _out(f"      {item.state.value}: {inert(item.path)}: {inert(item.reason)}")
+                bad = campaign_items(store, info.id, states=[ItemState.FAILED,
+                                                             ItemState.SKIPPED])
                 path = migration_manifest_path(info.destination, info.id,
                                                (row.shard_index, row.shard_count))
-                if path.exists():
-                    _out(f"      manifest: {inert(str(path))}")
+                for line in (counts_line(info.counts), *message_lines(info.message),
+                             *problem_lines((i.state.value, i.path, i.reason) for i in bad),
+                             *manifest_lines(path)):
+                    _out(line)
         return EXIT_OK if ok else EXIT_FAILED
     finally:
         store.close()

@@ -28,6 +28,7 @@ from glacier_tui.cli_args import (
     human_bytes,
 )
 from glacier_tui.cli_args import positive_int as _positive_int
+from glacier_tui.cli_status import message_lines, problem_lines
 from glacier_tui.glacier import errors
 from glacier_tui.glacier.client import GlacierClient
 from glacier_tui.glacier.pricing import VAULT_MIN_STORAGE_DAYS, PriceTable
@@ -158,9 +159,7 @@ def _summary(info: PurgeInfo) -> str:
 
 
 def _status_lines(store: Store, info: PurgeInfo) -> list[str]:
-    lines = [_summary(info)]
-    if info.message:
-        lines.append(f"      {inert(info.message)}")
+    lines = [_summary(info), *message_lines(info.message)]
     resume = f"`glacier-tui purge run --vault {inert(info.vault)}`"
     explain = {
         PurgeStatus.PLANNED: f"planned: {resume} starts it",
@@ -175,8 +174,8 @@ def _status_lines(store: Store, info: PurgeInfo) -> list[str]:
         PurgeStatus.CANCELLED: "cancelled",
     }
     lines.append(f"      {explain[info.status]}")
-    for path, state, reason in problem_examples(store, info.id, limit=10):
-        lines.append(f"      {state}: {inert(path)}: {inert(reason)}")
+    lines += problem_lines((state, path, reason)
+                           for path, state, reason in problem_examples(store, info.id, limit=10))
     return lines
 
 

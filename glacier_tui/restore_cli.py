@@ -27,6 +27,7 @@ from glacier_tui.cli_args import (
 )
 from glacier_tui.cli_args import positive_float as _positive_float
 from glacier_tui.cli_args import positive_int as _positive_int
+from glacier_tui.cli_status import counts_line, manifest_lines, message_lines, problem_lines
 from glacier_tui.glacier import campaign_store, errors
 from glacier_tui.glacier.campaign_inventory import fetch_inventory
 from glacier_tui.glacier.campaigns import (
@@ -227,20 +228,17 @@ def _status(store: Store, args: argparse.Namespace, prices: PriceTable,
         return EXIT_OK
     info = get_campaign(store, args.id)
     _out(_summary(info, store))
-    counts = ", ".join(f"{s.value} {info.counts.get(s, 0):,}" for s in ItemState)
-    _out(f"      {counts}")
+    _out(counts_line(info.counts))
     _out(f"      jobs started {info.requests_made:,} (re-requested {info.re_requests:,}), "
          f"requested {human_bytes(info.bytes_requested)}, downloaded "
          f"{human_bytes(info.bytes_downloaded)}, cost so far "
          f"{_usd(_cost(info, prices, machine_region))} (estimate)")
-    if info.message:
-        _out(f"      {inert(info.message)}")
     bad = campaign_items(store, info.id, states=[ItemState.FAILED, ItemState.SKIPPED], limit=20)
-    for item in bad:
-        _out(f"      {item.state.value}: {inert(item.path)}: {inert(item.reason)}")
     csv_path, _ = manifest_paths(info.destination, info.id)
-    if csv_path.exists():
-        _out(f"      manifest: {inert(str(csv_path))}")
+    for line in (*message_lines(info.message),
+                 *problem_lines((i.state.value, i.path, i.reason) for i in bad),
+                 *manifest_lines(csv_path)):
+        _out(line)
     return EXIT_OK if info.all_verified else EXIT_FAILED
 
 
