@@ -8,9 +8,12 @@ archive, never whole in memory. Each archive moves through::
                                                   \\-> failed(reason) / skipped(reason)
 
 :class:`CampaignRunner` drives it in cycles. One cycle lists the vault's jobs once
-(ListJobs, all pages) and reconciles every requested archive with that listing:
-a Succeeded job makes the archive *ready*, a Failed one is retried, a job that has
-vanished (output expired before it was fetched) is requested again. Then new jobs
+(ListJobs, from the page holding the oldest job still awaited: jobs are listed in
+initiation order; every page at the start of a run) and reconciles every requested
+archive with that listing: a Succeeded job makes the archive *ready*, a Failed one is
+retried, a job that has vanished (output expired before it was fetched, which the
+download also reports) is requested again. A cycle with no job awaited lists nothing.
+Then new jobs
 are started in a batch, within the limits (jobs in flight, a total USD budget, bytes
 per hour, the vault's data retrieval policy: ``PolicyEnforcedException`` pauses the
 requests and retries later, it never fails the campaign). Ready outputs are fetched
