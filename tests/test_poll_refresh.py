@@ -50,13 +50,13 @@ async def test_expiry_column_matches_a_full_recompute_at_every_poll() -> None:
         table.upsert(jobs, {})
         await pilot.pause()
         rendered: list[str] = []
-        original = table._render_row
+        original = table._update_expiry
 
-        def counting(job_id: str) -> bool:
+        def counting(job_id: str) -> None:
             rendered.append(job_id)
-            return original(job_id)
+            original(job_id)
 
-        table._render_row = counting  # type: ignore[method-assign]
+        table._update_expiry = counting  # type: ignore[method-assign]
         now = START
         for _ in range(400):  # uneven poll gaps, from under a second to over an hour
             before = now
