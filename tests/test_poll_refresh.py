@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from textual.app import App, ComposeResult
+from textual.coordinate import Coordinate
 
 from glacier_tui.glacier.models import Job
 from glacier_tui.ui.formatting import countdown_text_lasts, expires_in, human_duration
@@ -50,13 +51,13 @@ async def test_expiry_column_matches_a_full_recompute_at_every_poll() -> None:
         table.upsert(jobs, {})
         await pilot.pause()
         rendered: list[str] = []
-        original = table._render_row
+        original = table._update_expiry
 
-        def counting(job_id: str) -> bool:
+        def counting(job_id: str) -> None:
             rendered.append(job_id)
-            return original(job_id)
+            original(job_id)
 
-        table._render_row = counting  # type: ignore[method-assign]
+        table._update_expiry = counting  # type: ignore[method-assign]
         now = START
         for _ in range(400):  # uneven poll gaps, from under a second to over an hour
             before = now
@@ -101,3 +102,78 @@ async def test_vault_labels_are_set_only_when_they_change() -> None:
             assert node._updates == updates[name] + 1
             assert node.label == tree.vault_label(tree.vaults[name])
             assert f"inv {int(name[1:]) + 6}m ago" in node.label.plain
+
+
+async def test_expiries_turning_over_together_are_updated_across_loop_turns(
+        monkeypatch: Any) -> None:
+    from glacier_tui.ui.widgets import job_table
+
+    monkeypatch.setattr(job_table, "EXPIRY_BATCH", 40)
+    jobs = [job(i, 3600.0) for i in range(150)]  # all finished at the same moment
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(JobTable)
+        table.now = START
+        table.upsert(jobs, {})
+        await pilot.pause()
+        later = START + timedelta(minutes=1)
+
+        def stale() -> int:
+            want = expires_in(jobs[0].output_expires, later)
+            return sum(1 for j in jobs
+                       if str(getattr(c := table.get_cell(j.job_id, "expires"), "plain", c))
+                       != want)
+
+        table.refresh_times(later)
+        assert stale() == 150 - 40  # one batch now, the rest in later turns
+        for _ in range(50):
+            if not stale():
+                break
+            await pilot.pause()
+        assert stale() == 0
+
+
+async def test_removals_and_live_vaults_follow_the_polled_vaults() -> None:
+    def live(i: int, vault: str) -> Job:
+        return Job.from_api({
+            "JobId": f"live{i}", "VaultARN": f"arn:aws:glacier:us-east-1:1:vaults/{vault}",
+            "Action": "ArchiveRetrieval", "StatusCode": "InProgress", "Completed": False,
+            "CreationDate": START.isoformat(), "ArchiveId": f"b{i}", "Tier": "Bulk"})
+
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(JobTable)
+        table.now = START
+        table.upsert([job(0, 60), job(1, 60), live(2, "w"), live(3, "x")], {})
+        await pilot.pause()
+        assert table.live_vaults() == {"w", "x"}
+        # Vault v listed without job0001; vault x listed empty, but live3 is kept.
+        table.remove_missing({"v": {"job0000"}, "x": set()}, keep={"live3"})
+        assert set(table.jobs) == {"job0000", "live2", "live3"}
+        assert table.row_count == 3
+        done = live(2, "w").model_copy(update={"status_code": "Succeeded", "completed": True,
+                                               "raw": {"StatusCode": "Succeeded"}})
+        table.upsert([done], {})
+        assert table.live_vaults() == {"x"}
+
+
+async def test_rows_away_from_the_cursor_keep_their_render_as_it_moves() -> None:
+    jobs = [job(i, 60.0 * i) for i in range(30)]
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(JobTable)
+        table.now = START
+        table.upsert(jobs, {})
+        table.focus()
+        await pilot.pause()
+        key = table._row_locations.get_key(10)
+        style = table.rich_style
+
+        def render(cursor_row: int) -> Any:
+            return table._render_line_in_row(key, 0, style, Coordinate(cursor_row, 0),
+                                             Coordinate(-1, -1))
+
+        first = render(0)
+        assert render(3) is first  # from the cache: the cursor is elsewhere either way
+        on_cursor = render(10)
+        assert on_cursor is not first and on_cursor != first  # highlighted

@@ -20,11 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
 from glacier_tui.ui.commands import GlacierCommands, KeyCommands
+from glacier_tui.ui.idle_gc import IdleCollector
 
 if TYPE_CHECKING:
     from glacier_tui.config import AppPaths, Settings
@@ -83,6 +85,7 @@ class GlacierApp(App[None]):
         self.exit_notes: list[str] = []  # printed once the terminal is restored
         self._workers_with_dialog: weakref.WeakSet[Worker[Any]] = weakref.WeakSet()
         self.archive_names: dict[str, str] = {}  # archive id -> path, for restores started here
+        self.idle_gc = IdleCollector()  # full collections between key presses (ui/idle_gc.py)
         if settings is not None:
             self._apply_settings(settings)
 
@@ -198,6 +201,8 @@ class GlacierApp(App[None]):
         return MainScreen()
 
     def on_mount(self) -> None:
+        self.idle_gc.start()
+        self.set_interval(0.5, self.idle_gc.tick, name="idle-gc")
         if self.booting:
             # After the first frame: the settings and the main screen are the slow part.
             self.call_after_refresh(self._start_boot)
@@ -243,7 +248,13 @@ class GlacierApp(App[None]):
             return False  # its providers need the main screen
         return super().check_action(action, parameters)
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent) and not event.is_forwarded:
+            self.idle_gc.input_seen()
+        await super().on_event(event)
+
     async def on_unmount(self) -> None:
+        self.idle_gc.stop()
         await self.close_client()
         backend, self.demo_backend = self.demo_backend, None
         if backend is not None:

@@ -100,6 +100,22 @@ def countdown_text_lasts(seconds: float) -> float:
     return seconds - (s // unit) * unit
 
 
+def age_text_lasts(dt: datetime | None, now: datetime) -> float:
+    """How long ``age(dt, now)`` keeps showing the same text as ``now`` moves on (seconds).
+
+    An age counts up: its text changes when it reaches the next whole unit (seconds under
+    a minute, minutes under 48 hours, hours above); "just now" lasts until ``dt``.
+    """
+    if dt is None:
+        return math.inf
+    seconds = (_aware(now) - _aware(dt)).total_seconds()
+    if seconds < 0:
+        return -seconds
+    s = int(seconds)
+    unit = 1 if s < 60 else 60 if s < 48 * 3600 else 3600
+    return (s // unit + 1) * unit - seconds
+
+
 def age(dt: datetime | None, now: datetime) -> str:
     """'5m ago' relative to ``now``; '—' when unknown."""
     if dt is None:

@@ -61,8 +61,12 @@ class JobFollowUp:
     def due(self, jobs: Mapping[str, Job], *, auto_download: bool) -> list[Due]:
         """The follow-ups now due (each once): finished jobs that this app started."""
         out: list[Due] = []
-        for job_id, job in jobs.items():
-            if job_id in self.handled or not job.completed:
+        # Only the jobs followed up here are looked up (a poll has thousands of others).
+        watched = dict.fromkeys([*self.inventory_jobs, *self.index_jobs,
+                                 *sorted(j for j in self.started_here if j not in self.handled)])
+        for job_id in watched:
+            job = jobs.get(job_id)
+            if job is None or job_id in self.handled or not job.completed:
                 continue
             if job_id in self.inventory_jobs:
                 self.handled.add(job_id)

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowDoesNotExist
+from textual.widgets.data_table import ColumnKey, RowDoesNotExist, RowKey
 
 from glacier_tui.ui.formatting import (
     action_label,
@@ -25,6 +26,9 @@ from glacier_tui.ui.formatting import (
 )
 
 if TYPE_CHECKING:
+    from rich.style import Style
+    from textual._types import SegmentLines
+
     from glacier_tui.glacier.models import Job
 
 # Fixed widths: live updates never make the columns jump around.
@@ -60,6 +64,13 @@ COMPACT_ARCHIVE_MIN = 10
 COMPACT_DROP = ("id", "completed")  # in this order, when even the compact set is too wide
 
 Cells = tuple[str | Text, ...]
+Cell = str | Text
+# Due "expires in" cells updated per call of refresh_times; the rest in later turns of the
+# event loop, so a key pressed meanwhile waits for one batch, not for thousands of rows.
+EXPIRY_BATCH = 500
+# A cursor position on no row (the header is row -1): what rows away from the cursor pass
+# to DataTable's row renderer, so their cached render stays valid as the cursor moves.
+_NOWHERE = Coordinate(-2, -2)
 
 
 def _fit_start(text: str, width: int) -> str:
@@ -125,6 +136,12 @@ class JobTable(DataTable[str | Text]):
         # just those rows instead of checking all of them.
         self._expiry_heap: list[tuple[float, str]] = []
         self._expiry_due: dict[str, float] = {}
+        # Job ids per vault, and the vault of each unfinished job: a poll touches the jobs
+        # of the vaults it listed, not all of them (5,000 jobs at 1,000 vaults).
+        self._by_vault: dict[str, set[str]] = {}
+        self._open: dict[str, str] = {}
+        # Cell changes not yet handed to the DataTable (see _flush_cells).
+        self._pending: list[tuple[str, str, Cell]] = []
         self.filter_text = ""
         # Only these jobs (one restore campaign's), or every job when None.
         self.only_jobs: frozenset[str] | None = None
@@ -204,6 +221,25 @@ class JobTable(DataTable[str | Text]):
             expires_in(job.output_expires, self.now),
         )
 
+    def _render_line_in_row(self, row_key: RowKey, line_no: int, base_style: Style,
+                            cursor_location: Coordinate, hover_location: Coordinate,
+                            ) -> tuple[SegmentLines, SegmentLines]:
+        """DataTable's row render, cached for rows that hold neither cursor nor hover.
+
+        DataTable keys its row cache on the cursor position, so each move that scrolled
+        re-rendered every visible row (most of a key press's frame at 1,000 rows). With a
+        row cursor, a row without it renders the same wherever the cursor is.
+        """
+        if self.cursor_type == "row":
+            index = self._row_locations.get(row_key)
+            row = -1 if index is None else index
+            if cursor_location.row != row:
+                cursor_location = _NOWHERE
+            if hover_location.row != row:
+                hover_location = _NOWHERE
+        return super()._render_line_in_row(row_key, line_no, base_style, cursor_location,
+                                           hover_location)
+
     def _matches(self, cells: Cells, job_id: str) -> bool:
         if self.only_jobs is not None and job_id not in self.only_jobs:
             return False
@@ -220,28 +256,53 @@ class JobTable(DataTable[str | Text]):
         changes: list[tuple[Job | None, Job]] = []
         added = False
         for job in jobs:
-            old = self.jobs.get(job.job_id)
-            self.jobs[job.job_id] = job
+            job_id = job.job_id
+            old = self.jobs.get(job_id)
+            if old is not None and old.raw == job.raw and job_id not in renamed:
+                continue  # unchanged: nothing to render (time cells: refresh_times)
+            self.jobs[job_id] = job
+            self._index(job)
             if old is None or old.status_code != job.status_code:
                 changes.append((old, job))
-            elif old.raw == job.raw and job.job_id not in renamed:
-                continue  # unchanged: nothing to render (time cells: refresh_times)
-            added |= self._render_row(job.job_id)
+            added |= self._render_row(job_id)
+        self._flush_cells()
         if added:
             self._resort()
         return changes
+
+    def _index(self, job: Job) -> None:
+        vault = job.vault_name
+        self._by_vault.setdefault(vault, set()).add(job.job_id)
+        if job.completed:
+            self._open.pop(job.job_id, None)
+        else:
+            self._open[job.job_id] = vault
+
+    def _forget(self, job_id: str) -> None:
+        job = self.jobs.pop(job_id)
+        self._open.pop(job_id, None)
+        ids = self._by_vault.get(job.vault_name)
+        if ids is not None:
+            ids.discard(job_id)
+            if not ids:
+                del self._by_vault[job.vault_name]
+
+    def live_vaults(self) -> set[str]:
+        """The vaults with unfinished jobs (what a partial poll lists)."""
+        return set(self._open.values())
 
     def remove_missing(self, present: dict[str, set[str]], keep: set[str]) -> None:
         """Drop rows of the listed vaults absent from their complete listing (expired jobs).
 
         ``present`` maps each listed vault to the job ids it returned; one pass over the
         table whatever the number of vaults (a pass per vault cost ~0.6 s of UI time per
-        full refresh at 1,000 vaults x 5,000 jobs).
+        full refresh at 1,000 vaults x 5,000 jobs); only the listed vaults' jobs are looked at.
         """
-        for job_id, job in list(self.jobs.items()):
-            listed = present.get(job.vault_name)
-            if listed is not None and job_id not in listed and job_id not in keep:
-                del self.jobs[job_id]
+        for vault, listed in present.items():
+            for job_id in [j for j in self._by_vault.get(vault, ()) if j not in listed]:
+                if job_id in keep:
+                    continue
+                self._forget(job_id)
                 if job_id in self._cells:
                     del self._cells[job_id]
                     self.remove_row(job_id)
@@ -266,10 +327,39 @@ class JobTable(DataTable[str | Text]):
             if _text_of(before) != _text_of(after) or (
                 isinstance(before, Text) and isinstance(after, Text) and before.style != after.style
             ):
-                self.update_cell(job_id, col, after)
+                self._pending.append((job_id, col, after))
         self._cells[job_id] = cells
         self._schedule_expiry(job_id)
         return False
+
+    def _flush_cells(self) -> None:
+        """Hand the pending cell changes to the DataTable with at most one repaint.
+
+        ``update_cell`` repaints the whole table and invalidates its row caches per call
+        (4,500 "expires in" cells turning over in the same minute cost ~0.3 s of UI time).
+        Here: the cells are set in DataTable's store as ``update_cell`` does (textual is
+        pinned), its caches invalidated once, and the table repainted only when a changed
+        row is on screen (others are drawn from the new data when scrolled to).
+        """
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        data, rows = self._data, self._row_locations
+        top = self.scroll_offset.y
+        bottom = top + max(self.size.height, 1)
+        shown = False
+        for job_id, col, value in pending:
+            key = RowKey(job_id)
+            cells = data.get(key)
+            if cells is None:
+                continue  # removed since (filtered out)
+            cells[ColumnKey(col)] = value
+            if not shown:
+                index = rows.get(key)
+                shown = index is not None and top <= index < bottom
+        self._update_count += 1
+        if shown:
+            self.refresh()
 
     def _resort(self) -> None:
         """Newest first, keeping the cursor on the same job."""
@@ -285,22 +375,50 @@ class JobTable(DataTable[str | Text]):
             self.select_job(current)
 
     def refresh_times(self, now: datetime) -> None:
-        """Re-render the rows whose "expires in" text has changed since they were drawn.
+        """Re-render the "expires in" cells whose text has changed since they were drawn.
 
         Only rows that are due (see ``_schedule_expiry``): checking every succeeded job on
-        each poll cost 25-50 ms of UI time at 5,000 jobs, felt as key-press lag.
+        each poll cost 25-50 ms of UI time at 5,000 jobs, felt as key-press lag. Jobs that
+        finished together turn over together: ``EXPIRY_BATCH`` rows now, the rest in later
+        turns of the event loop (keys are handled in between).
         """
         if now == self.now:
             return
         self.now = now
-        t = now.timestamp()
+        self._drain_expiry()
+
+    def _drain_expiry(self) -> None:
+        t = self.now.timestamp()
         heap = self._expiry_heap
+        budget = EXPIRY_BATCH
         while heap and heap[0][0] <= t:
+            if budget <= 0:
+                self.call_later(self._drain_expiry)
+                break
             due, job_id = heapq.heappop(heap)
             if self._expiry_due.get(job_id) == due:  # else superseded by a later render
                 del self._expiry_due[job_id]
                 if job_id in self._cells:
-                    self._render_row(job_id)
+                    self._update_expiry(job_id)
+                    budget -= 1
+        self._flush_cells()
+
+    def _update_expiry(self, job_id: str) -> None:
+        """Only the "expires in" cell (the row's other cells do not depend on the time)."""
+        if self.filter_text:  # the filter may match the old or the new text: whole row
+            self._render_row(job_id)
+            return
+        keys = [key for key, _, _ in self.columns_shown]
+        if "expires" not in keys:
+            self._schedule_expiry(job_id)
+            return
+        col = keys.index("expires")
+        old = self._cells[job_id]
+        text = expires_in(self.jobs[job_id].output_expires, self.now)
+        if _text_of(old[col]) != text:
+            self._cells[job_id] = (*old[:col], text, *old[col + 1:])
+            self._pending.append((job_id, "expires", text))
+        self._schedule_expiry(job_id)
 
     def _schedule_expiry(self, job_id: str) -> None:
         expires = self.jobs[job_id].output_expires
@@ -312,6 +430,8 @@ class JobTable(DataTable[str | Text]):
             self._expiry_due.pop(job_id, None)
             return
         due = self.now.timestamp() + lasts + 1e-6
+        if abs(self._expiry_due.get(job_id, -1.0) - due) < 1e-3:
+            return  # already queued (a re-render of an unchanged row)
         self._expiry_due[job_id] = due
         heapq.heappush(self._expiry_heap, (due, job_id))
 

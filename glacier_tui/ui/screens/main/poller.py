@@ -78,8 +78,7 @@ class PollerMixin(MainScreenBase):
 
     @property
     def _vaults_to_poll(self) -> set[str]:
-        table = self.query_one(JobTable)
-        return {j.vault_name for j in table.jobs.values() if not j.completed}
+        return self.query_one(JobTable).live_vaults()
 
     def on_poll_done(self, message: PollDone) -> None:
         self.poller.cycle_done()
