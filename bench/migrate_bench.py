@@ -1,17 +1,25 @@
 """Vault -> S3 migration: streamed (ranged GetJobOutput straight into multipart parts)
-against the naive path (boto3 ``get_job_output`` to a local file, then ``upload_file``).
+against the naive path (boto3 ``get_job_output`` to a local file, then ``upload_file``
+with boto3's defaults).
 
 ``python bench/migrate_bench.py [--size-mib 64] [--cap 64MiB] [--part-mib 8]
-[--concurrency 16]``. Loopback only; one run of each. Full size: ``--size-mib 512``.
+[--concurrency 12] [--modes capped,loopback] [--no-profile]``. Loopback only; one run of
+each. Full size: ``--size-mib 512``.
 
 * capped: every stream limited to 64 MiB/s, on the Glacier side by the emulator's
-  ``bandwidth`` fault (per connection), on the S3 side by a throttling TCP proxy in
-  front of moto's S3 server (per connection, each direction);
-* unthrottled: the same on plain loopback, for CPU seconds per GiB.
+  ``bandwidth`` fault (per response), on the S3 side by moto's server reading each
+  request body at that pace (per request; ``--s3-cap proxy``: the older throttling TCP
+  proxy, which burns ~1.2 s of CPU per GiB in this process);
+* unthrottled: the same on plain loopback, for CPU seconds per GiB;
+* then a third streamed run on loopback under cProfile: where the client's CPU goes.
 
-The Glacier emulator and moto run in their own processes and each transfer in a child
-process, so CPU time and peak RSS are the transfer's own (the child's imports and client
-set-up are excluded from CPU time; peak RSS is the child's whole life).
+CPU is given per process, user+system: the transfer's child (its imports and client
+set-up excluded), the Glacier emulator, moto, and this process (the cap, when it is the
+proxy). All share the machine's cores, so on a 2-core box the streamed path's speed is
+the sum of them. moto is set up alike for both paths: objects in memory (its temp files
+cost ~3 s of system CPU per GiB written on this VM), freed memory kept by glibc, and a
+FULL_OBJECT CRC64NVME computed part by part at Complete instead of over a second
+whole-object copy (see ``_incremental_full_object_crc``). Peak RSS is the child's.
 """
 
 from __future__ import annotations
@@ -136,7 +144,7 @@ def _keep_freed_memory() -> None:
 
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(-3, 64 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD (its maximum on 64-bit)
         libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
 
 
@@ -468,7 +476,7 @@ def main() -> None:
     p.add_argument("--size-mib", type=int, default=64, help="archive size (full run: 512)")
     p.add_argument("--cap", default="64MiB", help="per-stream bandwidth cap")
     p.add_argument("--part-mib", type=int, default=8)
-    p.add_argument("--concurrency", type=int, default=16,
+    p.add_argument("--concurrency", type=int, default=12,
                    help="parts in flight (memory: about one part size each)")
     p.add_argument("--modes", default="capped,loopback",
                    help="which runs: capped, loopback or both (comma-separated)")

@@ -2,9 +2,10 @@
 
 Each part is one ranged GetJobOutput of P bytes (P a power of two MiB, so every range
 is tree-hash aligned and Glacier returns its ``x-amz-sha256-tree-hash``). The bytes
-are held once, in a buffer of P bytes; a worker thread computes their tree hash and
-CRC64NVME. A part whose tree hash differs from the header is fetched again and is
-never uploaded. An accepted part (S3 checked its CRC64NVME) is recorded in the store
+are held once, in a buffer of P bytes (reused by later parts); a worker thread
+computes their tree hash and CRC64NVME, and the upload sends slices of that same
+buffer. A part whose tree hash differs from the header is fetched again and is never
+uploaded. An accepted part (S3 checked its CRC64NVME) is recorded in the store
 with its CRC and ETag before it counts. Memory: ``concurrency`` x P.
 
 At the end the part tree hashes are folded and compared with the inventory's (and
