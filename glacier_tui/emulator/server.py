@@ -613,12 +613,16 @@ class Emulator:
                 delay = pacer.delay(n, loop.time())
                 if delay > 0:
                     await asyncio.sleep(delay)
+                if transport.is_closing():  # the client went away (sendfile would say
+                    raise ConnectionResetError("Connection lost")  # RuntimeError)
                 try:
                     await loop.sendfile(transport, fobj, blob.offset + sent, n, fallback=False)
-                except (NotImplementedError, RuntimeError):
+                except asyncio.SendfileNotAvailableError:
                     if sent:
                         raise
                     return False
+                except RuntimeError as exc:  # "Transport is closing": closed meanwhile
+                    raise ConnectionResetError(str(exc)) from exc
                 sent += n
         except NotImplementedError:
             return False
