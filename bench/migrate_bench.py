@@ -163,6 +163,13 @@ def _serve_s3(conn: Any, rate: int, buffer: int) -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     _incremental_full_object_crc()
+    # moto lists its own package directory (~180 stat calls) on every request to find
+    # the service: ~6 ms of its CPU per request, for both paths. The listing never
+    # changes while it runs.
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: iter(modules)
     app = DomainDispatcherApplication(create_backend_app)
 
     def capped(environ: dict[str, Any], start_response: Any) -> Any:
