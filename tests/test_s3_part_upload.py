@@ -44,3 +44,26 @@ def test_multipart_object_is_the_parts(moto_s3_url: str, s3_boto3: Any) -> None:
 
     asyncio.run(main())
     assert s3_boto3.get_object(Bucket="parts", Key="k")["Body"].read() == b"".join(parts)
+
+
+def test_part_payload_sends_the_rest_of_the_buffer_in_slices() -> None:
+    from aiohttp import payload
+
+    from glacier_tui.glacier import s3_client
+
+    s3_client._register_part_payload()
+    data = bytearray(os.urandom(2 * s3_client._SEND_SLICE + 123))
+    reader = _PartReader(memoryview(data))
+    reader.read(100)  # botocore may have looked at the start
+    reader.seek(0)  # ... and rewinds before every attempt
+    sent: list[bytes] = []
+
+    class Writer:
+        async def write(self, chunk: Any) -> None:
+            sent.append(bytes(chunk))
+
+    p = payload.PAYLOAD_REGISTRY.get(reader)
+    assert p.size == len(data)
+    asyncio.run(p.write(Writer()))  # type: ignore[arg-type]
+    assert b"".join(sent) == data and max(map(len, sent)) == s3_client._SEND_SLICE
+    assert reader.tell() == len(data)

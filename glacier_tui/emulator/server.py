@@ -551,18 +551,18 @@ class Emulator:
         resp = web.StreamResponse(status=status, headers=headers)
         resp.content_length = blob.length
         await resp.prepare(request)
-        plain = not (decision.corrupt or decision.reset or decision.bandwidth)
-        if plain and blob.length > 0 and await self._sendfile(request, blob):
+        loop = asyncio.get_running_loop()
+        pacer = Pacer(decision.bandwidth, loop.time()) if decision.bandwidth else None
+        # Paced streams go in slices of about 20 ms, each sent only when it is due.
+        step = min(CHUNK, max(16 * 1024, decision.bandwidth // 50)) if pacer else CHUNK
+        intact = not (decision.corrupt or decision.reset)
+        if intact and blob.length > 0 and await self._sendfile(request, blob, pacer, step):
             entry["bytes_out"] = blob.length
             await resp.write_eof()
             return resp
         fd = await asyncio.to_thread(os.open, blob.path, os.O_RDONLY)
-        loop = asyncio.get_running_loop()
-        pacer = Pacer(decision.bandwidth, loop.time()) if decision.bandwidth else None
         sent = 0
         flip_at = blob.length // 2 if decision.corrupt else -1
-        # Paced streams go in slices of about 20 ms, each sent only when it is due.
-        step = min(CHUNK, max(16 * 1024, decision.bandwidth // 50)) if pacer else CHUNK
         try:
             while sent < blob.length:
                 n = min(step, blob.length - sent)
@@ -593,14 +593,37 @@ class Emulator:
         return resp
 
     @staticmethod
-    async def _sendfile(request: web.Request, blob: BlobRef) -> bool:
-        """Send the range with ``loop.sendfile`` (zero-copy); False if it cannot be used."""
+    async def _sendfile(request: web.Request, blob: BlobRef, pacer: Pacer | None = None,
+                        step: int = CHUNK) -> bool:
+        """Send the range with ``loop.sendfile`` (zero-copy: no read into Python, no
+        copy into the transport), paced in ``step`` slices when there is a ``pacer``;
+        False if sendfile cannot be used (then nothing was sent)."""
         transport = request.transport
         if transport is None:
             raise ConnectionResetError("Connection lost")
+        loop = asyncio.get_running_loop()
         fobj = await asyncio.to_thread(open, blob.path, "rb")
         try:
-            await asyncio.get_running_loop().sendfile(transport, fobj, blob.offset, blob.length)
+            if pacer is None:
+                await loop.sendfile(transport, fobj, blob.offset, blob.length)
+                return True
+            sent = 0
+            while sent < blob.length:
+                n = min(step, blob.length - sent)
+                delay = pacer.delay(n, loop.time())
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if transport.is_closing():  # the client went away (sendfile would say
+                    raise ConnectionResetError("Connection lost")  # RuntimeError)
+                try:
+                    await loop.sendfile(transport, fobj, blob.offset + sent, n, fallback=False)
+                except asyncio.SendfileNotAvailableError:
+                    if sent:
+                        raise
+                    return False
+                except RuntimeError as exc:  # "Transport is closing": closed meanwhile
+                    raise ConnectionResetError(str(exc)) from exc
+                sent += n
         except NotImplementedError:
             return False
         finally:

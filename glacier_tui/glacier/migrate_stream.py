@@ -2,9 +2,10 @@
 
 Each part is one ranged GetJobOutput of P bytes (P a power of two MiB, so every range
 is tree-hash aligned and Glacier returns its ``x-amz-sha256-tree-hash``). The bytes
-are held once, in a buffer of P bytes; a worker thread computes their tree hash and
-CRC64NVME. A part whose tree hash differs from the header is fetched again and is
-never uploaded. An accepted part (S3 checked its CRC64NVME) is recorded in the store
+are held once, in a buffer of P bytes (reused by later parts); a worker thread
+computes their tree hash and CRC64NVME, and the upload sends slices of that same
+buffer. A part whose tree hash differs from the header is fetched again and is never
+uploaded. An accepted part (S3 checked its CRC64NVME) is recorded in the store
 with its CRC and ETag before it counts. Memory: ``concurrency`` x P.
 
 At the end the part tree hashes are folded and compared with the inventory's (and
@@ -78,7 +79,7 @@ class StreamResult:
     already_there: bool
 
 
-def _crc(data: bytes | bytearray) -> int:
+def _crc(data: bytes | bytearray | memoryview) -> int:
     from awscrt.checksums import crc64nvme
 
     return int(crc64nvme(data))
@@ -112,6 +113,22 @@ def object_matches(head: ObjectHead, target: StreamTarget, crc: str | None = Non
     return not (target.tree_hash and recorded and recorded.lower() != target.tree_hash.lower())
 
 
+class _Buffers:
+    """Part buffers kept for reuse: a fresh 8 MiB buffer costs ~2,000 page faults to
+    fill, which on a 2-core box is CPU the hashing and the sockets need. At most one
+    per part in flight, so memory stays ``concurrency`` x P."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._free: list[bytearray] = []
+
+    def take(self) -> bytearray:
+        return self._free.pop() if self._free else bytearray(self.size)
+
+    def give(self, buf: bytearray) -> None:
+        self._free.append(buf)
+
+
 class _Ranges:
     """Ranged GetJobOutput into one buffer, checked against the range's tree hash."""
 
@@ -120,9 +137,12 @@ class _Ranges:
         self.vault = vault
         self.job = job
 
-    async def fetch(self, start: int, length: int) -> tuple[bytearray, str, int]:
-        """(bytes, tree hash hex, CRC64NVME) of one range, or ``_Mismatch``."""
-        buf = bytearray(length)
+    async def fetch(self, start: int, length: int, into: bytearray | None = None
+                    ) -> tuple[memoryview, str, int]:
+        """(bytes, tree hash hex, CRC64NVME) of one range, or ``_Mismatch``. The bytes
+        are the first ``length`` of ``into`` when given (at least that long)."""
+        buf = into if into is not None else bytearray(length)
+        view = memoryview(buf)[:length]
         rng = (start, start + length - 1) if length else None
         async with self.glacier.job_output(self.vault, self.job.job_id, byte_range=rng) as stream:
             stream.widen_read_buffer(_READ_BUFFER)
@@ -130,7 +150,6 @@ class _Ranges:
             if info.content_length is not None and info.content_length != length:
                 raise _Mismatch(f"Content-Length {info.content_length} != {length}")
             pos = 0
-            view = memoryview(buf)
             async for piece in stream.pieces():
                 end = pos + len(piece)
                 if end > length:
@@ -139,11 +158,11 @@ class _Ranges:
                 pos = end
         if pos != length:
             raise _Mismatch(f"got {pos:,} of {length:,} bytes")
-        digest, crc = await asyncio.to_thread(lambda: (tree_hash(buf), _crc(buf)))
+        digest, crc = await asyncio.to_thread(lambda: (tree_hash(view), _crc(view)))
         if info.checksum and info.checksum.lower() != digest:
             raise _Mismatch(f"range {start:,}+{length:,}: tree hash {digest} differs from "
                             f"x-amz-sha256-tree-hash {info.checksum}")
-        return buf, digest, crc
+        return view, digest, crc
 
 
 async def stream_archive(
@@ -266,6 +285,7 @@ async def _multipart(ranges: _Ranges, s3: S3Client, store: Store, target: Stream
     if on_bytes is not None and accepted:
         on_bytes(sum(p.size for p in accepted.values()))
     pending = deque(n for n in range(1, count + 1) if n not in accepted)
+    buffers = _Buffers(psize)
     fetched = 0
     uploaded = 0
 
@@ -276,15 +296,21 @@ async def _multipart(ranges: _Ranges, s3: S3Client, store: Store, target: Stream
 
         async def attempt() -> ms.AcceptedPart:
             nonlocal fetched
-            buf, digest, crc = await ranges.fetch(start, length)
-            fetched += length
+            buf = buffers.take()
             try:
-                etag = await s3.upload_part(target.bucket, target.key, upload_id, number, buf,
-                                            crc)
-            except errors.GlacierError as exc:
-                if _is_bad_digest(exc):
-                    raise _Mismatch(f"part {number}: S3 refused the checksum") from None
-                raise
+                view, digest, crc = await ranges.fetch(start, length, buf)
+                fetched += length
+                try:
+                    etag = await s3.upload_part(target.bucket, target.key, upload_id, number,
+                                                view, crc)
+                except errors.GlacierError as exc:
+                    if _is_bad_digest(exc):
+                        raise _Mismatch(f"part {number}: S3 refused the checksum") from None
+                    raise
+                finally:
+                    view.release()
+            finally:
+                buffers.give(buf)
             return ms.AcceptedPart(number, length, b64_crc(crc), etag, digest)
 
         try:

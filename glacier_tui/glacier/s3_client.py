@@ -91,6 +91,7 @@ class S3Client:
         from aiobotocore.config import AioConfig
 
         opts = self.options
+        _register_part_payload()
         try:
             session = aioboto3.Session(
                 profile_name=opts.profile, region_name=opts.region,
@@ -170,10 +171,12 @@ class S3Client:
             metadata={str(k).lower(): str(v) for k, v in (r.get("Metadata") or {}).items()},
         )
 
-    async def put_object(self, bucket: str, key: str, body: bytes | bytearray, *, crc: int,
-                         storage_class: str, metadata: dict[str, str]) -> ObjectWritten:
+    async def put_object(self, bucket: str, key: str, body: bytes | bytearray | memoryview, *,
+                         crc: int, storage_class: str, metadata: dict[str, str]
+                         ) -> ObjectWritten:
         r = await self._call(
-            "put_object", Bucket=bucket, Key=key, Body=body, ChecksumCRC64NVME=b64_crc(crc),
+            "put_object", Bucket=bucket, Key=key, Body=_PartReader(body),
+            ContentLength=len(body), ChecksumCRC64NVME=b64_crc(crc),
             # Names the algorithm too (moto stores a PutObject's checksum only then); with
             # the value given, botocore computes nothing itself.
             ChecksumAlgorithm="CRC64NVME",
@@ -192,7 +195,7 @@ class S3Client:
         return str(r["UploadId"])
 
     async def upload_part(self, bucket: str, key: str, upload_id: str, number: int,
-                          body: bytes | bytearray, crc: int) -> str:
+                          body: bytes | bytearray | memoryview, crc: int) -> str:
         r = await self._call(
             "upload_part", Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number,
             Body=_PartReader(body), ContentLength=len(body), ChecksumCRC64NVME=b64_crc(crc),
@@ -242,13 +245,17 @@ class S3Client:
 
 
 class _PartReader(io.RawIOBase):
-    """A part's buffer as a seekable file, read in small pieces: handed bytes, asyncio's
-    transport copies whatever the socket does not take at once (most of a part on a
-    slow link) into its own buffer, doubling the memory of every part in flight."""
+    """A part's buffer as a seekable file (what botocore needs to rewind a retry).
 
-    def __init__(self, data: bytes | bytearray) -> None:
+    aiohttp sends it through :class:`_PartPayload`: slices of the buffer itself, each
+    written when the socket has taken the one before. aiohttp's own file payload would
+    read it in 256 KiB copies through a thread-pool hop each; handed bytes, asyncio's
+    transport would copy whatever the socket does not take at once (most of a part on
+    a slow link) into its own buffer, doubling the memory of every part in flight."""
+
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
         super().__init__()
-        self._view = memoryview(data)
+        self._view = memoryview(data).cast("B")
         self._pos = 0
 
     def readable(self) -> bool:
@@ -271,5 +278,49 @@ class _PartReader(io.RawIOBase):
         self._pos += n
         return n
 
+    def take_rest(self) -> memoryview:
+        """The unread rest, without copying; the reader is then at its end."""
+        rest = self._view[self._pos:]
+        self._pos = len(self._view)
+        return rest
+
     def __len__(self) -> int:
         return len(self._view)
+
+
+_SEND_SLICE: Final = 1 << 20  # what the transport may have to buffer, per part in flight
+_payload_registered = False
+
+
+def _register_part_payload() -> None:
+    """Teach aiohttp to send a :class:`_PartReader` as :class:`_PartPayload` (aiobotocore
+    hands it the reader wrapped in a proxy, which passes ``isinstance``)."""
+    global _payload_registered
+    if _payload_registered:
+        return
+    _payload_registered = True
+    try:
+        from aiohttp import payload
+    except ImportError:  # pragma: no cover - aiohttp is a dependency of aiobotocore
+        return
+
+    class _PartPayload(payload.Payload):
+        def __init__(self, value: Any, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("content_type", "application/octet-stream")
+            super().__init__(value, *args, **kwargs)
+            self._size = len(value) - value.tell()
+
+        def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+            return bytes(self._value.take_rest()).decode(encoding, errors)
+
+        async def write(self, writer: Any) -> None:
+            await self.write_with_length(writer, None)
+
+        async def write_with_length(self, writer: Any, content_length: int | None) -> None:
+            rest = self._value.take_rest()
+            if content_length is not None:
+                rest = rest[:content_length]
+            for at in range(0, len(rest), _SEND_SLICE):
+                await writer.write(rest[at:at + _SEND_SLICE])  # drains as it goes
+
+    payload.PAYLOAD_REGISTRY.register(_PartPayload, _PartReader, order=payload.Order.try_first)
