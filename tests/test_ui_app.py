@@ -59,7 +59,7 @@ async def test_browse_inventory_restore_download(demo_emulator: Any, tmp_path: P
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: bool(main_screen(app).vaults) and bool(jobs(app).jobs))
         screen = main_screen(app)
-        assert set(screen.vaults) >= {"family-photos", "media-archive", "scratch"}
+        assert set(screen.connection.vaults) >= {"family-photos", "media-archive", "scratch"}
         assert "family-photos" in str(tree(app).vault_node("family-photos").label)
 
         # A vault without a cached inventory offers to request one.
@@ -95,17 +95,17 @@ async def test_browse_inventory_restore_download(demo_emulator: Any, tmp_path: P
             if lst.row_count > 0:
                 break
         await wait_for(pilot, lambda: lst.row_at(0) is not None)
-        assert screen._list_folder is not None
+        assert screen.browse.list_folder is not None
         # The title names the folder as shown ("(no description)" for the decoder's
         # folder of archives without one).
-        assert str(lst.border_title).startswith(folder_path_label(screen._list_folder))
+        assert str(lst.border_title).startswith(folder_path_label(screen.browse.list_folder))
         lst.focus()
         await pilot.pause()
         row = lst.row_at(0)
         assert row is not None
-        row_path, row_size = f"{screen._list_folder}/{row.name}", row.size
+        row_path, row_size = f"{screen.browse.list_folder}/{row.name}", row.size
         # Its details (path, description, tree hash, id) show in the detail pane.
-        assert screen._show_current_detail() is None
+        assert screen.detail.show_current() is None
         await pilot.press("space")
         assert lst.marked == {row.archive_id}
         count = len(jobs(app).jobs)
@@ -184,7 +184,7 @@ async def test_readonly_sends_no_mutation(demo_emulator: Any, tmp_path: Path) ->
         for action in ("restore", "inventory", "create_vault", "upload", "delete",
                        "delete_vault"):
             assert screen.check_action(action, ()) is False
-        for vault in sorted(screen.vaults):
+        for vault in sorted(screen.connection.vaults):
             await select_vault(pilot, app, vault)
             await pilot.press("space", "r", "i", "n", "u", "delete", "D", "enter")
             await pilot.pause()
@@ -282,7 +282,7 @@ async def test_folder_restore_and_create_vault(demo_emulator: Any, tmp_path: Pat
         await pilot.click("#confirm")
         assert folder.data is not None
         await wait_for(pilot, lambda: len(table.jobs) == before + folder.data.count, steps=400)
-        started = [table.names[j] for j in screen.started_here if j in table.names]
+        started = [table.names[j] for j in screen.jobs.followup.started_here if j in table.names]
         assert all(name.startswith(folder.data.path + "/") for name in started)
 
         # Create a vault through UI-B's dialog; the tree reloads.
@@ -290,7 +290,7 @@ async def test_folder_restore_and_create_vault(demo_emulator: Any, tmp_path: Pat
         await pilot.press("n")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "CreateVaultScreen")
         await pilot.press(*"new-vault", "enter")
-        await wait_for(pilot, lambda: "new-vault" in screen.vaults, steps=300)
+        await wait_for(pilot, lambda: "new-vault" in screen.connection.vaults, steps=300)
 
 
 async def test_archive_list_sort_search_duplicates(demo_emulator: Any, tmp_path: Path) -> None:

@@ -99,7 +99,7 @@ async def select_folder(pilot: Any, app: GlacierApp) -> None:
     from glacier_tui.glacier.inventory import import_inventory
 
     main = main_screen(app)
-    photos = main.vaults["family-photos"]
+    photos = main.connection.vaults["family-photos"]
     doc = {"VaultARN": photos.arn, "InventoryDate": "2026-01-14T00:00:00Z", "ArchiveList": [
         {"ArchiveId": f"a{n}", "ArchiveDescription": f"photos/IMG_{n}.jpg",
          "CreationDate": "2025-06-01T00:00:00Z", "Size": 100 + n,
@@ -167,7 +167,7 @@ async def test_y_copies_the_id_under_the_cursor(demo_emulator: Any, tmp_path: Pa
         assert t.select_vault("scratch")
         await pilot.pause()
         await pilot.press("y")
-        assert app.clipboard == main.vaults["scratch"].arn
+        assert app.clipboard == main.connection.vaults["scratch"].arn
         await select_folder(pilot, app)
         archives = main.query_one(ArchiveList)
         await wait_for(pilot, lambda: archives.row_count > 0)
