@@ -27,6 +27,11 @@ MUTATING_OPS = {
 }
 
 
+def loaded(app: GlacierApp) -> bool:
+    """The vaults and the jobs are listed."""
+    return bool(main_screen(app).connection.vaults) and bool(jobs(app).jobs)
+
+
 
 
 @pytest.fixture
@@ -57,7 +62,7 @@ async def select_vault(pilot: Any, app: GlacierApp, name: str) -> None:
 async def test_browse_inventory_restore_download(demo_emulator: Any, tmp_path: Path) -> None:
     app = make_app(demo_emulator.url, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: bool(main_screen(app).vaults) and bool(jobs(app).jobs))
+        await wait_for(pilot, lambda: loaded(app))
         screen = main_screen(app)
         assert set(screen.connection.vaults) >= {"family-photos", "media-archive", "scratch"}
         assert "family-photos" in str(tree(app).vault_node("family-photos").label)
@@ -142,14 +147,14 @@ def _walk(node: Any) -> Iterator[Any]:
 async def test_filter_jump_help(demo_emulator: Any, tmp_path: Path) -> None:
     app = make_app(demo_emulator.url, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: bool(main_screen(app).vaults) and bool(jobs(app).jobs))
+        await wait_for(pilot, lambda: loaded(app))
         tree(app).focus()
         await pilot.press("slash", "f", "a", "m")
         await pilot.pause()
         assert [n.data.vault for n in tree(app).root.children if n.data] == ["family-photos"]
         await pilot.press("escape")
         await pilot.pause()
-        assert len(tree(app).root.children) == len(main_screen(app).vaults)
+        assert len(tree(app).root.children) == len(main_screen(app).connection.vaults)
 
         jobs(app).focus()
         await pilot.press("slash", *"inventory")
@@ -179,7 +184,7 @@ async def test_filter_jump_help(demo_emulator: Any, tmp_path: Path) -> None:
 async def test_readonly_sends_no_mutation(demo_emulator: Any, tmp_path: Path) -> None:
     app = make_app(demo_emulator.url, tmp_path, readonly=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: bool(main_screen(app).vaults) and bool(jobs(app).jobs))
+        await wait_for(pilot, lambda: loaded(app))
         screen = main_screen(app)
         for action in ("restore", "inventory", "create_vault", "upload", "delete",
                        "delete_vault"):
@@ -255,7 +260,7 @@ def test_import_does_not_load_botocore() -> None:
 async def test_folder_restore_and_create_vault(demo_emulator: Any, tmp_path: Path) -> None:
     app = make_app(demo_emulator.url, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: bool(main_screen(app).vaults) and bool(jobs(app).jobs))
+        await wait_for(pilot, lambda: loaded(app))
         screen = main_screen(app)
         # Load the inventory an earlier (seeded) job produced: `d` on a succeeded inventory job.
         table = jobs(app)
@@ -296,7 +301,7 @@ async def test_folder_restore_and_create_vault(demo_emulator: Any, tmp_path: Pat
 async def test_archive_list_sort_search_duplicates(demo_emulator: Any, tmp_path: Path) -> None:
     app = make_app(demo_emulator.url, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: bool(main_screen(app).vaults) and bool(jobs(app).jobs))
+        await wait_for(pilot, lambda: loaded(app))
         table = jobs(app)
         inv = next(j for j in table.jobs.values()
                    if j.is_inventory_retrieval and j.succeeded and j.vault_name == "family-photos")

@@ -52,7 +52,8 @@ def demo_emulator(tmp_path: Path) -> Iterator[Any]:
 
 
 async def connected(pilot: Any, app: GlacierApp) -> None:
-    await wait_for(pilot, lambda: main_screen(app).connected and bool(main_screen(app).vaults))
+    await wait_for(pilot, lambda: (c := main_screen(app).connection).connected
+                   and bool(c.vaults))
 
 
 def footer_keys(app: GlacierApp) -> list[str]:

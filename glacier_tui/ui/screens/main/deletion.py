@@ -25,6 +25,7 @@ from glacier_tui.ui.widgets.vault_tree import NodeData, vault_key
 
 if TYPE_CHECKING:
     from glacier_tui.glacier.models import Vault
+    from glacier_tui.ui.app import GlacierApp
 
 # An archive to delete: (archive id, path, size).
 DeleteTarget = tuple[str, str, int | None]
@@ -96,7 +97,8 @@ class Deletion(Part):
         client = self.gapp.client
         if client is None or self.gapp.settings.readonly:
             return
-        v = self.main.connection.vaults.get(vault)  # read here: record() runs in a thread
+        # Read here, on the UI loop: record() runs in a thread.
+        gapp, v = self.gapp, self.main.connection.vaults.get(vault)
 
         def progress(p: DeleteProgress) -> None:
             self.post_message(TransferUpdate(TransferRow(
@@ -105,7 +107,7 @@ class Deletion(Part):
 
         def record(archive_ids: list[str]) -> None:  # in a thread, whatever happens
             try:
-                self._forget_archives(v, archive_ids)
+                forget_archives(gapp, v, archive_ids)
             finally:
                 self.post_message(ArchivesRemoved(vault, len(archive_ids)))
 
@@ -134,17 +136,18 @@ class Deletion(Part):
                 f"{len(deleted)} archive(s) deleted (the inventory updates within a day).",
                 title="Deleted"))
 
-    def _forget_archives(self, v: Vault | None, archive_ids: list[str]) -> None:
-        """Record deletions: drop them from the cached inventory, note the vault was written
-        (thread)."""
-        from glacier_tui.glacier.operations import forget_archives
-
-        if v is None:
-            return
-        forget_archives(self.gapp.store, vault_key(v), archive_ids)
-        mark_written(self.gapp, v)
-
     def removed(self, message: ArchivesRemoved) -> None:
         """Archives were deleted (here or by a close-out): show the vault and list again."""
         self.main.vault_tree.reset_vault(message.vault)
         self.main.browse.refresh_list(message.vault)
+
+
+def forget_archives(gapp: GlacierApp, v: Vault | None, archive_ids: list[str]) -> None:
+    """Record deletions: drop them from the cached inventory, note the vault was written
+    (thread)."""
+    from glacier_tui.glacier.operations import forget_archives as forget
+
+    if v is None:
+        return
+    forget(gapp.store, vault_key(v), archive_ids)
+    mark_written(gapp, v)
