@@ -106,7 +106,7 @@ async def select_folder(pilot: Any, app: GlacierApp) -> None:
          "CreationDate": "2025-06-01T00:00:00Z", "Size": 100 + n,
          "SHA256TreeHash": "0" * 64} for n in range(3)]}
     import_inventory(app.store, vault_key(photos), io.BytesIO(json.dumps(doc).encode()))
-    main.on_inventory_flags(type("F", (), {"flags": {"family-photos": True}})())  # type: ignore[arg-type]
+    main.connection.on_inventory_flags(type("F", (), {"flags": {"family-photos": True}})())  # type: ignore[arg-type]
     t = tree(app)
     t.focus()
     assert t.select_vault("family-photos")
