@@ -154,7 +154,7 @@ class Cycle:
 
 
 class CycleProbe:
-    """Wraps the main screen's ``_poll_cycle`` to record each cycle.
+    """Wraps the main screen's poll part's ``_poll_cycle`` to record each cycle.
 
     With ``count`` set, the emulator's request log is read after the cycle (``log`` gives
     the entries recorded so far; ``reset`` forgets them); cycles never overlap (the next
@@ -164,13 +164,13 @@ class CycleProbe:
     def __init__(self, screen: Any,
                  log: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
                  reset: Callable[[], Awaitable[None]] | None = None) -> None:
-        self.screen = screen
+        self.poll = screen.poll  # the main screen's poll part
         self.cycles: list[Cycle] = []
         self.count = False
         self._log = log
         self._reset = reset
-        self._orig = screen._poll_cycle
-        setattr(screen, "_poll_cycle", self._cycle)  # noqa: B010 - instance override
+        self._orig = self.poll._poll_cycle
+        setattr(self.poll, "_poll_cycle", self._cycle)  # noqa: B010 - instance override
 
     async def _cycle(self, full: bool, interval: float) -> None:
         counting = self.count and self._log is not None
@@ -179,12 +179,12 @@ class CycleProbe:
             await self._reset()
         elif counting and self._log is not None:
             seen = len(await self._log())
-        c = Cycle(full, len(self.screen._vaults_to_poll), time.perf_counter())
+        c = Cycle(full, len(self.poll.vaults_to_poll), time.perf_counter())
         try:
             await self._orig(full, interval)
         finally:
             c.end = time.perf_counter()
-            c.failures = self.screen.poll_failures
+            c.failures = self.poll.failures
             if counting and self._log is not None:
                 entries = (await self._log())[seen:]
                 c.list_jobs = sum(1 for e in entries if e.get("operation") == "ListJobs")

@@ -79,7 +79,7 @@ async def main():
                 break
             await asyncio.sleep(0.005)  # pilot.pause would do work of its own
         filled = time.perf_counter() - t0
-        assert type(main).__name__ == "MainScreen" and main.vaults, "vaults not shown"
+        assert type(main).__name__ == "MainScreen" and main.connection.vaults, "vaults not shown"
         print(json.dumps({"first_frame": first, "filled": filled}))
 asyncio.run(main())
 """
@@ -146,7 +146,7 @@ async def _latency(n_jobs: int, presses: int, inproc: bool = False,
             await pilot.pause()  # focus moves on the next message loop turn
             keys = ["down" if (i // 100) % 2 == 0 else "up" for i in range(presses)]
             samples = await key_to_frame(app, keys, lambda: table.cursor_row)
-            cycles = main.poll_cycles
+            cycles = main.poll.cycles
     p50, p95 = percentiles(samples)
     return p50, p95, cycles
 

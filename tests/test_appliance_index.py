@@ -401,11 +401,11 @@ async def test_tui_offers_and_imports_the_index(tmp_path: Path) -> None:
         async with app.run_test(size=(120, 40)) as pilot:
             screen = main_screen(app)
             table = screen.query_one(JobTable)
-            await wait_for(pilot, lambda: bool(screen.vaults) and bool(table.jobs))
+            await wait_for(pilot, lambda: bool(screen.connection.vaults) and bool(table.jobs))
             offer = ("Synology index", f"found in {MAPPING_VAULT}: press X to retrieve it")
-            assert screen._appliance_rows(DATA_VAULT) == [offer]
-            assert screen._appliance_rows(MAPPING_VAULT) == [offer]
-            assert screen._appliance_rows("family-photos") == []
+            assert screen.appliance.rows(DATA_VAULT) == [offer]
+            assert screen.appliance.rows(MAPPING_VAULT) == [offer]
+            assert screen.appliance.rows("family-photos") == []
 
             def initiated() -> list[dict[str, Any]]:
                 return [r for r in emu.requests() if r.get("operation") == "InitiateJob"]
@@ -421,30 +421,31 @@ async def test_tui_offers_and_imports_the_index(tmp_path: Path) -> None:
             assert not initiated()
 
             # Inventories of both vaults (i), then X: a retrieval of the index archive.
+            pending = screen.jobs.followup.inventory_jobs
             for name in (MAPPING_VAULT, DATA_VAULT):
                 assert t.select_vault(name)
                 await pilot.pause()
                 await pilot.press("i")
-                await wait_for(pilot, lambda n=name: n in screen.inventory_jobs.values())
+                await wait_for(pilot, lambda n=name: n in pending.values())
             emu.advance(6 * 3600)
             await wait_for(pilot, lambda: all(t.has_inventory.get(n, False)
                                               for n in (MAPPING_VAULT, DATA_VAULT)))
             assert t.select_vault(DATA_VAULT)
             await pilot.pause()
             await pilot.press("X")
-            await wait_for(pilot, lambda: bool(screen.index_jobs))
+            await wait_for(pilot, lambda: bool(screen.jobs.followup.index_jobs))
             assert len(initiated()) == 3
-            job_id = next(iter(screen.index_jobs))
+            job_id = next(iter(screen.jobs.followup.index_jobs))
             assert table.jobs[job_id].vault_name == MAPPING_VAULT
 
             emu.advance(6 * 3600)
             store = app.store
-            key = vault_key(screen.vaults[DATA_VAULT])
+            key = vault_key(screen.connection.vaults[DATA_VAULT])
             await wait_for(pilot, lambda: store.name_overlay_info(key) is not None)
             await app.workers.wait_for_complete()
             assert [f.name for f in store.subfolders(key, "")] == [
                 "homes", "music", "photo", "video"]
-            assert screen._appliance_rows(DATA_VAULT) == [
+            assert screen.appliance.rows(DATA_VAULT) == [
                 ("Synology index", f"version 1, 13 names from {MAPPING_VAULT}")]
 
             # X again: the succeeded job's output is imported again, no new job.

@@ -330,7 +330,7 @@ async def test_tui_renders_hostile_names_inert(emulator: Any, boto3_client: Any,
     import_inventory(store, arn, io.BytesIO(_inventory(descs)), force=True)
     async with app.run_test(size=(140, 40)) as pilot:
         screen = main_screen(app)
-        await wait_for(pilot, lambda: "hostile" in screen.vaults)
+        await wait_for(pilot, lambda: "hostile" in screen.connection.vaults)
         from glacier_tui.ui.widgets.job_table import JobTable
 
         await wait_for(pilot, lambda: bool(screen.query_one(JobTable).jobs))

@@ -614,14 +614,14 @@ async def test_tui_folder_upload_reports_skipped_entries(
             await open_upload_screen(pilot, app)
             screen = app.screen
             assert isinstance(screen, UploadScreen)
-            real_post = main(app).post_message
+            real_post = main(app).transfers.post_message
 
             def spy(message: Any) -> bool:
                 if isinstance(message, Notice):  # successes and warnings alike
                     shown.append(message)
                 return real_post(message)
 
-            monkeypatch.setattr(main(app), "post_message", spy)
+            monkeypatch.setattr(main(app).transfers, "post_message", spy)
             screen.dismiss([folder])
             await wait_for(pilot, lambda: len(ops(demo, "UploadArchive")) == 2
                            and sum(m.title == "Uploaded" for m in shown) == 2)

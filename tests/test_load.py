@@ -88,7 +88,7 @@ async def test_requests_per_cycle_follow_unfinished_vaults(world_emulator: Any,
 
         # The Standard jobs finish (3-5 h); the Bulk ones (5-12 h) go on: 3 vaults left.
         emu.advance(5 * 3600 + 300)
-        await pump(pilot, lambda: len(screen._vaults_to_poll) == 3)
+        await pump(pilot, lambda: len(screen.poll.vaults_to_poll) == 3)
         start = len(probe.cycles) + 1  # the cycle in flight may have begun with 5 vaults
         await pump(pilot, lambda: len(probe.cycles) >= start + 11)
         check_cycles(probe.cycles[start:], 3)
@@ -103,21 +103,21 @@ async def test_throttling_backs_off_and_recovers(world_emulator: Any, tmp_path: 
         screen = app.screen_stack[0]
         assert isinstance(screen, MainScreen)
         delays: list[float] = []
-        arm = screen._arm_poll
+        arm = screen.poll.arm
 
         def record(delay: float) -> None:
             delays.append(delay)
             arm(delay)
 
-        setattr(screen, "_arm_poll", record)  # noqa: B010 - instance override
+        setattr(screen.poll, "arm", record)  # noqa: B010 - instance override
         table = screen.query_one(JobTable)
         await pump(pilot, lambda: len(table.jobs) == JOBS)
         await pump(pilot, lambda: len(probe.cycles) >= 2)
-        assert screen.poll_failures == 0 and delays[-1] == INTERVAL
+        assert screen.poll.failures == 0 and delays[-1] == INTERVAL
 
         emu.set_faults("throttle=1.0")
         start = len(delays)
-        await pump(pilot, lambda: screen.poll_failures >= 3)
+        await pump(pilot, lambda: screen.poll.failures >= 3)
         backoff = delays[start:]
         assert backoff[:3] == [INTERVAL * 2, INTERVAL * 4, INTERVAL * 8], backoff
         assert app.is_running and error_screens(app) == 0
@@ -127,7 +127,7 @@ async def test_throttling_backs_off_and_recovers(world_emulator: Any, tmp_path: 
 
         emu.set_faults(None)
         cycles = len(probe.cycles)
-        await pump(pilot, lambda: len(probe.cycles) > cycles and screen.poll_failures == 0)
+        await pump(pilot, lambda: len(probe.cycles) > cycles and screen.poll.failures == 0)
         start = len(delays)
         await pump(pilot, lambda: len(delays) > start)
         assert delays[-1] == INTERVAL  # back to the normal interval

@@ -37,7 +37,7 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 async def _loaded(pilot: Any) -> MainScreen:
     app = pilot.app
     await wait_for(pilot, lambda: bool(app.screen_stack) and isinstance(
-        app.screen_stack[0], MainScreen) and bool(main_screen(app).vaults)
+        app.screen_stack[0], MainScreen) and bool(main_screen(app).connection.vaults)
         and bool(main_screen(app).query_one(JobTable).jobs))
     await app.workers.wait_for_complete()
     await pilot.pause()

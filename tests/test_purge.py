@@ -539,7 +539,7 @@ async def _open_close_out(pilot: Any, app: Any) -> Any:
     from tests.app_harness import wait_for
     from tests.test_ui_actions import select_vault
 
-    await wait_for(pilot, lambda: VAULT in app.screen_stack[0].vaults)
+    await wait_for(pilot, lambda: VAULT in app.screen_stack[0].connection.vaults)
     await select_vault(pilot, app, VAULT)
     await pilot.press("P")
     await wait_for(pilot, lambda: isinstance(app.screen, CloseOutScreen))
@@ -604,7 +604,7 @@ async def test_tui_close_out_is_hidden_and_refused_when_readonly(
     emulator.clear_requests()
     app = make_app(emulator.url, tmp_path, readonly=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: VAULT in app.screen_stack[0].vaults)
+        await wait_for(pilot, lambda: VAULT in app.screen_stack[0].connection.vaults)
         await select_vault(pilot, app, VAULT)
         assert app.screen.check_action("close_out", ()) is False
         await pilot.press("P")

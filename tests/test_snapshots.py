@@ -43,7 +43,7 @@ async def _loaded(pilot: Any, extra: Callable[[Any], Any] | None = None) -> None
     app = pilot.app
     main = app.screen_stack[0]
     for _ in range(200):
-        if main.vaults and main.query_one(JobTable).jobs:
+        if main.connection.vaults and main.query_one(JobTable).jobs:
             break
         await pilot.pause(0.05)
     await app.workers.wait_for_complete()

@@ -87,9 +87,9 @@ async def test_cli_demo_boot_screen_then_main_screen(monkeypatch: pytest.MonkeyP
         main = app.screen_stack[0]
         assert isinstance(main, MainScreen) and app.screen is main
         assert not app.booting and app.settings.poll_interval == 3600
-        await wait_for(pilot, lambda: bool(main.vaults), steps=600)
+        await wait_for(pilot, lambda: bool(main.connection.vaults), steps=600)
         tree = main.query_one(VaultTree)
-        assert {"family-photos", "media-archive"} <= set(main.vaults)
+        assert {"family-photos", "media-archive"} <= set(main.connection.vaults)
         assert tree.vault_node("family-photos") is not None
         header = str(main.query_one(GlacierHeader).render())
         assert "DEMO" in header

@@ -28,7 +28,7 @@ from glacier_tui.ui.app import GlacierApp
 from glacier_tui.ui.screens.confirm import ConfirmScreen
 from glacier_tui.ui.screens.delete_vault import DeleteVaultScreen
 from glacier_tui.ui.screens.main import MainScreen
-from glacier_tui.ui.screens.main.base import written_since_inventory
+from glacier_tui.ui.screens.main.base import recently_written, written_since_inventory
 from glacier_tui.ui.screens.restore import RestoreScreen
 from glacier_tui.ui.screens.upload import MarkingTree, UploadScreen
 from glacier_tui.ui.screens.vault_settings import VaultSettingsScreen
@@ -68,7 +68,7 @@ def ops(emu: Any, name: str) -> list[dict[str, Any]]:
 
 
 async def loaded(pilot: Any, app: GlacierApp) -> None:
-    await wait_for(pilot, lambda: bool(main(app).vaults)
+    await wait_for(pilot, lambda: bool(main(app).connection.vaults)
                    and bool(main(app).query_one(JobTable).jobs))
 
 
@@ -103,7 +103,7 @@ async def load_photos_inventory(pilot: Any, app: GlacierApp) -> None:
 
 
 def photos_key(app: GlacierApp) -> str:
-    return vault_key(main(app).vaults["family-photos"])
+    return vault_key(main(app).connection.vaults["family-photos"])
 
 
 def transfer_states(app: GlacierApp) -> dict[str, str]:
@@ -135,8 +135,8 @@ async def test_upload_file_with_u(demo: Any, tmp_path: Path) -> None:
         assert "/vaults/scratch/" in uploads[0]["path"]
         assert transfer_states(app) == {"upload:scratch:" + str(src): "done"}
         # The app remembers it wrote to the vault since its last inventory.
-        vault = main(app).vaults["scratch"]
-        assert main(app)._recently_written(vault)
+        vault = main(app).connection.vaults["scratch"]
+        assert recently_written(app, vault)
 
 
 # -- delete one archive ------------------------------------------------------------------

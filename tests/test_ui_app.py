@@ -27,6 +27,11 @@ MUTATING_OPS = {
 }
 
 
+def loaded(app: GlacierApp) -> bool:
+    """The vaults and the jobs are listed."""
+    return bool(main_screen(app).connection.vaults) and bool(jobs(app).jobs)
+
+
 
 
 @pytest.fixture
@@ -57,9 +62,9 @@ async def select_vault(pilot: Any, app: GlacierApp, name: str) -> None:
 async def test_browse_inventory_restore_download(demo_emulator: Any, tmp_path: Path) -> None:
     app = make_app(demo_emulator.url, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: bool(main_screen(app).vaults) and bool(jobs(app).jobs))
+        await wait_for(pilot, lambda: loaded(app))
         screen = main_screen(app)
-        assert set(screen.vaults) >= {"family-photos", "media-archive", "scratch"}
+        assert set(screen.connection.vaults) >= {"family-photos", "media-archive", "scratch"}
         assert "family-photos" in str(tree(app).vault_node("family-photos").label)
 
         # A vault without a cached inventory offers to request one.
@@ -95,17 +100,17 @@ async def test_browse_inventory_restore_download(demo_emulator: Any, tmp_path: P
             if lst.row_count > 0:
                 break
         await wait_for(pilot, lambda: lst.row_at(0) is not None)
-        assert screen._list_folder is not None
+        assert screen.browse.list_folder is not None
         # The title names the folder as shown ("(no description)" for the decoder's
         # folder of archives without one).
-        assert str(lst.border_title).startswith(folder_path_label(screen._list_folder))
+        assert str(lst.border_title).startswith(folder_path_label(screen.browse.list_folder))
         lst.focus()
         await pilot.pause()
         row = lst.row_at(0)
         assert row is not None
-        row_path, row_size = f"{screen._list_folder}/{row.name}", row.size
+        row_path, row_size = f"{screen.browse.list_folder}/{row.name}", row.size
         # Its details (path, description, tree hash, id) show in the detail pane.
-        assert screen._show_current_detail() is None
+        assert screen.detail.show_current() is None
         await pilot.press("space")
         assert lst.marked == {row.archive_id}
         count = len(jobs(app).jobs)
@@ -142,14 +147,14 @@ def _walk(node: Any) -> Iterator[Any]:
 async def test_filter_jump_help(demo_emulator: Any, tmp_path: Path) -> None:
     app = make_app(demo_emulator.url, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: bool(main_screen(app).vaults) and bool(jobs(app).jobs))
+        await wait_for(pilot, lambda: loaded(app))
         tree(app).focus()
         await pilot.press("slash", "f", "a", "m")
         await pilot.pause()
         assert [n.data.vault for n in tree(app).root.children if n.data] == ["family-photos"]
         await pilot.press("escape")
         await pilot.pause()
-        assert len(tree(app).root.children) == len(main_screen(app).vaults)
+        assert len(tree(app).root.children) == len(main_screen(app).connection.vaults)
 
         jobs(app).focus()
         await pilot.press("slash", *"inventory")
@@ -179,12 +184,12 @@ async def test_filter_jump_help(demo_emulator: Any, tmp_path: Path) -> None:
 async def test_readonly_sends_no_mutation(demo_emulator: Any, tmp_path: Path) -> None:
     app = make_app(demo_emulator.url, tmp_path, readonly=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: bool(main_screen(app).vaults) and bool(jobs(app).jobs))
+        await wait_for(pilot, lambda: loaded(app))
         screen = main_screen(app)
         for action in ("restore", "inventory", "create_vault", "upload", "delete",
                        "delete_vault"):
             assert screen.check_action(action, ()) is False
-        for vault in sorted(screen.vaults):
+        for vault in sorted(screen.connection.vaults):
             await select_vault(pilot, app, vault)
             await pilot.press("space", "r", "i", "n", "u", "delete", "D", "enter")
             await pilot.pause()
@@ -255,7 +260,7 @@ def test_import_does_not_load_botocore() -> None:
 async def test_folder_restore_and_create_vault(demo_emulator: Any, tmp_path: Path) -> None:
     app = make_app(demo_emulator.url, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: bool(main_screen(app).vaults) and bool(jobs(app).jobs))
+        await wait_for(pilot, lambda: loaded(app))
         screen = main_screen(app)
         # Load the inventory an earlier (seeded) job produced: `d` on a succeeded inventory job.
         table = jobs(app)
@@ -282,7 +287,7 @@ async def test_folder_restore_and_create_vault(demo_emulator: Any, tmp_path: Pat
         await pilot.click("#confirm")
         assert folder.data is not None
         await wait_for(pilot, lambda: len(table.jobs) == before + folder.data.count, steps=400)
-        started = [table.names[j] for j in screen.started_here if j in table.names]
+        started = [table.names[j] for j in screen.jobs.followup.started_here if j in table.names]
         assert all(name.startswith(folder.data.path + "/") for name in started)
 
         # Create a vault through UI-B's dialog; the tree reloads.
@@ -290,13 +295,13 @@ async def test_folder_restore_and_create_vault(demo_emulator: Any, tmp_path: Pat
         await pilot.press("n")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "CreateVaultScreen")
         await pilot.press(*"new-vault", "enter")
-        await wait_for(pilot, lambda: "new-vault" in screen.vaults, steps=300)
+        await wait_for(pilot, lambda: "new-vault" in screen.connection.vaults, steps=300)
 
 
 async def test_archive_list_sort_search_duplicates(demo_emulator: Any, tmp_path: Path) -> None:
     app = make_app(demo_emulator.url, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: bool(main_screen(app).vaults) and bool(jobs(app).jobs))
+        await wait_for(pilot, lambda: loaded(app))
         table = jobs(app)
         inv = next(j for j in table.jobs.values()
                    if j.is_inventory_retrieval and j.succeeded and j.vault_name == "family-photos")

@@ -70,7 +70,7 @@ def toasts(app: GlacierApp) -> list[tuple[str, str]]:
 
 
 async def ready(pilot: Any, app: GlacierApp) -> None:
-    await wait_for(pilot, lambda: bool(main_screen(app).vaults)
+    await wait_for(pilot, lambda: bool(main_screen(app).connection.vaults)
                    and tree(app).has_inventory.get("v", False))
 
 

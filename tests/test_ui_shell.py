@@ -52,7 +52,8 @@ def demo_emulator(tmp_path: Path) -> Iterator[Any]:
 
 
 async def connected(pilot: Any, app: GlacierApp) -> None:
-    await wait_for(pilot, lambda: main_screen(app).connected and bool(main_screen(app).vaults))
+    await wait_for(pilot, lambda: (c := main_screen(app).connection).connected
+                   and bool(c.vaults))
 
 
 def footer_keys(app: GlacierApp) -> list[str]:
@@ -99,13 +100,13 @@ async def select_folder(pilot: Any, app: GlacierApp) -> None:
     from glacier_tui.glacier.inventory import import_inventory
 
     main = main_screen(app)
-    photos = main.vaults["family-photos"]
+    photos = main.connection.vaults["family-photos"]
     doc = {"VaultARN": photos.arn, "InventoryDate": "2026-01-14T00:00:00Z", "ArchiveList": [
         {"ArchiveId": f"a{n}", "ArchiveDescription": f"photos/IMG_{n}.jpg",
          "CreationDate": "2025-06-01T00:00:00Z", "Size": 100 + n,
          "SHA256TreeHash": "0" * 64} for n in range(3)]}
     import_inventory(app.store, vault_key(photos), io.BytesIO(json.dumps(doc).encode()))
-    main.on_inventory_flags(type("F", (), {"flags": {"family-photos": True}})())  # type: ignore[arg-type]
+    main.connection.on_inventory_flags(type("F", (), {"flags": {"family-photos": True}})())  # type: ignore[arg-type]
     t = tree(app)
     t.focus()
     assert t.select_vault("family-photos")
@@ -167,7 +168,7 @@ async def test_y_copies_the_id_under_the_cursor(demo_emulator: Any, tmp_path: Pa
         assert t.select_vault("scratch")
         await pilot.pause()
         await pilot.press("y")
-        assert app.clipboard == main.vaults["scratch"].arn
+        assert app.clipboard == main.connection.vaults["scratch"].arn
         await select_folder(pilot, app)
         archives = main.query_one(ArchiveList)
         await wait_for(pilot, lambda: archives.row_count > 0)

@@ -103,14 +103,13 @@ class GlacierCommands(Provider):
             return []
         from glacier_tui.ui.formatting import action_label, clean, short_id
         out: list[tuple[str, str, object]] = []
-        for name in sorted(main.vaults):
-            out.append((f"Vault: {clean(name)}", "Go to vault", partial(main.jump_to, name)))
-        from glacier_tui.ui.widgets.job_table import JobTable
-
-        for job in main.query_one(JobTable).jobs.values():
+        jump_to = main.navigation.jump_to
+        for name in sorted(main.connection.vaults):
+            out.append((f"Vault: {clean(name)}", "Go to vault", partial(jump_to, name)))
+        for job in main.job_table.jobs.values():
             label = clean(f"Job: {short_id(job.job_id)} {action_label(job.action)} "
                           f"{job.vault_name} {job.status_code}")
-            out.append((label, job.job_id, partial(main.jump_to, job.job_id)))
+            out.append((label, job.job_id, partial(jump_to, job.job_id)))
         return out
 
     # The palette parses a str prompt and help as markup: names go in as Text, escaped help.

@@ -4,60 +4,80 @@ Workers never touch widgets: they post messages (``glacier_tui.ui.messages``) an
 handlers render. Every worker catches ``GlacierError`` and posts an
 ``OperationError``; the app's ``on_worker_state_changed`` catches the rest.
 
-:class:`MainScreen` is the layout, the key bindings and when they apply; the rest comes
-from one part per area, each a mixin on :class:`~.base.MainScreenBase` (shared state):
+:class:`MainScreen` is the layout, the key bindings and when they apply; it holds the
+widgets (``vault_tree``, ``archives``, ``job_table``, ``detail_pane``, ...) and one
+:class:`~.part.Part` per area, each with its own state, workers and messages:
 
 - ``connection``: connecting at start-up, the vault list;
-- ``poller``: the periodic refresh (a one-shot worker re-armed with a timer);
+- ``poll``: the periodic refresh (a one-shot worker re-armed with a timer);
 - ``jobs``: the job table and what follows a finished job;
 - ``browse``: the tree's folders, the archive list (sort, search, marks), duplicates;
 - ``detail``: the detail pane and a vault's settings summary;
 - ``inventory``: requesting an inventory and importing it;
 - ``transfers``: downloads and uploads;
-- ``restore``: restoring archives (the dialog);
-- ``campaigns``: restore campaigns: the engine's runner, the Restores screen, milestones;
 - ``appliance``: names from a Synology index (``X``);
 - ``deletion``: deleting archives;
 - ``vault_admin``: creating and deleting vaults, vault settings;
-- ``close_out``: closing a vault out (delete what is proven safe elsewhere, then it);
 - ``navigation``: the filter bar, back and jump.
+
+An action is a call on the part that owns it. A message a part's workers post comes
+back to that part; a message from a widget, or one a part posts for another part,
+comes to the screen, which hands it to the owner.
+
+Transitional: restoring (``restore``), restore campaigns (``campaigns``), closing a
+vault out (``close_out``) and migrating to S3 (``migrate``) are still mixins on
+:class:`~.base.MainScreenBase`.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import events
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static, Tree
 
 from glacier_tui.ui.formatting import clean, clean_lines
-from glacier_tui.ui.messages import Info, Notice, OperationError
-from glacier_tui.ui.screens.main.appliance import ApplianceIndexMixin
-from glacier_tui.ui.screens.main.browse import BrowseMixin
+from glacier_tui.ui.messages import (
+    ArchivesRemoved,
+    Info,
+    InventoryImported,
+    JobStarted,
+    Notice,
+    OperationError,
+    TransferUpdate,
+    VaultsChanged,
+)
+from glacier_tui.ui.screens.main.appliance import Appliance
+from glacier_tui.ui.screens.main.browse import Browse
 from glacier_tui.ui.screens.main.campaigns import CampaignsMixin
 from glacier_tui.ui.screens.main.close_out import CloseOutMixin
-from glacier_tui.ui.screens.main.connection import ConnectionMixin
-from glacier_tui.ui.screens.main.deletion import DeletionMixin
-from glacier_tui.ui.screens.main.detail import DetailMixin
-from glacier_tui.ui.screens.main.inventory import InventoryMixin
-from glacier_tui.ui.screens.main.jobs import JobsMixin
+from glacier_tui.ui.screens.main.connection import Connection
+from glacier_tui.ui.screens.main.deletion import Deletion
+from glacier_tui.ui.screens.main.detail import Detail
+from glacier_tui.ui.screens.main.inventory import Inventory
+from glacier_tui.ui.screens.main.jobs import Jobs
 from glacier_tui.ui.screens.main.migrate import MigrateMixin
-from glacier_tui.ui.screens.main.navigation import NavigationMixin
-from glacier_tui.ui.screens.main.poller import PollerMixin
+from glacier_tui.ui.screens.main.navigation import Navigation
+from glacier_tui.ui.screens.main.poller import Polling
 from glacier_tui.ui.screens.main.restore import RestoreMixin
-from glacier_tui.ui.screens.main.transfers import TransfersMixin
-from glacier_tui.ui.screens.main.vault_admin import VaultAdminMixin
+from glacier_tui.ui.screens.main.transfers import Transfers
+from glacier_tui.ui.screens.main.vault_admin import VaultAdmin
 from glacier_tui.ui.widgets.archive_browser import ArchiveBrowser
+from glacier_tui.ui.widgets.archive_list import ArchiveList
 from glacier_tui.ui.widgets.detail_pane import DetailPane
 from glacier_tui.ui.widgets.filter_bar import FilterBar
 from glacier_tui.ui.widgets.header import GlacierHeader
 from glacier_tui.ui.widgets.job_table import JobTable
 from glacier_tui.ui.widgets.transfers_panel import TransfersPanel
-from glacier_tui.ui.widgets.vault_tree import VaultTree
+from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree
+
+if TYPE_CHECKING:
+    from glacier_tui.ui.app import GlacierApp
+
 
 __all__ = ["MUTATING", "NEEDS_CLIENT", "MainScreen"]
 
@@ -77,10 +97,8 @@ TALL_HEIGHT = 30
 NEEDS_CLIENT: frozenset[str] = MUTATING | {"download", "refresh", "vault_settings"}
 
 
-class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMixin,
-                 InventoryMixin, TransfersMixin, RestoreMixin, CampaignsMixin, DeletionMixin,
-                 VaultAdminMixin, NavigationMixin, ApplianceIndexMixin, CloseOutMixin,
-                 MigrateMixin):
+# transitional: the four mixins go when campaigns/restore/migrate/close_out are parts.
+class MainScreen(RestoreMixin, CampaignsMixin, CloseOutMixin, MigrateMixin):
     # The footer shows the focused pane's own keys (its bindings) and these shown ones;
     # Help and Quit are last but fit at 80 columns. Every binding has an id (keymap).
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -110,22 +128,58 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._binding_state: tuple[bool | None, ...] = ()
+        # The widgets, typed, for the parts (header: made in compose, it reads the settings).
+        self.header: GlacierHeader
+        self.vault_tree = VaultTree()
+        self.archives = ArchiveBrowser(id="archives")
+        self.job_table = JobTable()
+        self.detail_pane = DetailPane()
+        self.transfers_panel = TransfersPanel()
+        self.filter_bar = FilterBar()
+        self.too_small = Static(id="too-small")
+        # The areas (ui/screens/main/part.py).
+        self.connection = Connection()
+        self.poll = Polling()
+        self.jobs = Jobs()
+        self.browse = Browse()
+        self.detail = Detail()
+        self.inventory = Inventory()
+        self.transfers = Transfers()
+        self.appliance = Appliance()
+        self.deletion = Deletion()
+        self.vault_admin = VaultAdmin()
+        self.navigation = Navigation()
+
+    @property
+    def gapp(self) -> GlacierApp:
+        from glacier_tui.ui.app import GlacierApp
+
+        assert isinstance(self.app, GlacierApp)
+        return self.app
+
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         settings = self.gapp.settings
-        yield GlacierHeader(readonly=settings.readonly, demo=self.gapp.demo)
+        self.header = GlacierHeader(readonly=settings.readonly, demo=self.gapp.demo)
+        yield self.header
         with Horizontal(id="body"):
             with Vertical(id="left"):
-                yield VaultTree()
-                yield ArchiveBrowser(id="archives")
+                yield self.vault_tree
+                yield self.archives
             with Vertical(id="right"):
-                yield JobTable()
-                yield DetailPane()
-        yield TransfersPanel()
-        yield FilterBar()
-        yield Static(id="too-small")
+                yield self.job_table
+                yield self.detail_pane
+        yield self.transfers_panel
+        yield self.filter_bar
+        yield self.too_small
         yield Footer(compact=True)
+        yield from (self.connection, self.poll, self.jobs, self.browse, self.detail,
+                    self.inventory, self.transfers, self.appliance, self.deletion,
+                    self.vault_admin, self.navigation)
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit_layout(event.size.width, event.size.height)
@@ -137,7 +191,7 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
         self.set_class(width < WIDE_WIDTH, "-compact")
         self.set_class(height < TALL_HEIGHT, "-short")
         if too_small:
-            self.query_one("#too-small", Static).update(Text(
+            self.too_small.update(Text(
                 f"window too small (need {MIN_SIZE[0]}x{MIN_SIZE[1]}, have {width}x{height})",
                 style="bold"))
         elif self.focused is None and self.is_mounted:
@@ -146,35 +200,144 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
 
     def _refocus(self) -> None:
         if self.focused is None:
-            self.query_one(VaultTree).focus()
-
-    def action_detail_tab(self, step: int) -> None:
-        self.query_one(DetailPane).cycle_tab(step)
+            self.vault_tree.focus()
 
     def on_mount(self) -> None:
-        header = self.query_one(GlacierHeader)
         settings = self.gapp.settings
-        header.set_info(profile=settings.profile or "default", region=settings.region or "",
-                        endpoint=settings.endpoint_url or ("demo" if self.gapp.demo else "aws"))
+        self.header.set_info(
+            profile=settings.profile or "default", region=settings.region or "",
+            endpoint=settings.endpoint_url or ("demo" if self.gapp.demo else "aws"))
         now = self.gapp.clock()
-        tree = self.query_one(VaultTree)
+        tree = self.vault_tree
         tree.now = now
         tree.store_of = lambda: self.gapp.store
-        self.query_one(JobTable).now = now
-        self.query_one(DetailPane).now = now
-        archives = self.query_one(ArchiveBrowser)
+        self.job_table.now = now
+        self.detail_pane.now = now
+        archives = self.archives
         archives.border_title = "Archives"
         archives.empty_text = "Select a folder."
         archives.store_of = lambda: self.gapp.store
-        archives.lookup_of = self._state_lookup
+        archives.lookup_of = self.campaigns.state_lookup
         tree.focus()
         # After the first frame: connecting imports aioboto3 (slow) in the worker.
-        self.call_after_refresh(self.start_connect)
+        self.call_after_refresh(self.connection.start)
+
+    # -- actions: each a call on the part that owns it ---------------------------------------
+
+    def action_refresh(self) -> None:
+        self.poll.refresh_now()
+
+    def action_inventory(self) -> None:
+        self.inventory.request()
+
+    def action_download(self) -> None:
+        self.transfers.download()
+
+    def action_upload(self) -> None:
+        self.transfers.upload()
+
+    def action_cancel_transfer(self) -> None:
+        self.transfers.cancel_focused()
+
+    def action_sort(self) -> None:
+        self.browse.sort()
+
+    def action_duplicates(self) -> None:
+        self.browse.duplicates()
+
+    def action_synology_index(self) -> None:
+        self.appliance.request()
+
+    def action_delete(self) -> None:
+        self.deletion.delete()
+
+    def action_create_vault(self) -> None:
+        self.vault_admin.create_vault()
+
+    def action_delete_vault(self) -> None:
+        self.vault_admin.delete_vault()
+
+    def action_vault_settings(self) -> None:
+        self.vault_admin.settings()
+
+    def action_filter(self) -> None:
+        self.navigation.open_filter()
+
+    def action_back(self) -> None:
+        self.navigation.back()
+
+    def action_jump(self) -> None:
+        self.navigation.jump()
+
+    def action_detail_tab(self, step: int) -> None:
+        self.detail_pane.cycle_tab(step)
+
+    def action_help(self) -> None:
+        from glacier_tui.ui.screens.help import HelpScreen
+
+        self.app.push_screen(HelpScreen(self.gapp.help_sections()))
+
+    def action_quit(self) -> None:
+        self.gapp.action_confirm_quit()
+
+    # -- messages from the widgets ---------------------------------------------------------
+
+    @on(Tree.NodeHighlighted, "#vaults")
+    def _tree_highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:
+        self.detail.show_tree(event.node.data)
+        self.browse.show_folder(event.node.data)
+        self.update_bindings()
+
+    @on(DataTable.RowHighlighted, "#jobs")
+    def _job_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if isinstance(self.focused, JobTable):
+            self.detail.show_job()
+        self.update_bindings()
+
+    def on_descendant_focus(self) -> None:
+        self.detail.show_current()
+        self.refresh_bindings()
+
+    def on_archive_list_highlighted(self, message: ArchiveList.Highlighted) -> None:
+        if isinstance(self.focused, ArchiveList):
+            self.detail.show_archive(message.row)
+
+    def on_archive_list_marked(self, _: ArchiveList.Marked) -> None:
+        self.update_bindings()
+
+    def on_transfers_panel_cancel_requested(
+        self, message: TransfersPanel.CancelRequested
+    ) -> None:
+        self.transfers.cancel(message.transfer_id)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.navigation.filter_changed(event.value)
+
+    def on_filter_bar_closed(self, message: FilterBar.Closed) -> None:
+        self.navigation.filter_closed(clear=message.clear)
+
+    # -- messages one part's workers post for another part ---------------------------------
+
+    def on_transfer_update(self, message: TransferUpdate) -> None:
+        self.transfers.update(message.state)
+
+    def on_job_started(self, message: JobStarted) -> None:
+        self.jobs.started(message)
+
+    def on_inventory_imported(self, message: InventoryImported) -> None:
+        self.inventory.imported(message)
+
+    def on_archives_removed(self, message: ArchivesRemoved) -> None:
+        self.deletion.removed(message)
+
+    def on_vaults_changed(self, _: VaultsChanged) -> None:
+        self.connection.reload()
 
     # -- status and errors -----------------------------------------------------------------
 
     def on_info(self, message: Info) -> None:
-        self.query_one(GlacierHeader).set_info(status=message.text)
+        self.header.set_info(status=message.text)
 
     def on_notice(self, message: Notice) -> None:
         # Wire text (names, server messages) is never markup; the severity is shown as given.
@@ -184,25 +347,35 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
     def on_operation_error(self, message: OperationError) -> None:
         self.on_notice(message)
 
-    # -- bindings --------------------------------------------------------------------------
+    # -- guards and bindings ---------------------------------------------------------------
+
+    def writable(self, what: str) -> bool:
+        """Call-site guard: no mutating request in read-only mode, whatever the keymap does."""
+        if self.gapp.settings.readonly:
+            self.notify(f"Read-only mode: {what} is disabled.", severity="warning")
+            return False
+        if self.gapp.client is None:
+            self.notify("Not connected yet.", severity="warning")
+            return False
+        return True
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in MUTATING and self.gapp.settings.readonly:
             return False  # hidden from the footer, refused when pressed
         if action == "cancel_transfer":
-            return bool(self.query_one(TransfersPanel).running())
-        if action in NEEDS_CLIENT and action != "refresh" and not self.connected:
+            return bool(self.transfers_panel.running())
+        if action in NEEDS_CLIENT and action != "refresh" and not self.connection.connected:
             return None  # shown disabled until connected
         if action == "download":
             if not isinstance(self.focused, JobTable):  # marks or the folder: what is ready
-                return True if self._selection() else None
-            job = self.query_one(JobTable).current_job()
+                return True if self.browse.selection() else None
+            job = self.job_table.current_job()
             return True if job is not None and job.succeeded else None
         if action == "restore":
-            return True if self._selection() else None
+            return True if self.browse.selection() else None
         return True
 
-    def _update_bindings(self) -> None:
+    def update_bindings(self) -> None:
         """Refresh the footer only when a context-dependent binding changed state.
 
         Every refresh recomposes the footer and lays out the whole screen: done on each
@@ -213,11 +386,3 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
         if state != self._binding_state:
             self._binding_state = state
             self.refresh_bindings()
-
-    def action_help(self) -> None:
-        from glacier_tui.ui.screens.help import HelpScreen
-
-        self.app.push_screen(HelpScreen(self.gapp.help_sections()))
-
-    def action_quit(self) -> None:
-        self.gapp.action_confirm_quit()

@@ -1,10 +1,8 @@
-"""What every part of the main screen shares: its state, the app, guards, helpers.
+"""The record of this app's writes to a vault, row helpers, and a transitional base.
 
-:class:`MainScreenBase` holds the screen's state (set up in ``__init__``), the typed app
-(``gapp``), the read-only guard and the record of this app's writes to a vault. The parts
-(the mixins of this package) call one another through ``self``: the methods one part
-calls on another are declared below for the type checker only (``TYPE_CHECKING``), so
-that each definition is checked against its callers and nothing is added at run time.
+``mark_written`` / ``recently_written`` keep in the store when this app last uploaded to
+or deleted from a vault (the delete-vault dialog warns when that is after the last
+inventory). :class:`MainScreenBase` only remains for the areas that are still mixins.
 """
 
 from __future__ import annotations
@@ -17,44 +15,66 @@ from textual.worker import Worker
 
 from glacier_tui.glacier.campaign_view import Milestones
 from glacier_tui.ui.campaign_board import CampaignBoard
-from glacier_tui.ui.job_followup import JobFollowUp
 from glacier_tui.ui.widgets.archive_list import Row
 from glacier_tui.ui.widgets.restores_panel import CampaignRow
 from glacier_tui.ui.widgets.vault_tree import NodeData, vault_key
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from pathlib import Path
-
-    from glacier_tui.glacier.models import Job, Vault
+    from glacier_tui.glacier.models import Vault
     from glacier_tui.glacier.operations import ArchiveTarget
     from glacier_tui.ui.app import GlacierApp
-    from glacier_tui.ui.poller import Poller
     from glacier_tui.ui.restore_model import RestoreRequest
-    from glacier_tui.ui.screens.main.deletion import DeleteTarget
+    from glacier_tui.ui.screens.main.browse import Browse
+    from glacier_tui.ui.screens.main.connection import Connection
+    from glacier_tui.ui.screens.main.jobs import Jobs
+    from glacier_tui.ui.screens.main.transfers import Transfers
 
 # Store journal key prefix: when this app last uploaded to / deleted from a vault.
 WRITTEN_KEY = "vault-written:"
 
 
+def mark_written(gapp: GlacierApp, vault: Vault) -> None:
+    """Remember (in the store) that this app wrote to the vault now (thread)."""
+    gapp.store.journal_put(WRITTEN_KEY + vault_key(vault), gapp.clock().isoformat())
+
+
+def recently_written(gapp: GlacierApp, vault: Vault) -> bool:
+    """True when this app uploaded or deleted since the vault's last inventory (thread)."""
+    value = gapp.store.journal_get(WRITTEN_KEY + vault_key(vault))
+    return written_since_inventory(value, vault.last_inventory_date)
+
+
+def written_since_inventory(written: object, last_inventory: datetime | None) -> bool:
+    """Whether a recorded write time (ISO text from the store) is after the last inventory."""
+    if not isinstance(written, str):
+        return False
+    try:
+        when = datetime.fromisoformat(written)
+    except ValueError:
+        return False
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return last_inventory is None or when > last_inventory
+
+
+def row_path(row: Row) -> str:
+    """A row's decoded path (store rows have one; other sources only a name)."""
+    return str(getattr(row, "path", row.name))
+
+
+# transitional: removed when campaigns/restore/migrate/close_out are parts. The four
+# areas still written as mixins reach the parts through the old names below, and the
+# parts reach those four through ``main.campaigns`` / ``main.restore`` shims.
 class MainScreenBase(Screen[None]):
-    """The main screen's state and shared guards; the parts add what it does."""
+    """Transitional: what the remaining mixins share (the campaign board) and the old
+    names they call, each delegating to the part that owns it."""
 
     def __init__(self) -> None:
         super().__init__(id="main")
-        self.connected = False
-        self.vaults: dict[str, Vault] = {}
-        # The jobs started here and what follows them (ui/job_followup.py).
-        self.followup = JobFollowUp()
-        self.transfer_workers: dict[str, Worker[Any]] = {}
-        self.poller = self._make_poller()  # the refresh schedule (ui/poller.py)
-        self._settings_vault = ""
-        self._binding_state: tuple[bool | None, ...] = ()
-        self._delete_seq = 0
         # Restore campaigns: rows, runners, their jobs, milestones (ui/campaign_board.py).
         self.board = CampaignBoard()
 
-    # The campaign board's records, under the names the parts (and their tests) use.
+    # The campaign board's records, under the names the campaign mixins use.
     @property
     def campaign_rows(self) -> dict[int, CampaignRow]:
         return self.board.rows
@@ -75,101 +95,86 @@ class MainScreenBase(Screen[None]):
     def milestones(self) -> Milestones:
         return self.board.milestones
 
-    # The follow-up's records, under the names the parts (and their tests) use.
+    # Old names, delegating to the parts.
     @property
-    def started_here(self) -> set[str]:
-        return self.followup.started_here
+    def vaults(self) -> dict[str, Vault]:
+        return self.connection.vaults
 
     @property
-    def inventory_jobs(self) -> dict[str, str]:
-        return self.followup.inventory_jobs
-
-    @property
-    def index_jobs(self) -> dict[str, str]:
-        return self.followup.index_jobs
-
-    @property
-    def handled(self) -> set[str]:
-        return self.followup.handled
-
-    @property
-    def gapp(self) -> GlacierApp:
-        from glacier_tui.ui.app import GlacierApp
-
-        assert isinstance(self.app, GlacierApp)
-        return self.app
+    def transfer_workers(self) -> dict[str, Worker[Any]]:
+        return self.transfers.transfer_workers
 
     def _writable(self, what: str) -> bool:
-        """Call-site guard: no mutating request in read-only mode, whatever the keymap does."""
-        if self.gapp.settings.readonly:
-            self.notify(f"Read-only mode: {what} is disabled.", severity="warning")
-            return False
-        if self.gapp.client is None:
-            self.notify("Not connected yet.", severity="warning")
-            return False
-        return True
+        return self.writable(what)
+
+    def _selection(self) -> list[NodeData]:
+        return self.browse.selection()
+
+    def _clear_marks(self) -> None:
+        self.browse.clear_marks()
+
+    def _jobs_title(self) -> None:
+        self.jobs.title()
 
     def _mark_written(self, vault: Vault) -> None:
-        """Remember (in the store) that this app wrote to the vault now (thread)."""
-        self.gapp.store.journal_put(WRITTEN_KEY + vault_key(vault), self.gapp.clock().isoformat())
+        mark_written(self.gapp, vault)
 
-    def _recently_written(self, vault: Vault) -> bool:
-        """True when this app uploaded or deleted since the vault's last inventory (thread)."""
-        value = self.gapp.store.journal_get(WRITTEN_KEY + vault_key(vault))
-        return written_since_inventory(value, vault.last_inventory_date)
+    # The parts' view of the mixins, under the names they have as parts.
+    @property
+    def campaigns(self) -> _CampaignsShim:
+        return _CampaignsShim(self)
+
+    @property
+    def restore(self) -> _RestoreShim:
+        return _RestoreShim(self)
 
     if TYPE_CHECKING:
-        # Defined by one part, called by others.
-        def start_connect(self) -> None: ...
-        async def _post_vaults(self, vaults: list[Vault]) -> None: ...
-        async def _load_jobs(self, vault_names: list[str], *, complete: bool) -> None: ...
-        def _arm_poll(self, delay: float) -> None: ...
-        def _make_poller(self) -> Poller: ...
-        def _update_bindings(self) -> None: ...
-        def _show_current_detail(self) -> None: ...
-        def _show_archive_detail(self, row: Row) -> None: ...
-        def _show_folder(self, data: NodeData | None, *, force: bool = False) -> None: ...
-        def _set_search(self, text: str) -> None: ...
-        def _refresh_list(self, vault_name: str) -> None: ...
+        # Defined by MainScreen.
+        connection: Connection
+        browse: Browse
+        jobs: Jobs
+        transfers: Transfers
+
         @property
-        def _list_vault(self) -> str: ...
-        @property
-        def _list_folder(self) -> str | None: ...
-        @property
-        def _search_text(self) -> str: ...
-        def _index_for_search(self, vault_name: str) -> None: ...
-        def _selection(self) -> list[NodeData]: ...
-        def _clear_marks(self) -> None: ...
-        def _start_download(self, job: Job, inventory_for: str | None = None) -> None: ...
-        def _import_inventory(self, vault: str, path: Path) -> int: ...
-        def _appliance_rows(self, vault: str) -> list[tuple[str, str]]: ...
-        def _fetch_index(self, job: Job, data: str) -> None: ...
-        def _progress(self, tid: str, name: str, kind: str) -> Callable[[Any], None]: ...
-        def _start_deletes(self, vault: str, targets: list[DeleteTarget], name: str, *,
-                           emptying: bool) -> None: ...
-        def action_delete_vault(self) -> None: ...
+        def gapp(self) -> GlacierApp: ...
+        def writable(self, what: str) -> bool: ...
+
+        # Defined by one mixin, called by another or by a shim.
+        async def _find_campaigns(self) -> None: ...
         async def _start_campaigns(self, selection: list[NodeData], request: RestoreRequest,
                                    single_archive: bool) -> None: ...
-        async def _find_campaigns(self) -> None: ...
         def _clear_campaign_filter(self) -> bool: ...
         def _state_lookup(self, vault_name: str) -> Any: ...
         def _resolve_archives(self, selection: list[NodeData]) -> list[ArchiveTarget]: ...
-        def _jobs_title(self) -> None: ...
 
 
-def written_since_inventory(written: object, last_inventory: datetime | None) -> bool:
-    """Whether a recorded write time (ISO text from the store) is after the last inventory."""
-    if not isinstance(written, str):
-        return False
-    try:
-        when = datetime.fromisoformat(written)
-    except ValueError:
-        return False
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return last_inventory is None or when > last_inventory
+class _CampaignsShim:
+    """transitional: ``main.campaigns`` until the campaigns area is a part."""
+
+    def __init__(self, screen: MainScreenBase) -> None:
+        self._screen = screen
+
+    @property
+    def board(self) -> CampaignBoard:
+        return self._screen.board
+
+    def find(self) -> None:
+        screen = self._screen
+        screen.run_worker(screen._find_campaigns(), group="campaigns-find", exclusive=True,
+                          exit_on_error=False)
+
+    def state_lookup(self, vault_name: str) -> Any:
+        return self._screen._state_lookup(vault_name)
+
+    def clear_filter(self) -> bool:
+        return self._screen._clear_campaign_filter()
 
 
-def row_path(row: Row) -> str:
-    """A row's decoded path (store rows have one; other sources only a name)."""
-    return str(getattr(row, "path", row.name))
+class _RestoreShim:
+    """transitional: ``main.restore`` until the restore area is a part."""
+
+    def __init__(self, screen: MainScreenBase) -> None:
+        self._screen = screen
+
+    def resolve_archives(self, selection: list[NodeData]) -> list[ArchiveTarget]:
+        return self._screen._resolve_archives(selection)

@@ -13,13 +13,13 @@ import asyncio
 from textual import work
 
 from glacier_tui.ui.messages import OperationError
-from glacier_tui.ui.screens.main.base import MainScreenBase, row_path
-from glacier_tui.ui.widgets.archive_browser import ArchiveBrowser
+from glacier_tui.ui.screens.main.base import row_path
+from glacier_tui.ui.screens.main.part import Part
 from glacier_tui.ui.widgets.archive_list import ArchiveList
-from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree, vault_key
+from glacier_tui.ui.widgets.vault_tree import NodeData, vault_key
 
 
-class BrowseMixin(MainScreenBase):
+class Browse(Part):
     """Tell the archive browser which folder is under the tree cursor; marks; duplicates.
 
     The browser (``ArchiveBrowser``) owns the list's vault, folder, totals, sort and
@@ -27,70 +27,62 @@ class BrowseMixin(MainScreenBase):
     """
 
     @property
-    def browser(self) -> ArchiveBrowser:
-        return self.query_one(ArchiveBrowser)
+    def list_vault(self) -> str:
+        return self.main.archives.vault
 
     @property
-    def _list_vault(self) -> str:
-        return self.browser.vault
+    def list_folder(self) -> str | None:
+        return self.main.archives.folder
 
     @property
-    def _list_folder(self) -> str | None:
-        return self.browser.folder
+    def search_text(self) -> str:
+        return self.main.archives.search_text
 
-    @property
-    def _search_text(self) -> str:
-        return self.browser.search_text
-
-    def _show_folder(self, data: NodeData | None, *, force: bool = False) -> None:
+    def show_folder(self, data: NodeData | None, *, force: bool = False) -> None:
         """Point the archive list at the folder (or vault root) under the tree cursor."""
         if data is None or not data.vault or data.kind not in ("vault", "folder"):
             return
-        vault = self.vaults.get(data.vault)
+        main = self.main
+        vault = main.connection.vaults.get(data.vault)
         if vault is None:
             return
         path = data.path if data.kind == "folder" else ""
-        self.browser.show_folder(
+        main.archives.show_folder(
             data.vault, vault_key(vault), path,
-            has_inventory=bool(self.query_one(VaultTree).has_inventory.get(data.vault)),
+            has_inventory=bool(main.vault_tree.has_inventory.get(data.vault)),
             force=force)
 
-    def _refresh_list(self, vault_name: str) -> None:
+    def refresh_list(self, vault_name: str) -> None:
         """Show the list again if it shows ``vault_name`` (its inventory changed)."""
-        if self._list_vault == vault_name:
-            self._show_folder(NodeData("folder", vault_name, path=self._list_folder or ""),
-                              force=True)
+        if self.list_vault == vault_name:
+            self.show_folder(NodeData("folder", vault_name, path=self.list_folder or ""),
+                             force=True)
 
-    def action_sort(self) -> None:
-        self.browser.action_sort()
+    def sort(self) -> None:
+        self.main.archives.action_sort()
 
-    def _set_search(self, text: str) -> None:
-        vault = self.vaults.get(self._list_vault)
-        if vault is None or not self.query_one(VaultTree).has_inventory.get(vault.name):
+    def set_search(self, text: str) -> None:
+        main = self.main
+        vault = main.connection.vaults.get(self.list_vault)
+        if vault is None or not main.vault_tree.has_inventory.get(vault.name):
             return
-        self.browser.search(text)
+        main.archives.search(text)
 
-    def _index_for_search(self, vault_name: str) -> None:
-        vault = self.vaults.get(vault_name)
+    def index_for_search(self, vault_name: str) -> None:
+        vault = self.main.connection.vaults.get(vault_name)
         if vault is not None:
-            self.browser.index_for_search(vault_name, vault_key(vault))
+            self.main.archives.index_for_search(vault_name, vault_key(vault))
 
-    def on_archive_list_highlighted(self, message: ArchiveList.Highlighted) -> None:
-        if isinstance(self.focused, ArchiveList):
-            self._show_archive_detail(message.row)
-
-    def on_archive_list_marked(self, _: ArchiveList.Marked) -> None:
-        self._update_bindings()
-
-    def _selection(self) -> list[NodeData]:
+    def selection(self) -> list[NodeData]:
         """Marked folders (tree) and archives (list); else what is under the cursor."""
-        tree = self.query_one(VaultTree)
-        lst = self.query_one(ArchiveList)
+        main = self.main
+        tree = main.vault_tree
+        lst = main.archives
         picked = [NodeData("archive", vault, path=row_path(row), archive_id=aid, size=row.size)
                   for aid, (vault, row) in lst.marked_rows.items()]
         if tree.marks or picked:
             return list(tree.marks.values()) + picked
-        if isinstance(self.focused, ArchiveList):
+        if isinstance(main.focused, ArchiveList):
             row = lst.current_row()
             if row is None or not lst.context:
                 return []
@@ -98,17 +90,18 @@ class BrowseMixin(MainScreenBase):
                              archive_id=row.archive_id, size=row.size)]
         return tree.selection()
 
-    def _clear_marks(self) -> None:
-        tree = self.query_one(VaultTree)
-        lst = self.query_one(ArchiveList)
+    def clear_marks(self) -> None:
+        tree = self.main.vault_tree
+        lst = self.main.archives
         if tree.marks:
             tree.clear_marks()
         if lst.marked:
             lst.clear_marks()
 
-    def action_duplicates(self) -> None:
-        vault = self._list_vault or self.query_one(VaultTree).current_vault()
-        if not vault or not self.query_one(VaultTree).has_inventory.get(vault):
+    def duplicates(self) -> None:
+        tree = self.main.vault_tree
+        vault = self.list_vault or tree.current_vault()
+        if not vault or not tree.has_inventory.get(vault):
             self.notify("Select a vault with a cached inventory first.", severity="warning")
             return
         self._open_duplicates(vault)
@@ -117,7 +110,7 @@ class BrowseMixin(MainScreenBase):
     async def _open_duplicates(self, vault_name: str) -> None:
         from glacier_tui.ui.screens.duplicates import DuplicatesScreen
 
-        vault = self.vaults.get(vault_name)
+        vault = self.main.connection.vaults.get(vault_name)
         if vault is None:
             return
         try:

@@ -13,12 +13,10 @@ from glacier_tui.ui.messages import (
     Info,
     InventoryFlags,
     OperationError,
-    VaultsChanged,
     VaultsLoaded,
 )
-from glacier_tui.ui.screens.main.base import MainScreenBase
-from glacier_tui.ui.widgets.header import GlacierHeader
-from glacier_tui.ui.widgets.vault_tree import VaultTree, vault_key
+from glacier_tui.ui.screens.main.part import Part
+from glacier_tui.ui.widgets.vault_tree import vault_key
 
 if TYPE_CHECKING:
     from glacier_tui.glacier.models import Vault
@@ -26,11 +24,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("glacier_tui.ui")
 
 
-class ConnectionMixin(MainScreenBase):
+class Connection(Part):
     """Connect in a worker, then keep the vault list (and which have an inventory) current."""
 
-    def start_connect(self) -> None:
-        self.query_one(VaultTree).set_status("Connecting…")
+    def __init__(self) -> None:
+        super().__init__()
+        self.connected = False
+        self.vaults: dict[str, Vault] = {}
+
+    def start(self) -> None:
+        self.main.vault_tree.set_status("Connecting…")
         self.run_worker(self._connect(), group="connect", exclusive=True, exit_on_error=False)
 
     async def _connect(self) -> None:
@@ -48,10 +51,11 @@ class ConnectionMixin(MainScreenBase):
             self.post_message(ConnectFailed(exc))
             return
         self.post_message(Connected(client.endpoint_url, client.region))
-        await self._post_vaults(vaults)
-        await self._load_jobs([v.name for v in vaults], complete=True)
+        await self.post_vaults(vaults)
+        await self.main.jobs.load([v.name for v in vaults], complete=True)
 
-    async def _post_vaults(self, vaults: list[Vault]) -> None:
+    async def post_vaults(self, vaults: list[Vault]) -> None:
+        """Post the vault list and which vaults have a cached inventory (read in a thread)."""
         flags = await asyncio.to_thread(self._inventory_flags, vaults)
         self.post_message(VaultsLoaded(vaults))
         self.post_message(InventoryFlags(flags))
@@ -62,44 +66,44 @@ class ConnectionMixin(MainScreenBase):
 
     def on_connected(self, message: Connected) -> None:
         self.connected = True
-        self.query_one(GlacierHeader).set_info(endpoint=message.endpoint, region=message.region,
-                                               status="")
-        self.refresh_bindings()
-        self._arm_poll(self.gapp.poll_interval)
-        self.run_worker(self._find_campaigns(), group="campaigns-find", exclusive=True,
-                        exit_on_error=False)
+        main = self.main
+        main.header.set_info(endpoint=message.endpoint, region=message.region, status="")
+        main.refresh_bindings()
+        main.poll.arm(self.gapp.poll_interval)
+        main.campaigns.find()
 
     def on_connect_failed(self, message: ConnectFailed) -> None:
         from glacier_tui.ui.screens.error import ErrorScreen, describe_error
 
         title, text, hint = describe_error(message.error)
-        self.query_one(VaultTree).set_status(f"{title}. Press R to retry.")
-        self.query_one(GlacierHeader).set_info(status="not connected")
+        self.main.vault_tree.set_status(f"{title}. Press R to retry.")
+        self.main.header.set_info(status="not connected")
 
         def retry(result: str | None) -> None:
             if result == "retry":
-                self.start_connect()
+                self.start()
 
         self.app.push_screen(ErrorScreen(title, text, hint), retry)
 
     def on_vaults_loaded(self, message: VaultsLoaded) -> None:
         self.vaults = {v.name: v for v in message.vaults}
-        tree = self.query_one(VaultTree)
+        tree = self.main.vault_tree
         tree.now = self.gapp.clock()
         tree.set_vaults(message.vaults, tree.has_inventory)
         tree.border_title = f"Vaults ({len(message.vaults)})"
-        self._show_current_detail()
+        self.main.detail.show_current()
 
     def on_inventory_flags(self, message: InventoryFlags) -> None:
-        tree = self.query_one(VaultTree)
+        tree = self.main.vault_tree
         changed = [n for n, f in message.flags.items() if tree.has_inventory.get(n) != f]
         tree.has_inventory.update(message.flags)
         for name in changed:
             tree.reset_vault(name)
         for name in changed:
-            self._refresh_list(name)
+            self.main.browse.refresh_list(name)
 
-    def on_vaults_changed(self, _: VaultsChanged) -> None:
+    def reload(self) -> None:
+        """List the vaults again (one was created or deleted)."""
         self.run_worker(self._reload_vaults(), group="vaults", exclusive=True,
                         exit_on_error=False)
 
@@ -112,4 +116,4 @@ class ConnectionMixin(MainScreenBase):
         except Exception as exc:
             self.post_message(OperationError(user_message(exc), title="Listing vaults failed"))
             return
-        await self._post_vaults(vaults)
+        await self.post_vaults(vaults)

@@ -6,6 +6,8 @@ deleted are dropped from the cached inventory, whatever happens.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual import work
 
@@ -17,25 +19,36 @@ from glacier_tui.ui.messages import (
     TransferRow,
     TransferUpdate,
 )
-from glacier_tui.ui.screens.main.base import MainScreenBase
-from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree, vault_key
+from glacier_tui.ui.screens.main.base import mark_written
+from glacier_tui.ui.screens.main.part import Part
+from glacier_tui.ui.widgets.vault_tree import NodeData, vault_key
+
+if TYPE_CHECKING:
+    from glacier_tui.glacier.models import Vault
+    from glacier_tui.ui.app import GlacierApp
 
 # An archive to delete: (archive id, path, size).
 DeleteTarget = tuple[str, str, int | None]
 
 
-class DeletionMixin(MainScreenBase):
+class Deletion(Part):
     """Confirm and delete archives, a few requests at a time."""
 
-    def action_delete(self) -> None:
-        if not self._writable("delete"):
+    def __init__(self) -> None:
+        super().__init__()
+        self._seq = 0  # numbers the delete transfers (their ids)
+
+    def delete(self) -> None:
+        """Delete: the marked archives (or, on a vault, the vault itself)."""
+        main = self.main
+        if not main.writable("delete"):
             return
-        tree = self.query_one(VaultTree)
-        archives = [d for d in self._selection() if d.kind == "archive"]
+        tree = main.vault_tree
+        archives = [d for d in main.browse.selection() if d.kind == "archive"]
         if not archives:
             node = tree.cursor_node
             if node is not None and node.data is not None and node.data.kind == "vault":
-                self.action_delete_vault()
+                main.vault_admin.delete_vault()
                 return
             self.notify("Mark archives to delete (space); folders are not deleted at once.",
                         severity="warning")
@@ -56,23 +69,23 @@ class DeletionMixin(MainScreenBase):
             ConfirmScreen("Delete archives?", body, confirm_label="Delete"))
         if not ok or self.gapp.client is None or self.gapp.settings.readonly:
             return
-        self._clear_marks()
+        self.main.browse.clear_marks()
         by_vault: dict[str, list[DeleteTarget]] = {}
         for a in archives:
             by_vault.setdefault(a.vault, []).append((a.archive_id, a.path, a.size))
         for vault, targets in by_vault.items():
             name = f"{targets[0][1]} ({vault})" if len(targets) == 1 else \
                 f"{len(targets)} archives of {vault}"
-            self._start_deletes(vault, targets, name, emptying=False)
+            self.start(vault, targets, name, emptying=False)
 
-    def _start_deletes(self, vault: str, targets: list[DeleteTarget], name: str, *,
-                       emptying: bool) -> None:
+    def start(self, vault: str, targets: list[DeleteTarget], name: str, *,
+              emptying: bool) -> None:
         """Delete archives in a transfers worker (listed in the Transfers panel, cancellable)."""
-        self._delete_seq += 1
-        tid = f"delete:{vault}:{self._delete_seq}"
+        self._seq += 1
+        tid = f"delete:{vault}:{self._seq}"
         self.post_message(TransferUpdate(TransferRow(tid, "delete", name,
                                                        total=len(targets))))
-        self.transfer_workers[tid] = self.run_worker(
+        self.main.transfers.transfer_workers[tid] = self.run_worker(
             self._run_deletes(vault, targets, tid, name, emptying=emptying),
             group="transfers", exit_on_error=False)
 
@@ -84,6 +97,8 @@ class DeletionMixin(MainScreenBase):
         client = self.gapp.client
         if client is None or self.gapp.settings.readonly:
             return
+        # Read here, on the UI loop: record() runs in a thread.
+        gapp, v = self.gapp, self.main.connection.vaults.get(vault)
 
         def progress(p: DeleteProgress) -> None:
             self.post_message(TransferUpdate(TransferRow(
@@ -92,7 +107,7 @@ class DeletionMixin(MainScreenBase):
 
         def record(archive_ids: list[str]) -> None:  # in a thread, whatever happens
             try:
-                self._forget_archives(vault, archive_ids)
+                forget_archives(gapp, v, archive_ids)
             finally:
                 self.post_message(ArchivesRemoved(vault, len(archive_ids)))
 
@@ -121,17 +136,18 @@ class DeletionMixin(MainScreenBase):
                 f"{len(deleted)} archive(s) deleted (the inventory updates within a day).",
                 title="Deleted"))
 
-    def _forget_archives(self, vault: str, archive_ids: list[str]) -> None:
-        """Record deletions: drop them from the cached inventory, note the vault was written."""
-        from glacier_tui.glacier.operations import forget_archives
+    def removed(self, message: ArchivesRemoved) -> None:
+        """Archives were deleted (here or by a close-out): show the vault and list again."""
+        self.main.vault_tree.reset_vault(message.vault)
+        self.main.browse.refresh_list(message.vault)
 
-        v = self.vaults.get(vault)
-        if v is None:
-            return
-        forget_archives(self.gapp.store, vault_key(v), archive_ids)
-        self._mark_written(v)
 
-    def on_archives_removed(self, message: ArchivesRemoved) -> None:
-        tree = self.query_one(VaultTree)
-        tree.reset_vault(message.vault)
-        self._refresh_list(message.vault)
+def forget_archives(gapp: GlacierApp, v: Vault | None, archive_ids: list[str]) -> None:
+    """Record deletions: drop them from the cached inventory, note the vault was written
+    (thread)."""
+    from glacier_tui.glacier.operations import forget_archives as forget
+
+    if v is None:
+        return
+    forget(gapp.store, vault_key(v), archive_ids)
+    mark_written(gapp, v)

@@ -6,60 +6,49 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from textual import on
-from textual.widgets import DataTable, Tree
-
 from glacier_tui.ui.formatting import human_size, user_message
 from glacier_tui.ui.messages import VaultSettingsLoaded
-from glacier_tui.ui.screens.main.base import MainScreenBase, row_path
+from glacier_tui.ui.screens.main.base import row_path
+from glacier_tui.ui.screens.main.part import Part
 from glacier_tui.ui.widgets.archive_list import ArchiveList, Row
-from glacier_tui.ui.widgets.detail_pane import DetailPane
 from glacier_tui.ui.widgets.job_table import JobTable
-from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree
+from glacier_tui.ui.widgets.vault_tree import NodeData
 
 
-class DetailMixin(MainScreenBase):
+class Detail(Part):
     """Show the focused item in the detail pane; load a vault's settings summary (debounced)."""
 
-    @on(Tree.NodeHighlighted, "#vaults")
-    def _tree_highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:
-        self._show_tree_detail(event.node.data)
-        self._show_folder(event.node.data)
-        self._update_bindings()
+    def __init__(self) -> None:
+        super().__init__()
+        self._settings_vault = ""  # the vault whose settings are shown (or loading)
 
-    @on(DataTable.RowHighlighted, "#jobs")
-    def _job_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if isinstance(self.focused, JobTable):
-            self._show_job_detail()
-        self._update_bindings()
-
-    def on_descendant_focus(self) -> None:
-        self._show_current_detail()
-        self.refresh_bindings()
-
-    def _show_current_detail(self) -> None:
-        if isinstance(self.focused, JobTable):
-            self._show_job_detail()
-        elif isinstance(self.focused, ArchiveList):
-            row = self.focused.current_row()
+    def show_current(self) -> None:
+        """Show what has the focus: the job, the archive, or the tree's node."""
+        main = self.main
+        focused = main.focused
+        if isinstance(focused, JobTable):
+            self.show_job()
+        elif isinstance(focused, ArchiveList):
+            row = focused.current_row()
             if row is not None:
-                self._show_archive_detail(row)
+                self.show_archive(row)
         else:
-            node = self.query_one(VaultTree).cursor_node
-            self._show_tree_detail(node.data if node is not None else None)
+            node = main.vault_tree.cursor_node
+            self.show_tree(node.data if node is not None else None)
 
-    def _show_job_detail(self) -> None:
-        table = self.query_one(JobTable)
+    def show_job(self) -> None:
+        table = self.main.job_table
         job = table.current_job()
         if job is not None:
-            pane = self.query_one(DetailPane)
+            pane = self.main.detail_pane
             pane.now = self.gapp.clock()
             pane.show_job(job, table.names.get(job.job_id))
 
-    def _show_tree_detail(self, data: NodeData | None) -> None:
+    def show_tree(self, data: NodeData | None) -> None:
         if data is None or not data.vault:
             return
-        pane = self.query_one(DetailPane)
+        main = self.main
+        pane = main.detail_pane
         pane.now = self.gapp.clock()
         if data.kind == "archive":
             pane.show_archive([("Vault", data.vault), ("Archive", data.path),
@@ -69,13 +58,12 @@ class DetailMixin(MainScreenBase):
             pane.show_archive([("Vault", data.vault), ("Folder", data.path + "/"),
                                ("Archives", str(data.count)), ("Size", human_size(data.size))])
             return
-        vault = self.vaults.get(data.vault)
+        vault = main.connection.vaults.get(data.vault)
         if vault is None:
             return
-        tree = self.query_one(VaultTree)
-        inv = [("Cached inventory", "yes" if tree.has_inventory.get(vault.name) else
+        inv = [("Cached inventory", "yes" if main.vault_tree.has_inventory.get(vault.name) else
                 "none — press i to request one")]
-        inv += self._appliance_rows(vault.name)
+        inv += main.appliance.rows(vault.name)
         pane.show_vault(vault, inv)
         if self.gapp.client is not None and self._settings_vault != vault.name:
             self._settings_vault = vault.name
@@ -83,11 +71,15 @@ class DetailMixin(MainScreenBase):
             self.run_worker(self._load_settings(vault.name), group="settings", exclusive=True,
                             exit_on_error=False)
 
-    def _show_archive_detail(self, row: Row) -> None:
-        pane = self.query_one(DetailPane)
+    def forget_settings(self) -> None:
+        """The shown vault's settings may have changed: read them again when shown."""
+        self._settings_vault = ""
+
+    def show_archive(self, row: Row) -> None:
+        main = self.main
         size = human_size(row.size) + (f" ({row.size:,} bytes)" if row.size is not None else "")
-        pane.show_archive([
-            ("Vault", self.query_one(ArchiveList).context),
+        main.detail_pane.show_archive([
+            ("Vault", main.archives.context),
             ("Path", row_path(row)),
             ("Description", str(getattr(row, "description", "")) or "—"),
             ("Size", size),
@@ -121,4 +113,4 @@ class DetailMixin(MainScreenBase):
         self.post_message(VaultSettingsLoaded(vault, summary))
 
     def on_vault_settings_loaded(self, message: VaultSettingsLoaded) -> None:
-        self.query_one(DetailPane).show_settings(message.vault, message.summary)
+        self.main.detail_pane.show_settings(message.vault, message.summary)

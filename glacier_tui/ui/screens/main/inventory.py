@@ -5,23 +5,25 @@ The download itself is a transfer (``transfers``), started when the job finishes
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from glacier_tui.ui.formatting import clean, user_message
 from glacier_tui.ui.messages import InventoryImported, InventoryPending, JobStarted, OperationError
-from glacier_tui.ui.screens.main.base import MainScreenBase
-from glacier_tui.ui.widgets.vault_tree import VaultTree, vault_key
+from glacier_tui.ui.screens.main.part import Part
+from glacier_tui.ui.widgets.vault_tree import vault_key
 
 
-class InventoryMixin(MainScreenBase):
+class Inventory(Part):
     """Request a vault's inventory and load it into the store."""
 
-    def action_inventory(self) -> None:
-        vault = self.query_one(VaultTree).current_vault()
+    def request(self) -> None:
+        """i: request the inventory of the vault under the cursor."""
+        vault = self.main.vault_tree.current_vault()
         if vault is None:
             self.notify("Select a vault first.", severity="warning")
             return
-        if not self._writable("requesting an inventory"):
+        if not self.main.writable("requesting an inventory"):
             return
         self.run_worker(self._request_inventory(vault), group="inventory", exit_on_error=False)
 
@@ -38,31 +40,35 @@ class InventoryMixin(MainScreenBase):
         self.post_message(InventoryPending(vault))
 
     def on_inventory_pending(self, message: InventoryPending) -> None:
-        tree = self.query_one(VaultTree)
+        tree = self.main.vault_tree
         tree.pending_inventory[message.vault] = self.gapp.clock()
         tree.reset_vault(message.vault)
         self.notify(f"Inventory of {clean(message.vault)} requested. Glacier takes hours on AWS.",
                     markup=False,
                     title="Inventory")
 
-    def on_inventory_imported(self, message: InventoryImported) -> None:
-        tree = self.query_one(VaultTree)
+    def imported(self, message: InventoryImported) -> None:
+        """An inventory was downloaded and imported (by the transfers' worker)."""
+        main = self.main
+        tree = main.vault_tree
         tree.has_inventory[message.vault] = True
         tree.pending_inventory.pop(message.vault, None)
         tree.reset_vault(message.vault)
         node = tree.vault_node(message.vault)
         if node is not None and not node.is_expanded:
             node.expand()
-        self._index_for_search(message.vault)
-        self._refresh_list(message.vault)
+        main.browse.index_for_search(message.vault)
+        main.browse.refresh_list(message.vault)
         self.notify(f"{clean(message.vault)}: {message.count} archives in the inventory",
                     markup=False, title="Inventory loaded")
 
-    def _import_inventory(self, vault: str, path: Path) -> int:
+    async def import_file(self, vault: str, path: Path) -> int:
+        """Import a downloaded inventory into the store (in a thread); how many archives."""
         from glacier_tui.glacier.inventory import import_inventory
 
-        v = self.vaults.get(vault)
+        v = self.main.connection.vaults.get(vault)  # read here, on the UI loop
         key = vault_key(v) if v is not None else vault
-        result = import_inventory(self.gapp.store, key, path,
-                                  expected_vault_arn=v.arn if v is not None else None)
+        result = await asyncio.to_thread(
+            import_inventory, self.gapp.store, key, path,
+            expected_vault_arn=v.arn if v is not None else None)
         return result.archives

@@ -10,62 +10,72 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from glacier_tui.ui.formatting import clean
+from glacier_tui.ui.job_followup import JobFollowUp
 from glacier_tui.ui.messages import JobsLoaded, JobStarted
-from glacier_tui.ui.screens.main.base import MainScreenBase
-from glacier_tui.ui.widgets.job_table import JobTable
-from glacier_tui.ui.widgets.vault_tree import VaultTree, vault_key
+from glacier_tui.ui.screens.main.part import Part
+from glacier_tui.ui.widgets.vault_tree import vault_key
 
 if TYPE_CHECKING:
     from glacier_tui.glacier.models import Job
 
 
-class JobsMixin(MainScreenBase):
+class Jobs(Part):
     """List jobs, show them, and follow up the ones started here."""
 
-    async def _load_jobs(self, vault_names: list[str], *, complete: bool) -> None:
-        """List jobs of the given vaults (the service's load_jobs) and post them as one message."""
+    def __init__(self) -> None:
+        super().__init__()
+        # The jobs started here and what follows them (ui/job_followup.py).
+        self.followup = JobFollowUp()
+
+    async def load(self, vault_names: list[str], *, complete: bool) -> None:
+        """List jobs of the given vaults (the service's load_jobs) and post them as one message.
+
+        Awaited by the connection's and the poll's workers; the message comes back here.
+        """
         from glacier_tui.glacier.operations import job_archive_names, load_jobs
 
-        client = self.gapp.client
+        gapp = self.gapp
+        client = gapp.client
         if client is None or not vault_names:
             return
         # On the backend thread: parsing pages never blocks the UI loop.
         listing = await load_jobs(
-            lambda name: self.gapp.poll_call(lambda c: c.list_jobs(name)), vault_names)
+            lambda name: gapp.poll_call(lambda c: c.list_jobs(name)), vault_names)
         # Names already shown need no store lookup (a poll lists every live job again).
-        shown = self.query_one(JobTable).names
-        keys = {name: vault_key(v) for name, v in self.vaults.items()}
+        shown = self.main.job_table.names  # read on the UI loop (an async worker)
+        keys = {name: vault_key(v) for name, v in self.main.connection.vaults.items()}
         names = await asyncio.to_thread(
-            job_archive_names, self.gapp.store, [j for j in listing.jobs if j.job_id not in shown],
-            keys, dict(self.gapp.archive_names))
+            job_archive_names, gapp.store, [j for j in listing.jobs if j.job_id not in shown],
+            keys, dict(gapp.archive_names))
         self.post_message(JobsLoaded(listing.jobs, listing.listed, names, complete=complete))
         if listing.errors:
             raise listing.errors[0]
 
     def on_jobs_loaded(self, message: JobsLoaded) -> None:
-        table = self.query_one(JobTable)
+        table = self.main.job_table
         table.now = self.gapp.clock()
         changes = table.upsert(message.jobs, message.names)
         if message.complete:
             by_vault: dict[str, set[str]] = {v: set() for v in message.vaults}
             for job in message.jobs:
                 by_vault.setdefault(job.vault_name, set()).add(job.job_id)
-            table.remove_missing(by_vault, keep=self.started_here)
-        for job in self.followup.to_announce(changes, self.campaign_jobs):
+            table.remove_missing(by_vault, keep=self.followup.started_here)
+        for job in self.followup.to_announce(changes, self.main.campaigns.board.jobs):
             self._job_finished(job)
         self._follow_up()
-        self._jobs_title()
-        self._show_current_detail()
+        self.title()
+        self.main.detail.show_current()
 
-    def _jobs_title(self) -> None:
-        table = self.query_one(JobTable)
-        cid = self.board.jobs_of
+    def title(self) -> None:
+        """The job table's title: how many jobs, or which campaign's jobs it shows."""
+        table = self.main.job_table
+        cid = self.main.campaigns.board.jobs_of
         table.border_title = f"Jobs ({len(table.jobs)})" if cid is None else \
             f"Jobs of restore #{cid} ({table.row_count}) · Esc: all"
 
     def _job_finished(self, job: Job) -> None:
         name = "inventory" if job.is_inventory_retrieval else \
-            self.query_one(JobTable).names.get(job.job_id, job.job_id[:8])
+            self.main.job_table.names.get(job.job_id, job.job_id[:8])
         if job.succeeded:
             self.notify(f"{clean(job.vault_name)}: {clean(name)} is ready", markup=False,
                         title="Job succeeded", timeout=6)
@@ -76,24 +86,25 @@ class JobsMixin(MainScreenBase):
 
     def _follow_up(self) -> None:
         """Carry out what the follow-up says is due (ui/job_followup.py)."""
-        due = self.followup.due(self.query_one(JobTable).jobs,
+        main = self.main
+        due = self.followup.due(main.job_table.jobs,
                                 auto_download=self.gapp.settings.auto_download)
         for item in due:
             if item.step == "import_inventory":
-                self._start_download(item.job, inventory_for=item.vault)
+                main.transfers.start_download(item.job, inventory_for=item.vault)
             elif item.step == "inventory_failed":
-                tree = self.query_one(VaultTree)
+                tree = main.vault_tree
                 tree.pending_inventory.pop(item.vault, None)
                 tree.reset_vault(item.vault)
             elif item.step == "fetch_index":
-                self._fetch_index(item.job, item.vault)
+                main.appliance.fetch_index(item.job, item.vault)
             else:
-                self._start_download(item.job)
+                main.transfers.start_download(item.job)
 
-    def on_job_started(self, message: JobStarted) -> None:
+    def started(self, message: JobStarted) -> None:
+        """A job was started here (restore, inventory, Synology index): show and follow it."""
         job = message.job
         self.followup.started(job)
-        table = self.query_one(JobTable)
-        table.upsert([job], {job.job_id: message.name} if message.name else {})
-        self._jobs_title()
+        self.main.job_table.upsert([job], {job.job_id: message.name} if message.name else {})
+        self.title()
         self._follow_up()

@@ -2,84 +2,86 @@
 
 from __future__ import annotations
 
-from textual import on, work
-from textual.widgets import Input
+from textual import work
 
 from glacier_tui.ui.formatting import clean
-from glacier_tui.ui.screens.main.base import MainScreenBase
+from glacier_tui.ui.screens.main.part import Part
 from glacier_tui.ui.widgets.archive_list import ArchiveList
-from glacier_tui.ui.widgets.filter_bar import FilterBar
 from glacier_tui.ui.widgets.job_table import JobTable
-from glacier_tui.ui.widgets.vault_tree import VaultTree
 
 
-class NavigationMixin(MainScreenBase):
+class Navigation(Part):
     """Filter, go back a step, jump to a vault or job."""
 
-    def action_filter(self) -> None:
-        focused = self.focused
-        bar = self.query_one(FilterBar)
+    def open_filter(self) -> None:
+        """/: filter the focused pane (the vaults, the jobs, or search the archives)."""
+        main = self.main
+        focused = main.focused
+        bar = main.filter_bar
         if isinstance(focused, JobTable):
             bar.open("jobs", "jobs", focused.filter_text)
         elif isinstance(focused, ArchiveList):
-            if not self.query_one(VaultTree).has_inventory.get(self._list_vault):
+            browse = main.browse
+            if not main.vault_tree.has_inventory.get(browse.list_vault):
                 self.notify("No cached inventory to search.", severity="warning")
                 return
-            self._index_for_search(self._list_vault)
-            bar.open("archives", f"all archives of {self._list_vault}", self._search_text)
+            browse.index_for_search(browse.list_vault)
+            bar.open("archives", f"all archives of {browse.list_vault}", browse.search_text)
         else:
-            tree = self.query_one(VaultTree)
-            bar.open("vaults", "vaults", tree.filter_text)
+            bar.open("vaults", "vaults", main.vault_tree.filter_text)
 
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        bar = self.query_one(FilterBar)
-        if bar.target_id == "jobs":
-            self.query_one(JobTable).set_filter(event.value)
-        elif bar.target_id == "archives":
-            self._set_search(event.value)
+    def filter_changed(self, value: str) -> None:
+        main = self.main
+        target = main.filter_bar.target_id
+        if target == "jobs":
+            main.job_table.set_filter(value)
+        elif target == "archives":
+            main.browse.set_search(value)
         else:
-            self.query_one(VaultTree).set_filter(event.value)
+            main.vault_tree.set_filter(value)
 
-    def on_filter_bar_closed(self, message: FilterBar.Closed) -> None:
-        bar = self.query_one(FilterBar)
-        if bar.target_id == "archives":
-            if message.clear:
-                self._set_search("")
-            self.query_one(ArchiveList).focus()
+    def filter_closed(self, *, clear: bool) -> None:
+        main = self.main
+        target_id = main.filter_bar.target_id
+        if target_id == "archives":
+            if clear:
+                main.browse.set_search("")
+            main.archives.focus()
             return
-        target = self.query_one(JobTable) if bar.target_id == "jobs" else \
-            self.query_one(VaultTree)
-        if message.clear:
+        target = main.job_table if target_id == "jobs" else main.vault_tree
+        if clear:
             target.set_filter("")
         target.focus()
 
-    def action_back(self) -> None:
-        tree = self.query_one(VaultTree)
-        if tree.marks or self.query_one(ArchiveList).marked:
-            self._clear_marks()
+    def back(self) -> None:
+        """Escape: undo the nearest thing (marks, search, filters), else go up the tree."""
+        main = self.main
+        tree = main.vault_tree
+        if tree.marks or main.archives.marked:
+            main.browse.clear_marks()
             return
-        if self._search_text:
-            self._set_search("")
+        if main.browse.search_text:
+            main.browse.set_search("")
             return
         if tree.filter_text:
             tree.set_filter("")
             return
-        table = self.query_one(JobTable)
+        table = main.job_table
         if table.filter_text:
             table.set_filter("")
             return
-        if self._clear_campaign_filter():
+        if main.campaigns.clear_filter():
             return
         node = tree.cursor_node
-        if self.focused is tree and node is not None:
+        if main.focused is tree and node is not None:
             if node.is_expanded:
                 node.collapse()
             elif node.parent is not None and node.parent is not tree.root:
                 tree.move_cursor(node.parent)
 
     @work(group="dialog", exclusive=True, exit_on_error=False)
-    async def action_jump(self) -> None:
+    async def jump(self) -> None:
+        """: asks a vault name or job id and goes there."""
         from glacier_tui.ui.screens.jump import JumpScreen
 
         text = await self.app.push_screen_wait(JumpScreen())
@@ -87,9 +89,10 @@ class NavigationMixin(MainScreenBase):
             self.jump_to(text)
 
     def jump_to(self, text: str) -> bool:
-        tree = self.query_one(VaultTree)
+        main = self.main
+        tree = main.vault_tree
         lowered = text.lower()
-        names = sorted(self.vaults)
+        names = sorted(main.connection.vaults)
         match = next((n for n in names if n.lower() == lowered), None) or \
             next((n for n in names if n.lower().startswith(lowered)), None)
         if match is not None:
@@ -98,7 +101,7 @@ class NavigationMixin(MainScreenBase):
             tree.select_vault(match)
             tree.focus()
             return True
-        table = self.query_one(JobTable)
+        table = main.job_table
         job_id = table.find_prefix(text)
         if job_id is not None:
             if not table.select_job(job_id):

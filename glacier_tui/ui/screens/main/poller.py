@@ -11,38 +11,37 @@ from __future__ import annotations
 from glacier_tui.ui.formatting import user_message
 from glacier_tui.ui.messages import OperationError, PollDone
 from glacier_tui.ui.poller import Poller
-from glacier_tui.ui.screens.main.base import MainScreenBase
-from glacier_tui.ui.widgets.detail_pane import DetailPane
-from glacier_tui.ui.widgets.job_table import JobTable
-from glacier_tui.ui.widgets.vault_tree import VaultTree
+from glacier_tui.ui.screens.main.part import Part
 
 
-class PollerMixin(MainScreenBase):
+class Polling(Part):
     """Run the poller's cycles while the screen is on top."""
 
-    def _make_poller(self) -> Poller:
-        return Poller(interval=lambda: self.gapp.poll_interval, set_timer=self.set_timer,
-                      start_cycle=self._run_cycle,
-                      paused=lambda: self.app.screen is not self)
+    def __init__(self) -> None:
+        super().__init__()
+        # The refresh schedule (ui/poller.py); cycles run only while the screen is on top.
+        self.poller = Poller(interval=lambda: self.gapp.poll_interval, set_timer=self.set_timer,
+                             start_cycle=self._run_cycle,
+                             paused=lambda: self.app.screen is not self.screen)
 
     @property
-    def poll_cycles(self) -> int:
+    def cycles(self) -> int:
         return self.poller.cycles
 
     @property
-    def poll_running(self) -> bool:
+    def running(self) -> bool:
         return self.poller.running
 
     @property
-    def poll_failures(self) -> int:
+    def failures(self) -> int:
         return self.poller.failures
 
-    def _arm_poll(self, delay: float) -> None:
+    def arm(self, delay: float) -> None:
         self.poller.arm(delay)
 
     def _run_cycle(self, full: bool) -> None:
         # Read from the table here, on the UI loop: the worker reads no widget.
-        self.poller.targets = sorted(self._vaults_to_poll)
+        self.poller.targets = sorted(self.vaults_to_poll)
         self.run_worker(self._poll_cycle(full, self.gapp.poll_interval), group="poll",
                         exit_on_error=False)
 
@@ -51,6 +50,7 @@ class PollerMixin(MainScreenBase):
         from glacier_tui.glacier.errors import Throttling
 
         poller = self.poller
+        main = self.main
         delay = interval
         try:
             client = self.gapp.client
@@ -58,10 +58,10 @@ class PollerMixin(MainScreenBase):
                 return
             if full:
                 vaults = await self.gapp.poll_call(lambda c: c.list_vaults())
-                await self._post_vaults(vaults)
-                await self._load_jobs([v.name for v in vaults], complete=True)
+                await main.connection.post_vaults(vaults)
+                await main.jobs.load([v.name for v in vaults], complete=True)
             else:
-                await self._load_jobs(list(poller.targets), complete=True)
+                await main.jobs.load(list(poller.targets), complete=True)
             delay = poller.succeeded()
         except Throttling:
             delay = poller.throttled()
@@ -77,21 +77,23 @@ class PollerMixin(MainScreenBase):
             self.post_message(PollDone(delay))
 
     @property
-    def _vaults_to_poll(self) -> set[str]:
-        return self.query_one(JobTable).live_vaults()
+    def vaults_to_poll(self) -> set[str]:
+        return self.main.job_table.live_vaults()
 
     def on_poll_done(self, message: PollDone) -> None:
         self.poller.cycle_done()
         now = self.gapp.clock()
-        self.query_one(JobTable).refresh_times(now)
-        self.query_one(VaultTree).refresh_labels(now)
-        self.query_one(DetailPane).now = now
+        main = self.main
+        main.job_table.refresh_times(now)
+        main.vault_tree.refresh_labels(now)
+        main.detail_pane.now = now
         if self.is_attached:
-            self._arm_poll(message.next_delay)
+            self.arm(message.next_delay)
 
-    def action_refresh(self) -> None:
+    def refresh_now(self) -> None:
+        """R: a full cycle now (or connect, when not connected)."""
         if self.gapp.client is None:
-            self.start_connect()
+            self.main.connection.start()
             return
         if self.poller.running:
             return

@@ -1,7 +1,8 @@
 """Transfers: downloading a job's output, uploading files, showing and cancelling them.
 
-Each transfer is a worker in the ``transfers`` group, kept by id in
-``transfer_workers`` so that ``x`` (or the panel) can cancel it.
+Each transfer is a worker in the ``transfers`` group, kept by id in this part's
+``transfer_workers`` so that ``x`` (or the panel) can cancel it; deletes, Synology index
+downloads and close-outs are kept there too.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import work
+from textual.worker import Worker
 
 from glacier_tui.ui.formatting import clean, user_message
 from glacier_tui.ui.messages import (
@@ -22,13 +24,14 @@ from glacier_tui.ui.messages import (
     OperationError,
     ReadyFound,
     TransferRow,
+    TransferState,
     TransferUpdate,
 )
-from glacier_tui.ui.screens.main.base import MainScreenBase
+from glacier_tui.ui.screens.main.base import mark_written
 from glacier_tui.ui.screens.main.campaigns import ENGINE_OWNED
+from glacier_tui.ui.screens.main.part import Part
 from glacier_tui.ui.widgets.job_table import JobTable
-from glacier_tui.ui.widgets.transfers_panel import TransfersPanel
-from glacier_tui.ui.widgets.vault_tree import NodeData, VaultTree, vault_key
+from glacier_tui.ui.widgets.vault_tree import NodeData, vault_key
 
 if TYPE_CHECKING:
     from glacier_tui.glacier.models import Job
@@ -36,26 +39,32 @@ if TYPE_CHECKING:
 log = logging.getLogger("glacier_tui.ui")
 
 
-class TransfersMixin(MainScreenBase):
+class Transfers(Part):
     """Downloads and uploads in the Transfers panel."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Every running transfer (download, upload, delete, close-out) by its id.
+        self.transfer_workers: dict[str, Worker[Any]] = {}
 
     # -- downloads -------------------------------------------------------------------------
 
-    def action_download(self) -> None:
-        if not isinstance(self.focused, JobTable):
-            selection = self._selection()  # marks, or the folder / archive under the cursor
+    def download(self) -> None:
+        """d: the ready archives of the selection, or the succeeded job under the cursor."""
+        main = self.main
+        if not isinstance(main.focused, JobTable):
+            selection = main.browse.selection()  # marks, or the folder / archive under the cursor
             if selection:
-                running = bool(self.campaign_active)
-                self._clear_marks()
-                self._find_ready(selection, list(self.query_one(JobTable).jobs.values()),
-                                 running)
+                running = bool(main.campaigns.board.active)
+                main.browse.clear_marks()
+                self._find_ready(selection, list(main.job_table.jobs.values()), running)
                 return
-        job = self.query_one(JobTable).current_job()
+        job = main.job_table.current_job()
         if job is None or not job.succeeded:
             self.notify("Select a succeeded job to download.", severity="warning")
             return
-        self._start_download(job, inventory_for=job.vault_name
-                             if job.is_inventory_retrieval else None)
+        self.start_download(job, inventory_for=job.vault_name
+                            if job.is_inventory_retrieval else None)
 
     @work(group="download-ready", exclusive=True, exit_on_error=False)
     async def _find_ready(self, selection: list[NodeData], jobs: list[Job],
@@ -64,9 +73,9 @@ class TransfersMixin(MainScreenBase):
         from glacier_tui.glacier.campaign_view import archive_states
         from glacier_tui.glacier.operations import ready_retrievals
 
-        targets = await asyncio.to_thread(self._resolve_archives, selection)
+        targets = await asyncio.to_thread(self.main.restore.resolve_archives, selection)
         store = self.gapp.store
-        keys = {name: vault_key(v) for name, v in self.vaults.items()}
+        keys = {name: vault_key(v) for name, v in self.main.connection.vaults.items()}
 
         def campaign_states() -> dict[str, str]:
             states: dict[str, str] = {}
@@ -90,7 +99,7 @@ class TransfersMixin(MainScreenBase):
             self.notify("Nothing to download in the selection.", severity="warning")
             return
         for job in message.jobs:
-            self._start_download(job)
+            self.start_download(job)
         ready, owned, restored = len(message.jobs), message.owned, message.restored
         waiting = message.selected - ready - owned - restored
         parts = [f"{ready} ready archive(s) downloading"]
@@ -104,7 +113,8 @@ class TransfersMixin(MainScreenBase):
                     severity="information" if ready or owned or restored else "warning",
                     timeout=6)
 
-    def _start_download(self, job: Job, inventory_for: str | None = None) -> None:
+    def start_download(self, job: Job, inventory_for: str | None = None) -> None:
+        """Download a succeeded job's output (an inventory is imported for its vault)."""
         if job.job_id in self.transfer_workers and \
                 self.transfer_workers[job.job_id].is_running:
             self.notify("That job is already downloading.")
@@ -113,7 +123,8 @@ class TransfersMixin(MainScreenBase):
                                  exit_on_error=False)
         self.transfer_workers[job.job_id] = worker
 
-    def _progress(self, tid: str, name: str, kind: str) -> Callable[[Any], None]:
+    def progress(self, tid: str, name: str, kind: str) -> Callable[[Any], None]:
+        """A service progress callback that posts the transfer's row (any thread)."""
         def on_progress(p: Any) -> None:
             self.post_message(TransferUpdate(TransferRow.from_progress(tid, name, kind, p)))
         return on_progress
@@ -137,7 +148,7 @@ class TransfersMixin(MainScreenBase):
             else:
                 name, dest = await download_target(
                     client, vault, job, gapp.download_dir,
-                    self.query_one(JobTable).names.get(job.job_id))
+                    self.main.job_table.names.get(job.job_id))
             self.post_message(TransferUpdate(TransferRow(tid, "download", name,
                                                            total=job.output_size)))
             result = await download_output(
@@ -145,7 +156,7 @@ class TransfersMixin(MainScreenBase):
                 segment_size=settings.segment_size_mib * 1024 * 1024,
                 concurrency=settings.transfer_concurrency,
                 overwrite=inventory_for is not None,
-                on_progress=self._progress(tid, name, "download"),
+                on_progress=self.progress(tid, name, "download"),
                 transfer_id=tid,
             )
         except asyncio.CancelledError:
@@ -163,27 +174,24 @@ class TransfersMixin(MainScreenBase):
             self.post_message(Notice(f"{clean(name)} → {clean(result.path)}", title="Downloaded"))
             return
         try:
-            count = await asyncio.to_thread(self._import_inventory, inventory_for, result.path)
+            count = await self.main.inventory.import_file(inventory_for, result.path)
         except Exception as exc:
             self.post_message(OperationError(user_message(exc), title="Inventory import failed"))
             return
         self.post_message(InventoryImported(inventory_for, count))
 
-    def on_transfer_update(self, message: TransferUpdate) -> None:
-        self.query_one(TransfersPanel).update_transfer(message.state)
-        self._update_bindings()
+    def update(self, state: TransferState) -> None:
+        """Show a transfer's row (posted by the workers of several parts)."""
+        self.main.transfers_panel.update_transfer(state)
+        self.main.update_bindings()
 
-    def on_transfers_panel_cancel_requested(
-        self, message: TransfersPanel.CancelRequested
-    ) -> None:
-        self._cancel_transfer(message.transfer_id)
-
-    def action_cancel_transfer(self) -> None:
-        tid = self.query_one(TransfersPanel).focused_transfer()
+    def cancel_focused(self) -> None:
+        """x: cancel the transfer focused in the panel."""
+        tid = self.main.transfers_panel.focused_transfer()
         if tid:
-            self._cancel_transfer(tid)
+            self.cancel(tid)
 
-    def _cancel_transfer(self, tid: str) -> None:
+    def cancel(self, tid: str) -> None:
         worker = self.transfer_workers.get(tid)
         if worker is not None and worker.is_running:
             worker.cancel()
@@ -195,12 +203,13 @@ class TransfersMixin(MainScreenBase):
 
     # -- uploads ---------------------------------------------------------------------------
 
-    def action_upload(self) -> None:
-        vault = self.query_one(VaultTree).current_vault()
+    def upload(self) -> None:
+        """u: upload files or folders to the vault under the cursor."""
+        vault = self.main.vault_tree.current_vault()
         if vault is None:
             self.notify("Select a vault first.", severity="warning")
             return
-        if not self._writable("upload"):
+        if not self.main.writable("upload"):
             return
         self._upload(vault)
 
@@ -252,7 +261,7 @@ class TransfersMixin(MainScreenBase):
                 concurrency=settings.transfer_concurrency,
                 min_part_size=settings.part_size_mib * 1024 * 1024,
                 threshold=settings.upload_threshold_mib * 1024 * 1024,
-                on_progress=self._progress(tid, path.name, "upload"),
+                on_progress=self.progress(tid, path.name, "upload"),
                 journal_dir=self.gapp.paths.uploads, transfer_id=tid)
         except asyncio.CancelledError:
             self.post_message(TransferUpdate(TransferRow(tid, "upload", path.name,
@@ -262,10 +271,10 @@ class TransfersMixin(MainScreenBase):
             self.post_message(OperationError(user_message(exc),
                                              title=f"Upload of {path.name} failed"))
             return
-        v = self.vaults.get(vault)
+        v = self.main.connection.vaults.get(vault)
         if v is not None:
             try:
-                await asyncio.to_thread(self._mark_written, v)
+                await asyncio.to_thread(mark_written, self.gapp, v)
             except Exception as exc:
                 log.warning("recording the upload to %s: %s", vault, exc)
         self.post_message(Notice(

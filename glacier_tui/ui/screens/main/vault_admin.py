@@ -9,19 +9,21 @@ from textual import work
 
 from glacier_tui.ui.formatting import clean, human_size, user_message
 from glacier_tui.ui.messages import OperationError, VaultsChanged
-from glacier_tui.ui.screens.main.base import MainScreenBase
+from glacier_tui.ui.screens.main.base import recently_written
 from glacier_tui.ui.screens.main.deletion import DeleteTarget
-from glacier_tui.ui.widgets.vault_tree import VaultTree, vault_key
+from glacier_tui.ui.screens.main.part import Part
+from glacier_tui.ui.widgets.vault_tree import vault_key
 
 if TYPE_CHECKING:
     from glacier_tui.glacier.models import Vault
 
 
-class VaultAdminMixin(MainScreenBase):
+class VaultAdmin(Part):
     """Create and delete vaults; open the vault settings screen."""
 
-    def action_create_vault(self) -> None:
-        if not self._writable("creating a vault"):
+    def create_vault(self) -> None:
+        """n: create a vault (a dialog asks its name)."""
+        if not self.main.writable("creating a vault"):
             return
         self._create_vault()
 
@@ -29,7 +31,7 @@ class VaultAdminMixin(MainScreenBase):
     async def _create_vault(self) -> None:
         from glacier_tui.ui.screens.create_vault import CreateVaultScreen
 
-        name = await self.app.push_screen_wait(CreateVaultScreen(set(self.vaults)))
+        name = await self.app.push_screen_wait(CreateVaultScreen(set(self.main.connection.vaults)))
         if not name or self.gapp.client is None or self.gapp.settings.readonly:
             return
         try:
@@ -40,9 +42,10 @@ class VaultAdminMixin(MainScreenBase):
         self.notify(f"Vault {clean(name)} created.", markup=False)
         self.post_message(VaultsChanged())
 
-    def action_delete_vault(self) -> None:
-        vault = self.query_one(VaultTree).current_vault()
-        if vault is None or not self._writable("deleting a vault"):
+    def delete_vault(self) -> None:
+        """D: delete the vault under the cursor, or all its archives (a dialog asks)."""
+        vault = self.main.vault_tree.current_vault()
+        if vault is None or not self.main.writable("deleting a vault"):
             return
         self._delete_vault(vault)
 
@@ -51,11 +54,11 @@ class VaultAdminMixin(MainScreenBase):
         from glacier_tui.ui.screens.confirm import ConfirmScreen
         from glacier_tui.ui.screens.delete_vault import DeleteVaultChoice, DeleteVaultScreen
 
-        v = self.vaults.get(vault)
+        v = self.main.connection.vaults.get(vault)
         if v is None:
             return
         info = await asyncio.to_thread(self._snapshot_info, v)
-        written = await asyncio.to_thread(self._recently_written, v)
+        written = await asyncio.to_thread(recently_written, self.gapp, v)
         choice = await self.app.push_screen_wait(
             DeleteVaultScreen(v, info[0] if info else None, v.last_inventory_date,
                               recently_written=written))
@@ -80,8 +83,8 @@ class VaultAdminMixin(MainScreenBase):
                 confirm_label="Delete all"))
             if not ok or self.gapp.settings.readonly:
                 return
-            self._start_deletes(vault, targets, f"all {len(targets)} archives of {vault}",
-                                emptying=True)
+            self.main.deletion.start(vault, targets,
+                                     f"all {len(targets)} archives of {vault}", emptying=True)
             return
         try:
             await client.delete_vault(vault)
@@ -103,8 +106,9 @@ class VaultAdminMixin(MainScreenBase):
         info = self.gapp.store.snapshot_info(vault_key(vault))
         return None if info is None else (info.archive_count or 0,)
 
-    def action_vault_settings(self) -> None:
-        vault = self.query_one(VaultTree).current_vault()
+    def settings(self) -> None:
+        """s: the vault settings screen of the vault under the cursor."""
+        vault = self.main.vault_tree.current_vault()
         client = self.gapp.client
         if vault is None or client is None:
             self.notify("Select a vault first.", severity="warning")
@@ -112,8 +116,8 @@ class VaultAdminMixin(MainScreenBase):
         from glacier_tui.ui.screens.vault_settings import VaultSettingsScreen
 
         def reload(_: object) -> None:
-            self._settings_vault = ""  # settings may have changed: read them again
-            self._show_current_detail()
+            self.main.detail.forget_settings()  # settings may have changed: read them again
+            self.main.detail.show_current()
 
         self.app.push_screen(
             VaultSettingsScreen(client, vault, readonly=self.gapp.settings.readonly), reload)
