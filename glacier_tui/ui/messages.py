@@ -177,12 +177,13 @@ class CampaignListed(Message):
     """Restore campaigns read from the store (``resume``: this app should run them)."""
 
     def __init__(self, infos: list[Any], resume: list[int], job_ids: frozenset[str], *,
-                 planned: bool) -> None:
+                 planned: bool, migrations: dict[int, Any] | None = None) -> None:
         super().__init__()
         self.infos = infos  # CampaignInfo
         self.resume = resume
         self.job_ids = job_ids
         self.planned = planned  # just planned here (a "started" milestone), else found
+        self.migrations = migrations or {}  # campaign id -> MigrationRow, for migrations
 
 
 class CampaignProgressed(Message):

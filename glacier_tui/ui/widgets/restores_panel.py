@@ -21,6 +21,7 @@ from glacier_tui.ui.formatting import human_duration, human_size
 
 if TYPE_CHECKING:
     from glacier_tui.glacier.campaigns import CampaignInfo, CampaignProgress
+    from glacier_tui.glacier.migrate_store import MigrationRow
     from glacier_tui.glacier.pricing import PriceTable
 
 # The order states are listed in, and how they look.
@@ -52,20 +53,33 @@ class CampaignRow:
     eta_seconds: float | None = None
     cost_usd: float = 0.0
     message: str = ""
+    kind: str = "restore"  # or "migrate": from the store's records, never guessed
+    where: str = ""  # where verified copies go: a folder, or s3://bucket/prefix/
 
     @property
     def settled(self) -> bool:
         return self.status in ("done", "incomplete", "cancelled")
 
+    @property
+    def name(self) -> str:
+        """How toasts and dialogs name it: "Restore #3", "Migration #4"."""
+        return f"{'Migration' if self.kind == 'migrate' else 'Restore'} #{self.id}"
+
     @classmethod
-    def from_info(cls, info: CampaignInfo, prices: PriceTable, *,
-                  egress: bool = True) -> CampaignRow:
+    def from_info(cls, info: CampaignInfo, prices: PriceTable, *, egress: bool = True,
+                  migration: MigrationRow | None = None) -> CampaignRow:
+        what, kind, where = info.selection.describe(), "restore", str(info.destination)
+        if migration is not None:
+            from glacier_tui.glacier.migrate import describe_migration
+
+            what, kind = describe_migration(info, migration), "migrate"
+            where = f"s3://{migration.bucket}/{migration.prefix}"
         return cls(
-            id=info.id, vault=info.vault, what=info.selection.describe(), tier=info.tier,
+            id=info.id, vault=info.vault, what=what, tier=info.tier,
             status=str(info.status), counts={str(k): v for k, v in info.counts.items() if v},
             total_items=info.total_items, total_bytes=info.total_bytes,
             verified_bytes=info.verified_bytes, cost_usd=info.cost_so_far(prices, egress=egress),
-            message=info.message)
+            message=info.message, kind=kind, where=where)
 
     def with_progress(self, p: CampaignProgress) -> CampaignRow:
         return replace(

@@ -11,6 +11,7 @@ column, one notification per milestone (never one per job).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -109,39 +110,43 @@ class CampaignsMixin(MainScreenBase):
                                              planned=True))
 
     async def _find_campaigns(self) -> None:
-        """At start-up: show every campaign; resume those left running (the engine resumes)."""
+        """At start-up: show every campaign; resume those left running (the engine resumes).
+
+        Migrations too: their S3 sink is rebuilt from the store when their runner starts.
+        """
+        from glacier_tui.glacier import migrate_store
         from glacier_tui.glacier.campaign_view import campaign_job_ids
         from glacier_tui.glacier.campaigns import CampaignStatus, list_campaigns
 
         store = self.gapp.store
 
-        def read() -> tuple[list[CampaignInfo], list[int], frozenset[str]]:
+        def read() -> tuple[list[CampaignInfo], list[int], frozenset[str], dict[int, Any]]:
             infos = list_campaigns(store)
             autorun = {key.removeprefix(AUTORUN_KEY) for key, _ in
                        store.journal_items(AUTORUN_KEY)}
-            from glacier_tui.glacier import migrate_store
-
-            # A migration is resumed by its own screen or `migrate run`, never as a restore.
-            live = [i.id for i in infos if (i.status == CampaignStatus.RUNNING or (
+            live = [i.id for i in infos if i.status == CampaignStatus.RUNNING or (
                 str(i.id) in autorun and i.status in (CampaignStatus.PAUSED,
-                                                      CampaignStatus.PLANNED)))
-                    and migrate_store.migration(store, i.id) is None]
+                                                      CampaignStatus.PLANNED))]
+            migrations = {i.id: m for i in infos
+                          if (m := migrate_store.migration(store, i.id)) is not None}
             jobs: set[str] = set()
             for cid in live:
                 jobs |= campaign_job_ids(store, cid)
-            return infos, live, frozenset(jobs)
+            return infos, live, frozenset(jobs), migrations
 
-        infos, live, jobs = await asyncio.to_thread(read)
+        infos, live, jobs, migrations = await asyncio.to_thread(read)
         if self.gapp.settings.readonly:
             live = []  # a read-only session never starts a job
         if infos:
-            self.post_message(CampaignListed(infos, live, jobs, planned=False))
+            self.post_message(CampaignListed(infos, live, jobs, planned=False,
+                                             migrations=migrations))
 
     def on_campaign_listed(self, message: CampaignListed) -> None:
         prices = self._prices()
         self.campaign_jobs.update(message.job_ids)
         for info in message.infos:
-            row = CampaignRow.from_info(info, prices, egress=self._egress())
+            row = CampaignRow.from_info(info, prices, egress=self._egress(),
+                                        migration=message.migrations.get(info.id))
             self.campaign_rows[info.id] = row
             self._forward_row(row)
             if message.planned:
@@ -171,8 +176,13 @@ class CampaignsMixin(MainScreenBase):
             self.campaign_active.discard(campaign_id)
 
     async def _campaign_runner(self, campaign_id: int) -> None:
-        """The engine's runner; its callbacks post messages (they run on this loop)."""
+        """The engine's runner (with the S3 sink for a migration); its callbacks post
+        messages (they run on this loop)."""
+        from contextlib import AbstractAsyncContextManager, nullcontext
+
+        from glacier_tui.glacier import migrate_store
         from glacier_tui.glacier.campaigns import CampaignRunner
+        from glacier_tui.glacier.migrate import migration_runner
         from glacier_tui.glacier.operations import error_text
         from glacier_tui.glacier.safe_files import LockedError
 
@@ -188,15 +198,23 @@ class CampaignsMixin(MainScreenBase):
         def on_item(item: CampaignItem) -> None:
             self.post_message(CampaignItemChanged(campaign_id, vault, item))
 
-        runner = CampaignRunner(client, self.gapp.store, campaign_id,
-                                options=self._engine_options(), on_progress=on_progress,
-                                on_item=on_item)
-        self.campaign_runners[campaign_id] = runner
         store = self.gapp.store
         key = f"{AUTORUN_KEY}{campaign_id}"
         await asyncio.to_thread(store.journal_put, key, True)
         try:
-            info = await runner.run()
+            # What the campaign is comes from the store, not from how it was started here.
+            runs: AbstractAsyncContextManager[CampaignRunner]
+            if await asyncio.to_thread(migrate_store.migration, store, campaign_id):
+                runs = migration_runner(client, await self._s3_options(), store, campaign_id,
+                                        options=self._engine_options(),
+                                        on_progress=on_progress, on_item=on_item)
+            else:
+                runs = nullcontext(CampaignRunner(
+                    client, store, campaign_id, options=self._engine_options(),
+                    on_progress=on_progress, on_item=on_item))
+            async with runs as runner:
+                self.campaign_runners[campaign_id] = runner
+                info = await runner.run()
         except asyncio.CancelledError:
             raise  # quitting: the autorun key stays, the next start resumes the campaign
         except LockedError as exc:  # another process runs it: that one goes on
@@ -242,7 +260,10 @@ class CampaignsMixin(MainScreenBase):
     def on_campaign_stopped(self, message: CampaignStopped) -> None:
         row = self.campaign_rows.get(message.campaign_id)
         if message.info is not None:
+            old = row
             row = CampaignRow.from_info(message.info, self._prices(), egress=self._egress())
+            if old is not None:  # what it is and where it goes do not change
+                row = replace(row, what=old.what, kind=old.kind, where=old.where)
             self.campaign_rows[row.id] = row
             self._forward_row(row)
             for milestone in self.milestones.update(row.id, row.counts.get("verified", 0),
@@ -250,7 +271,8 @@ class CampaignsMixin(MainScreenBase):
                 self._notify_milestone(row, milestone)
             return
         if message.busy:  # not a failure: another process (the CLI?) runs it
-            self.post_message(Info(f"restore #{message.campaign_id} runs elsewhere"))
+            name = row.name if row is not None else f"Restore #{message.campaign_id}"
+            self.post_message(Info(f"{name} runs elsewhere"))
             return
         if row is not None and self.milestones.failed(row.id):
             self._notify_milestone(row, "failed", message.error)
@@ -258,9 +280,9 @@ class CampaignsMixin(MainScreenBase):
     def _notify_milestone(self, row: CampaignRow, milestone: Milestone | str,
                           detail: str = "") -> None:
         """One toast per milestone of a campaign (started, first file, done, failed)."""
-        name = f"Restore #{row.id}"
+        name = row.name
         files = f"{row.total_items} archive{'s' if row.total_items != 1 else ''}"
-        where = inert(str(self.gapp.download_dir))
+        where = inert(row.where or str(self.gapp.download_dir))
         if milestone == "started":
             self.notify(f"{files} of {inert(row.vault)}, {inert(row.tier)}. Press c to follow.",
                         title=f"{name} started", timeout=6, markup=False)
@@ -316,30 +338,33 @@ class CampaignsMixin(MainScreenBase):
     def _campaign_action(self, what: str, campaign_id: int) -> None:
         """Pause or resume (``pause``), or cancel (``cancel``) a campaign."""
         row = self.campaign_rows.get(campaign_id)
-        if row is None or not self._writable("changing a restore"):
+        if row is None or not self._writable(f"changing {row.name.lower()}"):
             return
         runner = self.campaign_runners.get(campaign_id)
         if what == "pause":
             if runner is not None:
                 runner.request_stop()  # paused at its next safe point
-                self.notify(f"Restore #{campaign_id} pauses; p resumes it.", timeout=4)
+                self.notify(f"{row.name} pauses; p resumes it.", timeout=4, markup=False)
             elif campaign_id not in self.campaign_active and row.status in (
                     "paused", "incomplete", "planned", "running"):
                 self._run_campaign(campaign_id)
-                self.notify(f"Restore #{campaign_id} resumed.", timeout=4)
+                self.notify(f"{row.name} resumed.", timeout=4, markup=False)
         elif what == "cancel" and row.status not in ("done", "cancelled"):
-            self._cancel_campaign(campaign_id)
+            self._cancel_campaign(row)
 
     @work(group="dialog", exclusive=True, exit_on_error=False)
-    async def _cancel_campaign(self, campaign_id: int) -> None:
+    async def _cancel_campaign(self, row: CampaignRow) -> None:
         from glacier_tui.glacier.campaigns import cancel_campaign
         from glacier_tui.ui.screens.confirm import ConfirmScreen
 
+        campaign_id = row.id
+        copies = "nothing more is copied to S3; verified objects stay" \
+            if row.kind == "migrate" else "nothing more is downloaded; verified files stay"
         ok = await self.app.push_screen_wait(ConfirmScreen(
-            f"Cancel restore #{campaign_id}?",
-            ["No new jobs are started and nothing more is downloaded; verified files stay.",
+            f"Cancel {row.name.lower()}?",
+            [f"No new jobs are started and {copies}.",
              "Jobs already running cannot be cancelled in Glacier: they finish and are "
-             "billed."], confirm_label="Cancel restore"))
+             "billed."], confirm_label=f"Cancel {row.name.split()[0].lower()}"))
         if not ok:
             return
         info = await asyncio.to_thread(cancel_campaign, self.gapp.store, campaign_id)
