@@ -24,6 +24,7 @@ from glacier_tui.ui.restore_model import ArchiveRef
 from glacier_tui.ui.screens.restore import RestoreScreen
 from glacier_tui.ui.screens.restores import RestoresScreen
 from glacier_tui.ui.widgets.archive_list import ArchiveList
+from glacier_tui.ui.widgets.close_out_row import PurgeRow
 from glacier_tui.ui.widgets.job_table import JobTable, middle_ellipsis
 from glacier_tui.ui.widgets.restores_panel import CampaignRow, RestoresPanel
 
@@ -318,9 +319,17 @@ async def test_d_on_marks_downloads_what_is_ready(
 
 # -- snapshots (fixed data, nothing live) ------------------------------------------------
 
-def _rows() -> list[CampaignRow]:
+def _rows() -> list[CampaignRow | PurgeRow]:
     gib = 1 << 30
     return [
+        PurgeRow(2, "old-backups", "awaiting-inventory", 1200, 1200, 40 * gib,
+                 next_inventory_at=START.timestamp() + 86400),
+        PurgeRow(1, "scratch", "running", 800, 310, int(2.5 * gib)),
+        CampaignRow(4, "family-photos", "migrate folders photos/2019 -> s3://archive-bucket/"
+                    "family/ (DEEP_ARCHIVE)", "Bulk", "running",
+                    {"verified": 40, "ready": 2, "requested": 58}, 100, 30 * gib, 12 * gib,
+                    eta_seconds=9000, cost_usd=1.27, kind="migrate",
+                    where="s3://archive-bucket/family/"),
         CampaignRow(3, "family-photos", "folders photos/2020", "Expedited", "running",
                     {"verified": 5, "downloading": 1, "ready": 2, "requested": 4}, 12,
                     int(3.2 * gib), int(1.1 * gib), eta_seconds=1500, cost_usd=0.1432),

@@ -343,6 +343,15 @@ class GlacierApp(App[None]):
             return 0
         return len(getattr(main, "campaign_active", ()))
 
+    def running_close_outs(self) -> int:
+        """Close-outs a worker of this app runs now."""
+        try:
+            main = self.screen_stack[0]
+        except IndexError:
+            return 0
+        board = getattr(main, "board", None)
+        return len(board.purge_workers) if board is not None else 0
+
     def dialog_opening(self) -> bool:
         """True while a key's dialog is being prepared (its worker runs, the screen is not up).
 
@@ -368,7 +377,8 @@ class GlacierApp(App[None]):
             log.info("quit key dropped: a dialog is opening")
             return
         transfers, campaigns = self.running_transfers(), self.running_campaigns()
-        if transfers == 0 and campaigns == 0:
+        close_outs = self.running_close_outs()
+        if transfers == 0 and campaigns == 0 and close_outs == 0:
             self.exit()
             return
         from glacier_tui.ui.screens.confirm import ConfirmScreen
@@ -385,6 +395,9 @@ class GlacierApp(App[None]):
             body.append(f"{campaigns} restore campaign(s) are running: they stop now and "
                         "resume by themselves the next time glacier-tui starts; jobs "
                         "already started in Glacier keep running.")
+        if close_outs:
+            body.append(f"{close_outs} close-out(s) are running: they stop now; P on the "
+                        "vault resumes one where it stopped.")
         self.push_screen(ConfirmScreen("Quit glacier-tui?", body, confirm_label="Quit"), done)
 
     def action_copy_id(self) -> None:

@@ -212,6 +212,34 @@ class CampaignStopped(Message):
         self.busy = busy  # another process runs it
 
 
+class PurgeListed(Message):
+    """Close-outs read from the store at start-up (shown, not resumed)."""
+
+    def __init__(self, infos: list[Any]) -> None:  # PurgeInfo
+        super().__init__()
+        self.infos = infos
+
+
+class PurgeProgressed(Message):
+    def __init__(self, progress: Any) -> None:  # PurgeProgress
+        super().__init__()
+        self.progress = progress
+
+
+class PurgeStopped(Message):
+    """A close-out's runner returned (``info``), failed (``error``, one safe line) or was
+    stopped here (``interrupted``: paused in the store, P on the vault resumes it)."""
+
+    def __init__(self, purge_id: int, vault: str, info: Any, error: str = "", *,
+                 interrupted: bool = False) -> None:
+        super().__init__()
+        self.purge_id = purge_id
+        self.vault = vault
+        self.info = info  # PurgeInfo | None
+        self.error = error
+        self.interrupted = interrupted
+
+
 class CampaignJobs(Message):
     def __init__(self, campaign_id: int, job_ids: frozenset[str]) -> None:
         super().__init__()

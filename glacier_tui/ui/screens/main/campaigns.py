@@ -25,9 +25,11 @@ from glacier_tui.ui.messages import (
     CampaignStopped,
     Info,
     OperationError,
+    PurgeListed,
 )
 from glacier_tui.ui.screens.main.base import MainScreenBase
 from glacier_tui.ui.widgets.archive_list import ArchiveList
+from glacier_tui.ui.widgets.close_out_row import PurgeRow
 from glacier_tui.ui.widgets.job_table import JobTable
 from glacier_tui.ui.widgets.restores_panel import CampaignRow
 from glacier_tui.ui.widgets.vault_tree import NodeData, vault_key
@@ -134,12 +136,22 @@ class CampaignsMixin(MainScreenBase):
                 jobs |= campaign_job_ids(store, cid)
             return infos, live, frozenset(jobs), migrations
 
+        def read_purges() -> list[Any]:
+            from glacier_tui.glacier.purge import PurgeStatus, has_purges, list_purges
+
+            if not has_purges(store):  # creates nothing in a store without close-outs
+                return []
+            return [p for p in list_purges(store) if p.status is not PurgeStatus.PLANNED]
+
         infos, live, jobs, migrations = await asyncio.to_thread(read)
         if self.gapp.settings.readonly:
             live = []  # a read-only session never starts a job
         if infos:
             self.post_message(CampaignListed(infos, live, jobs, planned=False,
                                              migrations=migrations))
+        purges = await asyncio.to_thread(read_purges)
+        if purges:  # shown, not resumed: P on the vault resumes one (asking again)
+            self.post_message(PurgeListed(purges))
 
     def on_campaign_listed(self, message: CampaignListed) -> None:
         prices = self._prices()
@@ -327,7 +339,7 @@ class CampaignsMixin(MainScreenBase):
     def action_restores(self) -> None:
         from glacier_tui.ui.screens.restores import RestoresScreen
 
-        rows = list(self.campaign_rows.values())
+        rows = self.board.all_rows()
 
         def chosen(campaign_id: int | None) -> None:
             if campaign_id is not None:
@@ -335,8 +347,12 @@ class CampaignsMixin(MainScreenBase):
 
         self.app.push_screen(RestoresScreen(rows, self._campaign_action), chosen)
 
-    def _campaign_action(self, what: str, campaign_id: int) -> None:
-        """Pause or resume (``pause``), or cancel (``cancel``) a campaign."""
+    def _campaign_action(self, what: str, shown: CampaignRow | PurgeRow) -> None:
+        """Pause or resume (``pause``), or cancel (``cancel``) a campaign or a close-out."""
+        if isinstance(shown, PurgeRow):
+            self._purge_action(what, shown)
+            return
+        campaign_id = shown.id
         row = self.campaign_rows.get(campaign_id)
         if row is None or not self._writable(f"changing {row.name.lower()}"):
             return
