@@ -42,6 +42,7 @@ from glacier_tui.glacier.campaign_types import (
 from glacier_tui.glacier.campaigns import plan_campaign
 from glacier_tui.glacier.client import GlacierClient
 from glacier_tui.glacier.migrate_manifest import write_migration_manifest
+from glacier_tui.glacier.migrate_store import describe_migration
 from glacier_tui.glacier.migrate_stream import (
     StreamTarget,
     archive_shard,
@@ -342,12 +343,6 @@ class MigrationSink:
     def write_manifest(self, store: Store, campaign_id: int) -> None:
         write_migration_manifest(store, campaign_id)
 
-
-
-def describe_migration(info: CampaignInfo, row: ms.MigrationRow) -> str:
-    """What a migration moves where, for humans (from the store's records only)."""
-    return (f"migrate {info.selection.describe()} -> s3://{row.bucket}/{row.prefix} "
-            f"({row.storage_class})")
 
 
 @asynccontextmanager

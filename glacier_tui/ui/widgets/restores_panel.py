@@ -74,7 +74,7 @@ class CampaignRow:
                   migration: MigrationRow | None = None) -> CampaignRow:
         what, kind, where = info.selection.describe(), "restore", str(info.destination)
         if migration is not None:
-            from glacier_tui.glacier.migrate import describe_migration
+            from glacier_tui.glacier.migrate_store import describe_migration
 
             what, kind = describe_migration(info, migration), "migrate"
             where = f"s3://{migration.bucket}/{migration.prefix}"

@@ -194,7 +194,6 @@ class CampaignsMixin(MainScreenBase):
 
         from glacier_tui.glacier import migrate_store
         from glacier_tui.glacier.campaigns import CampaignRunner
-        from glacier_tui.glacier.migrate import migration_runner
         from glacier_tui.glacier.operations import error_text
         from glacier_tui.glacier.safe_files import LockedError
 
@@ -217,6 +216,8 @@ class CampaignsMixin(MainScreenBase):
             # What the campaign is comes from the store, not from how it was started here.
             runs: AbstractAsyncContextManager[CampaignRunner]
             if await asyncio.to_thread(migrate_store.migration, store, campaign_id):
+                from glacier_tui.glacier.migrate import migration_runner
+
                 runs = migration_runner(client, await self._s3_options(), store, campaign_id,
                                         options=self._engine_options(),
                                         on_progress=on_progress, on_item=on_item)
