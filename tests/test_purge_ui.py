@@ -51,9 +51,9 @@ async def test_a_close_out_is_a_row_of_the_restores_screen_and_x_stops_then_canc
         # Every request after the plan hangs: the deletions are under way, none done.
         pid = await _confirm_close_out(pilot, app, manifest,
                                        lambda: emulator.set_faults("stall_after=0"))
-        await wait_for(pilot, lambda: pid in main.board.purges
-                       and main.board.purges[pid].status == "running", steps=400)
-        assert pid in main.board.purge_workers
+        await wait_for(pilot, lambda: pid in main.close_out.rows
+                       and main.close_out.rows[pid].status == "running", steps=400)
+        assert pid in main.close_out.running
         assert app.running_transfers() == 0  # no longer a transfer
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, RestoresScreen))
@@ -63,8 +63,8 @@ async def test_a_close_out_is_a_row_of_the_restores_screen_and_x_stops_then_canc
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert str(app.screen.query_one("#title").render()) == f"Stop closing out {VAULT}?"
         await pilot.press("y")
-        await wait_for(pilot, lambda: pid not in main.board.purge_workers
-                       and main.board.purges[pid].status == "paused", steps=400)
+        await wait_for(pilot, lambda: pid not in main.close_out.running
+                       and main.close_out.rows[pid].status == "paused", steps=400)
         emulator.set_faults("")
         await wait_for(pilot, lambda: isinstance(app.screen, RestoresScreen))
         await wait_for(pilot, lambda: "stopped" in _block_text(app, pid))
@@ -76,14 +76,14 @@ async def test_a_close_out_is_a_row_of_the_restores_screen_and_x_stops_then_canc
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "for good" in str(app.screen.query_one("#title").render())
         await pilot.press("y")
-        await wait_for(pilot, lambda: main.board.purges[pid].status == "cancelled")
+        await wait_for(pilot, lambda: main.close_out.rows[pid].status == "cancelled")
         await wait_for(pilot, lambda: "cancelled" in _block_text(app, pid))
     # The next start lists it from the store.
     app = make_app(emulator.url, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         main = main_screen(app)
-        await wait_for(pilot, lambda: pid in main.board.purges)
-        assert main.board.purges[pid].status == "cancelled" and not main.board.purge_workers
+        await wait_for(pilot, lambda: pid in main.close_out.rows)
+        assert main.close_out.rows[pid].status == "cancelled" and not main.close_out.running
 
 
 async def test_a_close_out_waiting_for_its_inventory_shows_when_it_is_expected(
@@ -96,8 +96,8 @@ async def test_a_close_out_waiting_for_its_inventory_shows_when_it_is_expected(
     async with app.run_test(size=(120, 40)) as pilot:
         main = main_screen(app)
         pid = await _confirm_close_out(pilot, app, manifest)
-        await wait_for(pilot, lambda: pid in main.board.purges and main.board.purges[pid]
-                       .status == "awaiting-inventory" and not main.board.purge_workers,
+        await wait_for(pilot, lambda: pid in main.close_out.rows and main.close_out.rows[pid]
+                       .status == "awaiting-inventory" and not main.close_out.running,
                        steps=600)
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, RestoresScreen))

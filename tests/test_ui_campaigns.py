@@ -111,7 +111,7 @@ async def confirm_restore(pilot: Any, app: GlacierApp) -> None:
 
 
 def campaigns(app: GlacierApp) -> dict[int, Any]:
-    return main_screen(app).campaign_rows
+    return main_screen(app).campaigns.board.rows
 
 
 async def test_marks_and_r_start_one_campaign_that_runs_to_verified(
@@ -220,9 +220,9 @@ async def test_pause_resume_and_cancel_from_the_restores_screen(
         await wait_for(pilot, lambda: isinstance(app.screen, RestoresScreen))
         await pilot.press("p")
         await wait_for(pilot, lambda: campaigns(app)[cid].status == "paused")
-        assert not main_screen(app).campaign_runners
+        assert not main_screen(app).campaigns.board.runners
         await pilot.press("p")  # resume: the running jobs are followed, not requested again
-        await wait_for(pilot, lambda: cid in main_screen(app).campaign_runners)
+        await wait_for(pilot, lambda: cid in main_screen(app).campaigns.board.runners)
         emulator.advance(3600)
         await wait_for(pilot, lambda: campaigns(app)[cid].status == "done", steps=600)
         assert len(ops(emulator, "InitiateJob")) == 2
@@ -239,7 +239,7 @@ async def test_pause_resume_and_cancel_from_the_restores_screen(
         await pilot.press("y")
         await wait_for(pilot, lambda: campaigns(app)[second].status == "cancelled", steps=600)
         # Its runner has stopped: nothing more is fetched, whatever the jobs do.
-        assert second not in main_screen(app).campaign_runners
+        assert second not in main_screen(app).campaigns.board.runners
         assert not (tmp_path / "downloads" / "photos/2021/c.jpg").exists()
 
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from glacier_tui.glacier.client import GlacierClient
     from glacier_tui.glacier.store import Store
     from glacier_tui.ui.backend import BackendThread
+    from glacier_tui.ui.screens.main import MainScreen
 
 log = logging.getLogger("glacier_tui.ui")
 T = TypeVar("T")
@@ -335,22 +336,21 @@ class GlacierApp(App[None]):
         except Exception:
             return 0
 
+    def _main(self) -> MainScreen | None:
+        from glacier_tui.ui.screens.main import MainScreen
+
+        main = self.screen_stack[0] if self.screen_stack else None
+        return main if isinstance(main, MainScreen) else None
+
     def running_campaigns(self) -> int:
-        """Restore campaigns a worker of this app runs now (0 before the main screen)."""
-        try:
-            main = self.screen_stack[0]
-        except IndexError:
-            return 0
-        return len(getattr(main, "campaign_active", ()))
+        """Campaigns a worker of this app runs now (0 before the main screen)."""
+        main = self._main()
+        return len(main.campaigns.board.active) if main is not None else 0
 
     def running_close_outs(self) -> int:
         """Close-outs a worker of this app runs now."""
-        try:
-            main = self.screen_stack[0]
-        except IndexError:
-            return 0
-        board = getattr(main, "board", None)
-        return len(board.purge_workers) if board is not None else 0
+        main = self._main()
+        return len(main.close_out.running) if main is not None else 0
 
     def dialog_opening(self) -> bool:
         """True while a key's dialog is being prepared (its worker runs, the screen is not up).

@@ -1,10 +1,10 @@
-"""What the UI knows about campaigns and close-outs, kept without Textual.
+"""What the UI knows about campaigns (restores and migrations), kept without Textual.
 
-:class:`CampaignBoard` owns the rows the Restores screen shows (campaigns, restores and
-migrations, and close-outs), which of them a worker of this app runs (and their
-runners), the jobs campaigns started (no per-job notice for those), the milestones
-already told, the item states seen, and which campaign's jobs the job table is filtered
-to. The main screen's campaigns and close-out parts render what it says.
+:class:`CampaignBoard` owns the campaign rows the Restores screen shows, which campaigns
+a worker of this app runs (and their runners), the jobs campaigns started (no per-job
+notice for those), the milestones already told, the item states seen, and which
+campaign's jobs the job table is filtered to. The main screen's campaigns part renders
+what it says.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from glacier_tui.glacier.campaign_view import Milestones
 
 if TYPE_CHECKING:
-    from glacier_tui.ui.widgets.close_out_row import PurgeRow
     from glacier_tui.ui.widgets.restores_panel import CampaignRow
 
 # The state an item leaves for each state it enters (the engine's usual path).
@@ -33,12 +32,6 @@ class CampaignBoard:
     milestones: Milestones = field(default_factory=Milestones)
     jobs_of: int | None = None  # the job table shows only this campaign's jobs
     item_states: dict[int, dict[int, str]] = field(default_factory=dict)
-    purges: dict[int, PurgeRow] = field(default_factory=dict)  # close-outs, by purge id
-    purge_workers: dict[int, Any] = field(default_factory=dict)  # their workers, while run
-    purge_milestones: dict[int, set[str]] = field(default_factory=dict)  # told, per purge
-
-    def all_rows(self) -> list[CampaignRow | PurgeRow]:
-        return [*self.purges.values(), *self.rows.values()]
 
     def item_moved(self, campaign_id: int, item_id: int, state: str,
                    size: int | None) -> CampaignRow | None:

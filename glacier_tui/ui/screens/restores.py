@@ -8,9 +8,9 @@ row the cursor is on), which owns the runners.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -58,3 +58,10 @@ class RestoresScreen(Screen[int | None]):
         row = self.query_one(RestoresPanel).current_row()
         if row is not None and self._on_action is not None:
             self._on_action(what, row)
+
+
+def show_row(app: App[Any], row: Row) -> None:
+    """Update the row in the Restores screen, if it is open."""
+    for screen in app.screen_stack:
+        if isinstance(screen, RestoresScreen):
+            screen.update_row(row)

@@ -15,12 +15,18 @@ from one part per area, each a mixin on :class:`~.base.MainScreenBase` (shared s
 - ``inventory``: requesting an inventory and importing it;
 - ``transfers``: downloads and uploads;
 - ``restore``: restoring archives (the dialog);
-- ``campaigns``: restore campaigns: the engine's runner, the Restores screen, milestones;
+- ``campaigns``: campaigns (restores, migrations): the engine's runner, the Restores
+  screen, milestones;
 - ``appliance``: names from a Synology index (``X``);
 - ``deletion``: deleting archives;
 - ``vault_admin``: creating and deleting vaults, vault settings;
 - ``close_out``: closing a vault out (delete what is proven safe elsewhere, then it);
+- ``migrate``: migrating a vault or folder to S3 (a campaign with an S3 sink);
 - ``navigation``: the filter bar, back and jump.
+
+``restore``, ``campaigns``, ``migrate`` and ``close_out`` are parts (``part.py``):
+invisible widgets the screen composes, each owning its state, workers and messages; the
+screen's actions call them. The others are still mixins.
 """
 
 from __future__ import annotations
@@ -38,17 +44,17 @@ from glacier_tui.ui.formatting import clean, clean_lines
 from glacier_tui.ui.messages import Info, Notice, OperationError
 from glacier_tui.ui.screens.main.appliance import ApplianceIndexMixin
 from glacier_tui.ui.screens.main.browse import BrowseMixin
-from glacier_tui.ui.screens.main.campaigns import CampaignsMixin
-from glacier_tui.ui.screens.main.close_out import CloseOutMixin
+from glacier_tui.ui.screens.main.campaigns import Campaigns
+from glacier_tui.ui.screens.main.close_out import CloseOut
 from glacier_tui.ui.screens.main.connection import ConnectionMixin
 from glacier_tui.ui.screens.main.deletion import DeletionMixin
 from glacier_tui.ui.screens.main.detail import DetailMixin
 from glacier_tui.ui.screens.main.inventory import InventoryMixin
 from glacier_tui.ui.screens.main.jobs import JobsMixin
-from glacier_tui.ui.screens.main.migrate import MigrateMixin
+from glacier_tui.ui.screens.main.migrate import Migrate
 from glacier_tui.ui.screens.main.navigation import NavigationMixin
 from glacier_tui.ui.screens.main.poller import PollerMixin
-from glacier_tui.ui.screens.main.restore import RestoreMixin
+from glacier_tui.ui.screens.main.restore import Restore
 from glacier_tui.ui.screens.main.transfers import TransfersMixin
 from glacier_tui.ui.screens.main.vault_admin import VaultAdminMixin
 from glacier_tui.ui.widgets.archive_browser import ArchiveBrowser
@@ -78,9 +84,8 @@ NEEDS_CLIENT: frozenset[str] = MUTATING | {"download", "refresh", "vault_setting
 
 
 class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMixin,
-                 InventoryMixin, TransfersMixin, RestoreMixin, CampaignsMixin, DeletionMixin,
-                 VaultAdminMixin, NavigationMixin, ApplianceIndexMixin, CloseOutMixin,
-                 MigrateMixin):
+                 InventoryMixin, TransfersMixin, DeletionMixin, VaultAdminMixin,
+                 NavigationMixin, ApplianceIndexMixin):
     # The footer shows the focused pane's own keys (its bindings) and these shown ones;
     # Help and Quit are last but fit at 80 columns. Every binding has an id (keymap).
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -110,6 +115,14 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        # The areas that are parts (ui/screens/main/part.py).
+        self.campaigns = Campaigns()
+        self.restore = Restore()
+        self.migrate = Migrate()
+        self.close_out = CloseOut()
+
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
@@ -126,6 +139,7 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
         yield FilterBar()
         yield Static(id="too-small")
         yield Footer(compact=True)
+        yield from (self.campaigns, self.restore, self.migrate, self.close_out)
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit_layout(event.size.width, event.size.height)
@@ -166,7 +180,7 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
         archives.border_title = "Archives"
         archives.empty_text = "Select a folder."
         archives.store_of = lambda: self.gapp.store
-        archives.lookup_of = self._state_lookup
+        archives.lookup_of = self.campaigns.state_lookup
         tree.focus()
         # After the first frame: connecting imports aioboto3 (slow) in the worker.
         self.call_after_refresh(self.start_connect)
@@ -213,6 +227,20 @@ class MainScreen(ConnectionMixin, PollerMixin, JobsMixin, BrowseMixin, DetailMix
         if state != self._binding_state:
             self._binding_state = state
             self.refresh_bindings()
+
+    # -- actions of the parts: each a call on the part that owns it -------------------------
+
+    def action_restore(self) -> None:
+        self.restore.start()
+
+    def action_restores(self) -> None:
+        self.campaigns.show()
+
+    def action_migrate(self) -> None:
+        self.migrate.start()
+
+    def action_close_out(self) -> None:
+        self.close_out.start()
 
     def action_help(self) -> None:
         from glacier_tui.ui.screens.help import HelpScreen

@@ -15,11 +15,8 @@ from typing import TYPE_CHECKING, Any
 from textual.screen import Screen
 from textual.worker import Worker
 
-from glacier_tui.glacier.campaign_view import Milestones
-from glacier_tui.ui.campaign_board import CampaignBoard
 from glacier_tui.ui.job_followup import JobFollowUp
 from glacier_tui.ui.widgets.archive_list import Row
-from glacier_tui.ui.widgets.restores_panel import CampaignRow
 from glacier_tui.ui.widgets.vault_tree import NodeData, vault_key
 
 if TYPE_CHECKING:
@@ -27,13 +24,13 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from glacier_tui.glacier.models import Job, Vault
-    from glacier_tui.glacier.operations import ArchiveTarget
-    from glacier_tui.glacier.s3_client import S3Options
     from glacier_tui.ui.app import GlacierApp
     from glacier_tui.ui.poller import Poller
-    from glacier_tui.ui.restore_model import RestoreRequest
+    from glacier_tui.ui.screens.main.campaigns import Campaigns
+    from glacier_tui.ui.screens.main.close_out import CloseOut
     from glacier_tui.ui.screens.main.deletion import DeleteTarget
-    from glacier_tui.ui.widgets.close_out_row import PurgeRow
+    from glacier_tui.ui.screens.main.migrate import Migrate
+    from glacier_tui.ui.screens.main.restore import Restore
 
 # Store journal key prefix: when this app last uploaded to / deleted from a vault.
 WRITTEN_KEY = "vault-written:"
@@ -53,29 +50,6 @@ class MainScreenBase(Screen[None]):
         self._settings_vault = ""
         self._binding_state: tuple[bool | None, ...] = ()
         self._delete_seq = 0
-        # Restore campaigns: rows, runners, their jobs, milestones (ui/campaign_board.py).
-        self.board = CampaignBoard()
-
-    # The campaign board's records, under the names the parts (and their tests) use.
-    @property
-    def campaign_rows(self) -> dict[int, CampaignRow]:
-        return self.board.rows
-
-    @property
-    def campaign_active(self) -> set[int]:
-        return self.board.active
-
-    @property
-    def campaign_runners(self) -> dict[int, Any]:
-        return self.board.runners
-
-    @property
-    def campaign_jobs(self) -> set[str]:
-        return self.board.jobs
-
-    @property
-    def milestones(self) -> Milestones:
-        return self.board.milestones
 
     # The follow-up's records, under the names the parts (and their tests) use.
     @property
@@ -150,14 +124,11 @@ class MainScreenBase(Screen[None]):
         def _start_deletes(self, vault: str, targets: list[DeleteTarget], name: str, *,
                            emptying: bool) -> None: ...
         def action_delete_vault(self) -> None: ...
-        async def _start_campaigns(self, selection: list[NodeData], request: RestoreRequest,
-                                   single_archive: bool) -> None: ...
-        async def _find_campaigns(self) -> None: ...
-        def _clear_campaign_filter(self) -> bool: ...
-        def _state_lookup(self, vault_name: str) -> Any: ...
-        def _resolve_archives(self, selection: list[NodeData]) -> list[ArchiveTarget]: ...
-        async def _s3_options(self) -> S3Options: ...
-        def _purge_action(self, what: str, row: PurgeRow) -> None: ...
+        # The parts (ui/screens/main/part.py), made by MainScreen.
+        campaigns: Campaigns
+        restore: Restore
+        migrate: Migrate
+        close_out: CloseOut
         def _jobs_title(self) -> None: ...
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 
 from glacier_tui.glacier.sanitize import inert
+from glacier_tui.ui.campaign_board import CampaignBoard
 from glacier_tui.ui.messages import (
     CampaignItemChanged,
     CampaignJobs,
@@ -25,9 +26,9 @@ from glacier_tui.ui.messages import (
     CampaignStopped,
     Info,
     OperationError,
-    PurgeListed,
 )
-from glacier_tui.ui.screens.main.base import MainScreenBase
+from glacier_tui.ui.screens.main.part import Part
+from glacier_tui.ui.screens.restores import show_row
 from glacier_tui.ui.widgets.archive_list import ArchiveList
 from glacier_tui.ui.widgets.close_out_row import PurgeRow
 from glacier_tui.ui.widgets.job_table import JobTable
@@ -53,8 +54,13 @@ ENGINE_OWNED = frozenset({"requested", "ready", "downloading"})
 AUTORUN_KEY = "campaign-autorun:"
 
 
-class CampaignsMixin(MainScreenBase):
-    """Plan, run and show restore campaigns."""
+class Campaigns(Part):
+    """Plan, run and show campaigns (restores, and migrations planned by ``migrate``)."""
+
+    def __init__(self) -> None:
+        super().__init__(id="campaigns-part")
+        # Rows, runners, their jobs, milestones (ui/campaign_board.py).
+        self.board = CampaignBoard()
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -86,15 +92,21 @@ class CampaignsMixin(MainScreenBase):
 
     # -- starting --------------------------------------------------------------------------
 
-    async def _start_campaigns(self, selection: list[NodeData], request: RestoreRequest,
-                               single_archive: bool) -> None:
-        """Plan one campaign per vault of the selection (in a thread) and run each."""
+    def start(self, selection: list[NodeData], request: RestoreRequest,
+              single_archive: bool) -> None:
+        """Plan one campaign per vault of the selection and run each."""
+        self.run_worker(self._plan(selection, request, single_archive), group="restore",
+                        exit_on_error=False)
+
+    async def _plan(self, selection: list[NodeData], request: RestoreRequest,
+                    single_archive: bool) -> None:
+        """One campaign per vault of the selection, planned in a thread."""
         from glacier_tui.glacier.campaign_view import selections_for
         from glacier_tui.glacier.campaigns import CampaignError, CampaignSpec, plan_campaign
         from glacier_tui.ui.screens.main.restore import selected
 
         store = self.gapp.store
-        keys = {name: vault_key(v) for name, v in self.vaults.items()}
+        keys = {name: vault_key(v) for name, v in self.main.vaults.items()}
         selections = await asyncio.to_thread(selections_for, store, selected(selection), keys)
         planned: list[CampaignInfo] = []
         for vault, sel in selections.items():
@@ -111,7 +123,13 @@ class CampaignsMixin(MainScreenBase):
             self.post_message(CampaignListed(planned, [i.id for i in planned], frozenset(),
                                              planned=True))
 
-    async def _find_campaigns(self) -> None:
+    def find(self) -> None:
+        """At start-up: list the campaigns (and the close-outs); resume those left running."""
+        self.run_worker(self._find(), group="campaigns-find", exclusive=True,
+                        exit_on_error=False)
+        self.main.close_out.find()
+
+    async def _find(self) -> None:
         """At start-up: show every campaign; resume those left running (the engine resumes).
 
         Migrations too: their S3 sink is rebuilt from the store when their runner starts.
@@ -136,45 +154,35 @@ class CampaignsMixin(MainScreenBase):
                 jobs |= campaign_job_ids(store, cid)
             return infos, live, frozenset(jobs), migrations
 
-        def read_purges() -> list[Any]:
-            from glacier_tui.glacier.purge import PurgeStatus, has_purges, list_purges
-
-            if not has_purges(store):  # creates nothing in a store without close-outs
-                return []
-            return [p for p in list_purges(store) if p.status is not PurgeStatus.PLANNED]
-
         infos, live, jobs, migrations = await asyncio.to_thread(read)
         if self.gapp.settings.readonly:
             live = []  # a read-only session never starts a job
         if infos:
             self.post_message(CampaignListed(infos, live, jobs, planned=False,
                                              migrations=migrations))
-        purges = await asyncio.to_thread(read_purges)
-        if purges:  # shown, not resumed: P on the vault resumes one (asking again)
-            self.post_message(PurgeListed(purges))
 
     def on_campaign_listed(self, message: CampaignListed) -> None:
         prices = self._prices()
-        self.campaign_jobs.update(message.job_ids)
+        self.board.jobs.update(message.job_ids)
         for info in message.infos:
             row = CampaignRow.from_info(info, prices, egress=self._egress(),
                                         migration=message.migrations.get(info.id))
-            self.campaign_rows[info.id] = row
-            self._forward_row(row)
+            self.board.rows[info.id] = row
+            show_row(self.app, row)
             if message.planned:
-                self.milestones.started(info.id)
+                self.board.milestones.started(info.id)
                 self._notify_milestone(row, "started")
             else:  # found at start-up: what happened before is not news
-                self.milestones.started(info.id)
-                self.milestones.update(info.id, row.counts.get("verified", 0), row.status)
+                self.board.milestones.started(info.id)
+                self.board.milestones.update(info.id, row.counts.get("verified", 0), row.status)
         for cid in message.resume:
             self._run_campaign(cid)
         self._show_states()
 
     def _run_campaign(self, campaign_id: int) -> None:
-        if campaign_id in self.campaign_active:
+        if campaign_id in self.board.active:
             return
-        self.campaign_active.add(campaign_id)  # until the worker ends, whatever happens
+        self.board.active.add(campaign_id)  # until the worker ends, whatever happens
         self.run_worker(self._campaign_worker(campaign_id), group="campaigns",
                         exit_on_error=False)
 
@@ -184,8 +192,8 @@ class CampaignsMixin(MainScreenBase):
         finally:
             # No await between the runner's last message and here: its handler sees
             # the campaign inactive (so p can resume it at once).
-            self.campaign_runners.pop(campaign_id, None)
-            self.campaign_active.discard(campaign_id)
+            self.board.runners.pop(campaign_id, None)
+            self.board.active.discard(campaign_id)
 
     async def _campaign_runner(self, campaign_id: int) -> None:
         """The engine's runner (with the S3 sink for a migration); its callbacks post
@@ -200,7 +208,7 @@ class CampaignsMixin(MainScreenBase):
         client = self.gapp.client
         if client is None or self.gapp.settings.readonly:
             return
-        row = self.campaign_rows.get(campaign_id)
+        row = self.board.rows.get(campaign_id)
         vault = row.vault if row is not None else ""
 
         def on_progress(progress: CampaignProgress) -> None:
@@ -218,7 +226,8 @@ class CampaignsMixin(MainScreenBase):
             if await asyncio.to_thread(migrate_store.migration, store, campaign_id):
                 from glacier_tui.glacier.migrate import migration_runner
 
-                runs = migration_runner(client, await self._s3_options(), store, campaign_id,
+                s3 = await self.main.migrate.s3_options()
+                runs = migration_runner(client, s3, store, campaign_id,
                                         options=self._engine_options(),
                                         on_progress=on_progress, on_item=on_item)
             else:
@@ -226,7 +235,7 @@ class CampaignsMixin(MainScreenBase):
                     client, store, campaign_id, options=self._engine_options(),
                     on_progress=on_progress, on_item=on_item))
             async with runs as runner:
-                self.campaign_runners[campaign_id] = runner
+                self.board.runners[campaign_id] = runner
                 info = await runner.run()
         except asyncio.CancelledError:
             raise  # quitting: the autorun key stays, the next start resumes the campaign
@@ -244,42 +253,42 @@ class CampaignsMixin(MainScreenBase):
 
     def on_campaign_progressed(self, message: CampaignProgressed) -> None:
         p = message.progress
-        row = self.campaign_rows.get(p.campaign_id)
+        row = self.board.rows.get(p.campaign_id)
         if row is None:
             return
         row = row.with_progress(p)
-        self.campaign_rows[row.id] = row
-        self._forward_row(row)
-        for milestone in self.milestones.update(row.id, row.counts.get("verified", 0),
+        self.board.rows[row.id] = row
+        show_row(self.app, row)
+        for milestone in self.board.milestones.update(row.id, row.counts.get("verified", 0),
                                                 row.status):
             self._notify_milestone(row, milestone)
 
     def on_campaign_item_changed(self, message: CampaignItemChanged) -> None:
         item = message.item
         if item.job_id:
-            self.campaign_jobs.add(item.job_id)
-        lst = self.query_one(ArchiveList)
+            self.board.jobs.add(item.job_id)
+        lst = self.main.query_one(ArchiveList)
         if lst.context == message.vault:
             lst.set_state(item.archive_id, str(item.state))
         row = self.board.item_moved(message.campaign_id, item.item_id, str(item.state),
                                     item.size)
         if row is None:
             return
-        self._forward_row(row)
-        for milestone in self.milestones.update(row.id, row.counts.get("verified", 0),
+        show_row(self.app, row)
+        for milestone in self.board.milestones.update(row.id, row.counts.get("verified", 0),
                                                 row.status):
             self._notify_milestone(row, milestone)
 
     def on_campaign_stopped(self, message: CampaignStopped) -> None:
-        row = self.campaign_rows.get(message.campaign_id)
+        row = self.board.rows.get(message.campaign_id)
         if message.info is not None:
             old = row
             row = CampaignRow.from_info(message.info, self._prices(), egress=self._egress())
             if old is not None:  # what it is and where it goes do not change
                 row = replace(row, what=old.what, kind=old.kind, where=old.where)
-            self.campaign_rows[row.id] = row
-            self._forward_row(row)
-            for milestone in self.milestones.update(row.id, row.counts.get("verified", 0),
+            self.board.rows[row.id] = row
+            show_row(self.app, row)
+            for milestone in self.board.milestones.update(row.id, row.counts.get("verified", 0),
                                                     row.status):
                 self._notify_milestone(row, milestone)
             return
@@ -287,7 +296,7 @@ class CampaignsMixin(MainScreenBase):
             name = row.name if row is not None else f"Restore #{message.campaign_id}"
             self.post_message(Info(f"{name} runs elsewhere"))
             return
-        if row is not None and self.milestones.failed(row.id):
+        if row is not None and self.board.milestones.failed(row.id):
             self._notify_milestone(row, "failed", message.error)
 
     def _notify_milestone(self, row: CampaignRow, milestone: Milestone | str,
@@ -311,25 +320,18 @@ class CampaignsMixin(MainScreenBase):
             self.notify(text, title=f"{name} failed", severity="error", timeout=12,
                         markup=False)
 
-    def _forward_row(self, row: CampaignRow) -> None:
-        from glacier_tui.ui.screens.restores import RestoresScreen
-
-        for screen in self.app.screen_stack:
-            if isinstance(screen, RestoresScreen):
-                screen.update_row(row)
-
     def _show_states(self) -> None:
         """The archive list shows a state column once there is any campaign."""
-        lst = self.query_one(ArchiveList)
-        if self.campaign_rows and not lst.show_states:
+        lst = self.main.query_one(ArchiveList)
+        if self.board.rows and not lst.show_states:
             lst.show_states = True
             lst.reload()
 
-    def _state_lookup(self, vault_name: str) -> Any:
+    def state_lookup(self, vault_name: str) -> Any:
         """For the archive list's page loader (a thread): archive id -> campaign state."""
         from glacier_tui.glacier.campaign_view import archive_states
 
-        vault = self.vaults.get(vault_name)
+        vault = self.main.vaults.get(vault_name)
         if vault is None:
             return None
         store, key = self.gapp.store, vault_key(vault)
@@ -337,10 +339,12 @@ class CampaignsMixin(MainScreenBase):
 
     # -- the Restores screen and the job filter -------------------------------------------
 
-    def action_restores(self) -> None:
+    def show(self) -> None:
+        """The Restores screen (c): every campaign and close-out, live."""
         from glacier_tui.ui.screens.restores import RestoresScreen
 
-        rows = self.board.all_rows()
+        rows: list[CampaignRow | PurgeRow] = [*self.main.close_out.rows.values(),
+                                              *self.board.rows.values()]
 
         def chosen(campaign_id: int | None) -> None:
             if campaign_id is not None:
@@ -351,18 +355,18 @@ class CampaignsMixin(MainScreenBase):
     def _campaign_action(self, what: str, shown: CampaignRow | PurgeRow) -> None:
         """Pause or resume (``pause``), or cancel (``cancel``) a campaign or a close-out."""
         if isinstance(shown, PurgeRow):
-            self._purge_action(what, shown)
+            self.main.close_out.action(what, shown)
             return
         campaign_id = shown.id
-        row = self.campaign_rows.get(campaign_id)
-        if row is None or not self._writable(f"changing {row.name.lower()}"):
+        row = self.board.rows.get(campaign_id)
+        if row is None or not self.main._writable(f"changing {row.name.lower()}"):
             return
-        runner = self.campaign_runners.get(campaign_id)
+        runner = self.board.runners.get(campaign_id)
         if what == "pause":
             if runner is not None:
                 runner.request_stop()  # paused at its next safe point
                 self.notify(f"{row.name} pauses; p resumes it.", timeout=4, markup=False)
-            elif campaign_id not in self.campaign_active and row.status in (
+            elif campaign_id not in self.board.active and row.status in (
                     "paused", "incomplete", "planned", "running"):
                 self._run_campaign(campaign_id)
                 self.notify(f"{row.name} resumed.", timeout=4, markup=False)
@@ -385,7 +389,7 @@ class CampaignsMixin(MainScreenBase):
         if not ok:
             return
         info = await asyncio.to_thread(cancel_campaign, self.gapp.store, campaign_id)
-        if campaign_id not in self.campaign_active:  # else its runner stops and says so
+        if campaign_id not in self.board.active:  # else its runner stops and says so
             self.post_message(CampaignStopped(campaign_id, info))
 
     def _load_campaign_jobs(self, campaign_id: int) -> None:
@@ -398,18 +402,19 @@ class CampaignsMixin(MainScreenBase):
         self.run_worker(load(), group="campaign-jobs", exclusive=True, exit_on_error=False)
 
     def on_campaign_jobs(self, message: CampaignJobs) -> None:
-        self.campaign_jobs.update(message.job_ids)
-        table = self.query_one(JobTable)
+        self.board.jobs.update(message.job_ids)
+        table = self.main.query_one(JobTable)
         table.set_job_filter(message.job_ids)
         self.board.jobs_of = message.campaign_id
-        self._jobs_title()
+        self.main._jobs_title()
         table.focus()
 
-    def _clear_campaign_filter(self) -> bool:
-        table = self.query_one(JobTable)
+    def clear_filter(self) -> bool:
+        """Esc on the job table: all jobs again (False when it showed all already)."""
+        table = self.main.query_one(JobTable)
         if table.only_jobs is None:
             return False
         table.set_job_filter(None)
         self.board.jobs_of = None
-        self._jobs_title()
+        self.main._jobs_title()
         return True

@@ -20,12 +20,15 @@ from textual import work
 
 from glacier_tui.glacier.purge_types import PurgeStatus
 from glacier_tui.ui.messages import ArchivesRemoved, PurgeListed, PurgeProgressed, PurgeStopped
-from glacier_tui.ui.screens.main.base import MainScreenBase
+from glacier_tui.ui.screens.main.part import Part
+from glacier_tui.ui.screens.restores import show_row
 from glacier_tui.ui.widgets.close_out_row import PurgeRow
 from glacier_tui.ui.widgets.vault_tree import VaultTree, vault_key
 
 if TYPE_CHECKING:
-    from glacier_tui.glacier.purge import PurgeProgress
+    from textual.worker import Worker
+
+    from glacier_tui.glacier.purge import PurgeInfo, PurgeProgress
 
 
 def reached_before(status: str, deleted: int, deletable: int) -> set[str]:
@@ -63,24 +66,51 @@ def _milestone(p: PurgeProgress, reached: set[str]) -> str | None:
     return f"{p.vault}: {done} of {p.deletable:,} proven archives deleted."
 
 
-class CloseOutMixin(MainScreenBase):
+class CloseOut(Part):
     """P on a vault: close it out (delete what is proven safe elsewhere, then the vault)."""
 
-    def action_close_out(self) -> None:
-        vault = self.query_one(VaultTree).current_vault()
+    def __init__(self) -> None:
+        super().__init__(id="close-out-part")
+        self.rows: dict[int, PurgeRow] = {}  # what the campaigns pane shows, by purge id
+        self.running: dict[int, Worker[None]] = {}  # purge id -> its worker, running here
+        self._told: dict[int, set[str]] = {}  # the milestones already announced
+
+    def start(self) -> None:
+        """P: the close-out screen for the vault under the cursor."""
+        vault = self.main.query_one(VaultTree).current_vault()
         if vault is None:
             self.notify("Select a vault to close out.", severity="warning")
             return
-        if not self._writable("closing out a vault"):
+        if not self.main._writable("closing out a vault"):
             return
         self._close_out(vault)
+
+    def find(self) -> None:
+        """At start-up: list the close-outs in the store (shown, never resumed: P on the
+        vault resumes one, asking for its name again)."""
+        self.run_worker(self._find(), group="close-out-find", exclusive=True,
+                        exit_on_error=False)
+
+    async def _find(self) -> None:
+        from glacier_tui.glacier.purge import has_purges, list_purges
+
+        store = self.gapp.store
+
+        def read() -> list[PurgeInfo]:
+            if not has_purges(store):  # creates nothing in a store without close-outs
+                return []
+            return [p for p in list_purges(store) if p.status is not PurgeStatus.PLANNED]
+
+        purges = await asyncio.to_thread(read)
+        if purges:
+            self.post_message(PurgeListed(purges))
 
     @work(group="dialog", exclusive=True, exit_on_error=False)
     async def _close_out(self, vault: str) -> None:
         from glacier_tui.glacier.purge import PurgeStatus, drop_purge, find_unfinished
         from glacier_tui.ui.screens.close_out import CloseOutScreen
 
-        v = self.vaults.get(vault)
+        v = self.main.vaults.get(vault)
         store = self.gapp.store
         if v is None:
             return
@@ -102,9 +132,9 @@ class CloseOutMixin(MainScreenBase):
         self._start_purge(vault, int(purge_id))
 
     def _start_purge(self, vault: str, purge_id: int) -> None:
-        if purge_id in self.board.purge_workers:
+        if purge_id in self.running:
             return
-        self.board.purge_workers[purge_id] = self.run_worker(
+        self.running[purge_id] = self.run_worker(
             self._run_purge(vault, purge_id), group="close-out", exit_on_error=False)
 
     async def _run_purge(self, vault: str, purge_id: int) -> None:
@@ -114,7 +144,7 @@ class CloseOutMixin(MainScreenBase):
         client = self.gapp.client
         store = self.gapp.store
         if client is None or self.gapp.settings.readonly:
-            self.board.purge_workers.pop(purge_id, None)
+            self.running.pop(purge_id, None)
             return
 
         def progress(p: PurgeProgress) -> None:
@@ -132,7 +162,7 @@ class CloseOutMixin(MainScreenBase):
         except errors.GlacierError as exc:
             self.post_message(PurgeStopped(purge_id, vault, None, exc.user_message()))
         finally:
-            self.board.purge_workers.pop(purge_id, None)
+            self.running.pop(purge_id, None)
             manifest = Path(store.path).parent / "purges" / f"purge-manifest-{purge_id}.csv"
             await asyncio.shield(asyncio.to_thread(self._after_purge, vault, purge_id,
                                                    manifest))
@@ -143,32 +173,28 @@ class CloseOutMixin(MainScreenBase):
     # -- the row in the campaigns pane -----------------------------------------------------
 
     def _show_purge(self, row: PurgeRow) -> None:
-        from glacier_tui.ui.screens.restores import RestoresScreen
-
-        self.board.purges[row.id] = row
-        for screen in self.app.screen_stack:
-            if isinstance(screen, RestoresScreen):
-                screen.update_row(row)
+        self.rows[row.id] = row
+        show_row(self.app, row)
 
     def on_purge_listed(self, message: PurgeListed) -> None:
         for info in message.infos:
             row = PurgeRow.from_info(info)
             self._show_purge(row)
             # Found at start-up: what was reached before is not news.
-            self.board.purge_milestones.setdefault(row.id, set()).update(
+            self._told.setdefault(row.id, set()).update(
                 reached_before(row.status, row.deleted, row.deletable))
 
     def on_purge_progressed(self, message: PurgeProgressed) -> None:
         p = message.progress
-        row = self.board.purges.get(p.purge_id)
+        row = self.rows.get(p.purge_id)
         row = PurgeRow.from_progress(p) if row is None else row.with_progress(p)
         self._show_purge(row)
-        text = _milestone(p, self.board.purge_milestones.setdefault(p.purge_id, set()))
+        text = _milestone(p, self._told.setdefault(p.purge_id, set()))
         if text:
             self.notify(text, title=row.name, timeout=8, markup=False)
 
     def on_purge_stopped(self, message: PurgeStopped) -> None:
-        row = self.board.purges.get(message.purge_id)
+        row = self.rows.get(message.purge_id)
         if message.info is not None:
             self._show_purge(PurgeRow.from_info(message.info))
             if message.info.status is PurgeStatus.PAUSED:
@@ -186,12 +212,12 @@ class CloseOutMixin(MainScreenBase):
         self.notify(message.error, title=f"Close-out {message.vault} stopped",
                     severity="error", timeout=12, markup=False)
 
-    def _purge_action(self, what: str, row: PurgeRow) -> None:
+    def action(self, what: str, row: PurgeRow) -> None:
         """x on a close-out: stop it if it runs here, else cancel it for good."""
         if what == "pause":
             self.notify("P on the vault resumes a close-out (it asks for the vault's name "
                         "again).", timeout=6, markup=False)
-        elif what == "cancel" and not row.finished and self._writable("stopping a close-out"):
+        elif what == "cancel" and not row.finished and self.main._writable("stopping a close-out"):
             self._confirm_purge_stop(row)
 
     @work(group="dialog", exclusive=True, exit_on_error=False)
@@ -199,14 +225,14 @@ class CloseOutMixin(MainScreenBase):
         from glacier_tui.glacier.purge import cancel_purge
         from glacier_tui.ui.screens.confirm import ConfirmScreen
 
-        worker = self.board.purge_workers.get(row.id)
+        worker = self.running.get(row.id)
         if worker is not None:
             ok = await self.app.push_screen_wait(ConfirmScreen(
                 f"Stop closing out {row.vault}?",
                 ["Archives already deleted stay deleted; nothing more is deleted now.",
                  "P on the vault resumes it where it stopped."],
                 confirm_label="Stop close-out"))
-            if ok and row.id in self.board.purge_workers:
+            if ok and row.id in self.running:
                 worker.cancel()
             return
         ok = await self.app.push_screen_wait(ConfirmScreen(
@@ -226,6 +252,6 @@ class CloseOutMixin(MainScreenBase):
         store = self.gapp.store
         if str(store.path) != ":memory:":
             write_purge_manifest(store, purge_id, manifest)
-        v = self.vaults.get(vault)
+        v = self.main.vaults.get(vault)
         if forget_deleted(store, purge_id) and v is not None:
-            self._mark_written(v)
+            self.main._mark_written(v)

@@ -66,8 +66,7 @@ class ConnectionMixin(MainScreenBase):
                                                status="")
         self.refresh_bindings()
         self._arm_poll(self.gapp.poll_interval)
-        self.run_worker(self._find_campaigns(), group="campaigns-find", exclusive=True,
-                        exit_on_error=False)
+        self.campaigns.find()
 
     def on_connect_failed(self, message: ConnectFailed) -> None:
         from glacier_tui.ui.screens.error import ErrorScreen, describe_error

@@ -51,7 +51,7 @@ class JobsMixin(MainScreenBase):
             for job in message.jobs:
                 by_vault.setdefault(job.vault_name, set()).add(job.job_id)
             table.remove_missing(by_vault, keep=self.started_here)
-        for job in self.followup.to_announce(changes, self.campaign_jobs):
+        for job in self.followup.to_announce(changes, self.campaigns.board.jobs):
             self._job_finished(job)
         self._follow_up()
         self._jobs_title()
@@ -59,9 +59,11 @@ class JobsMixin(MainScreenBase):
 
     def _jobs_title(self) -> None:
         table = self.query_one(JobTable)
-        cid = self.board.jobs_of
+        cid = self.campaigns.board.jobs_of
+        row = self.campaigns.board.rows.get(cid) if cid is not None else None
+        name = row.name.lower() if row is not None else f"restore #{cid}"
         table.border_title = f"Jobs ({len(table.jobs)})" if cid is None else \
-            f"Jobs of restore #{cid} ({table.row_count}) · Esc: all"
+            f"Jobs of {name} ({table.row_count}) · Esc: all"
 
     def _job_finished(self, job: Job) -> None:
         name = "inventory" if job.is_inventory_retrieval else \

@@ -18,7 +18,7 @@ from textual import work
 
 from glacier_tui.glacier.sanitize import inert
 from glacier_tui.ui.messages import CampaignListed, OperationError
-from glacier_tui.ui.screens.main.base import MainScreenBase
+from glacier_tui.ui.screens.main.part import Part
 from glacier_tui.ui.widgets.vault_tree import vault_key
 
 if TYPE_CHECKING:
@@ -29,41 +29,44 @@ if TYPE_CHECKING:
 DEMO_BUCKET = "demo-bucket"  # the bucket `glacier-tui migrate --demo` creates
 
 
-class MigrateMixin(MainScreenBase):
+class Migrate(Part):
     """M: move a vault or folder into S3, verified, as a campaign."""
 
-    # The S3 endpoint to use (tests point it at their moto); None: the settings'
-    # s3_endpoint_url (else AWS), or in --demo a local S3 started on first use.
-    migrate_s3_url: str | None = None
-    _local_s3: Any = None
+    def __init__(self) -> None:
+        super().__init__(id="migrate-part")
+        # The S3 endpoint to use (tests point it at their moto); None: the settings'
+        # s3_endpoint_url (else AWS), or in --demo a local S3 started on first use.
+        self.s3_url: str | None = None
+        self.local_s3: Any = None  # the local S3 of --demo, once started
 
-    def action_migrate(self) -> None:
-        if not self._writable("migrating to S3"):
+    def start(self) -> None:
+        """M: the Migrate screen for the vault or folder(s) selected."""
+        if not self.main._writable("migrating to S3"):
             return
-        selection = [d for d in self._selection() if d.kind in ("vault", "folder")]
+        selection = [d for d in self.main._selection() if d.kind in ("vault", "folder")]
         if not selection:
             self.notify("Select a vault or a folder to migrate.", severity="warning")
             return
         self._open_migrate(selection)
 
-    async def _s3_options(self) -> S3Options:
+    async def s3_options(self) -> S3Options:
         """Where migrations write: the Glacier connection's credentials and region, the
         S3 endpoint of the settings (in --demo, the local S3, started on first use)."""
         from glacier_tui.glacier.s3_client import S3Options
 
-        if self.gapp.demo and self.migrate_s3_url is None:
-            self.migrate_s3_url = await asyncio.to_thread(self._demo_s3)
+        if self.gapp.demo and self.s3_url is None:
+            self.s3_url = await asyncio.to_thread(self._demo_s3)
         client = self.gapp.client
         assert client is not None
         g = client.options
-        url = self.migrate_s3_url or self.gapp.settings.s3_endpoint_url
+        url = self.s3_url or self.gapp.settings.s3_endpoint_url
         return S3Options(profile=g.profile, region=g.region, endpoint_url=url,
                          access_key=g.access_key, secret_key=g.secret_key,
                          session_token=g.session_token)
 
     def _demo_s3(self) -> str:
         """The local S3 of --demo with its bucket (thread)."""
-        if self._local_s3 is None:
+        if self.local_s3 is None:
             import boto3
 
             from glacier_tui.local_s3 import start_local_s3
@@ -76,8 +79,8 @@ class MigrateMixin(MainScreenBase):
                          aws_access_key_id=g.access_key or "demo",
                          aws_secret_access_key=g.secret_key or "demo").create_bucket(
                 Bucket=DEMO_BUCKET)
-            self._local_s3 = local
-        url: str = self._local_s3.url
+            self.local_s3 = local
+        url: str = self.local_s3.url
         return url
 
     @work(group="dialog", exclusive=True, exit_on_error=False)
@@ -89,8 +92,8 @@ class MigrateMixin(MainScreenBase):
         from glacier_tui.ui.screens.migrate import MigrateScreen
 
         store = self.gapp.store
-        keys = {name: vault_key(v) for name, v in self.vaults.items()}
-        targets = await asyncio.to_thread(self._resolve_archives, selection)
+        keys = {name: vault_key(v) for name, v in self.main.vaults.items()}
+        targets = await asyncio.to_thread(self.main.restore.resolve_archives, selection)
         if not targets:
             self.notify("Nothing to migrate in the selection (is there an inventory?).",
                         severity="warning")
@@ -106,8 +109,8 @@ class MigrateMixin(MainScreenBase):
         region = client.region if client is not None else (settings.region or "")
         if self.gapp.demo:
             transfer = TransferKind.IN_REGION
-            if self.migrate_s3_url is None:
-                self.migrate_s3_url = await asyncio.to_thread(self._demo_s3)
+            if self.s3_url is None:
+                self.s3_url = await asyncio.to_thread(self._demo_s3)
             destination = f"s3://{DEMO_BUCKET}/{vault}/"
         else:
             transfer = transfer_kind(region, None, settings.machine_region)
@@ -145,5 +148,5 @@ class MigrateMixin(MainScreenBase):
                                              title=f"Migrate {inert(vault)}"))
             return
         cid = plan.info.id
-        self.post_message(CampaignListed([plan.info], [cid], frozenset(), planned=True,
-                                         migrations={cid: plan.row}))
+        self.main.campaigns.post_message(CampaignListed(
+            [plan.info], [cid], frozenset(), planned=True, migrations={cid: plan.row}))

@@ -69,7 +69,7 @@ class NavigationMixin(MainScreenBase):
         if table.filter_text:
             table.set_filter("")
             return
-        if self._clear_campaign_filter():
+        if self.campaigns.clear_filter():
             return
         node = tree.cursor_node
         if self.focused is tree and node is not None:

@@ -45,7 +45,7 @@ class TransfersMixin(MainScreenBase):
         if not isinstance(self.focused, JobTable):
             selection = self._selection()  # marks, or the folder / archive under the cursor
             if selection:
-                running = bool(self.campaign_active)
+                running = bool(self.campaigns.board.active)
                 self._clear_marks()
                 self._find_ready(selection, list(self.query_one(JobTable).jobs.values()),
                                  running)
@@ -64,7 +64,7 @@ class TransfersMixin(MainScreenBase):
         from glacier_tui.glacier.campaign_view import archive_states
         from glacier_tui.glacier.operations import ready_retrievals
 
-        targets = await asyncio.to_thread(self._resolve_archives, selection)
+        targets = await asyncio.to_thread(self.restore.resolve_archives, selection)
         store = self.gapp.store
         keys = {name: vault_key(v) for name, v in self.vaults.items()}
 
