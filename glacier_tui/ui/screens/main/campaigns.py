@@ -1,11 +1,14 @@
-"""Restore campaigns: start one from the selection, run the engine, show it live.
+"""Campaigns: start a restore from the selection, run the engine, show it live.
 
 The engine (:mod:`glacier_tui.glacier.campaigns`) does the work and keeps its state in
-the store; this part plans a campaign from the marks, runs the engine's runner in a
-worker (the same runner ``glacier-tui restore`` runs, so a campaign left running when
-the app quit is resumed at the next start), turns its typed progress callbacks into
-messages, and renders them: the Restores screen (``c``), the archive list's state
-column, one notification per milestone (never one per job).
+the store; this part plans a restore campaign from the marks, runs the engine's runner
+in a worker (the same runner ``glacier-tui restore`` runs; for a migration, the one
+``migrate.migration_runner`` builds with its S3 sink, as ``glacier-tui migrate run``),
+so a campaign left running when the app quit is resumed at the next start. It turns the
+typed progress callbacks into messages and renders them: the Restores screen (``c``,
+with the close-out part's rows), the archive list's state column, one notification per
+milestone (never one per job). What a campaign is (restore or migration) comes from the
+store.
 """
 
 from __future__ import annotations
