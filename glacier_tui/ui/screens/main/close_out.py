@@ -26,8 +26,11 @@ from glacier_tui.ui.widgets.close_out_row import PurgeRow
 from glacier_tui.ui.widgets.vault_tree import VaultTree, vault_key
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from textual.worker import Worker
 
+    from glacier_tui.glacier.models import Vault
     from glacier_tui.glacier.purge import PurgeInfo, PurgeProgress
 
 
@@ -150,6 +153,10 @@ class CloseOut(Part):
         def progress(p: PurgeProgress) -> None:
             self.post_message(PurgeProgressed(p))
 
+        # Read now, on the loop: the thread after the run must not walk the DOM (the
+        # screen may be gone when quitting stops the purge).
+        v = self.main.vaults.get(vault)
+        mark_written = self.main._mark_written
         final = None
         try:
             final = await run_purge(client, store, purge_id,
@@ -164,8 +171,8 @@ class CloseOut(Part):
         finally:
             self.running.pop(purge_id, None)
             manifest = Path(store.path).parent / "purges" / f"purge-manifest-{purge_id}.csv"
-            await asyncio.shield(asyncio.to_thread(self._after_purge, vault, purge_id,
-                                                   manifest))
+            await asyncio.shield(asyncio.to_thread(self._after_purge, v, purge_id, manifest,
+                                                   mark_written))
         if final is not None:
             self.post_message(PurgeStopped(purge_id, vault, final))
             self.post_message(ArchivesRemoved(vault, final.removed))
@@ -244,7 +251,8 @@ class CloseOut(Part):
             info = await asyncio.to_thread(cancel_purge, self.gapp.store, row.id)
             self.post_message(PurgeStopped(row.id, row.vault, info))
 
-    def _after_purge(self, vault: str, purge_id: int, manifest: Path) -> None:
+    def _after_purge(self, v: Vault | None, purge_id: int, manifest: Path,
+                     mark_written: Callable[[Vault], None]) -> None:
         """Write the per-archive manifest; drop deleted archives from the cached inventory
         (thread)."""
         from glacier_tui.glacier.purge import forget_deleted, write_purge_manifest
@@ -252,6 +260,5 @@ class CloseOut(Part):
         store = self.gapp.store
         if str(store.path) != ":memory:":
             write_purge_manifest(store, purge_id, manifest)
-        v = self.main.vaults.get(vault)
         if forget_deleted(store, purge_id) and v is not None:
-            self.main._mark_written(v)
+            mark_written(v)
