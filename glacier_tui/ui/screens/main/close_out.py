@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from textual import work
 
 from glacier_tui.glacier.purge_types import PurgeStatus
+from glacier_tui.glacier.sanitize import inert
 from glacier_tui.ui.messages import ArchivesRemoved, PurgeListed, PurgeProgressed, PurgeStopped
 from glacier_tui.ui.screens.main.part import Part
 from glacier_tui.ui.screens.restores import show_row
@@ -119,7 +120,7 @@ class CloseOut(Part):
             return
         key = vault_key(v)
         if await asyncio.to_thread(store.current_snapshot_id, key) is None:
-            self.notify(f"Close-out works from an inventory: request one for {vault} (i) "
+            self.notify(f"Close-out works from an inventory: request one for {inert(vault)} (i) "
                         "first.", severity="warning", markup=False)
             return
         existing = await asyncio.to_thread(find_unfinished, store, key)
@@ -198,16 +199,16 @@ class CloseOut(Part):
         self._show_purge(row)
         text = _milestone(p, self._told.setdefault(p.purge_id, set()))
         if text:
-            self.notify(text, title=row.name, timeout=8, markup=False)
+            self.notify(inert(text), title=inert(row.name), timeout=8, markup=False)
 
     def on_purge_stopped(self, message: PurgeStopped) -> None:
         row = self.rows.get(message.purge_id)
         if message.info is not None:
             self._show_purge(PurgeRow.from_info(message.info))
             if message.info.status is PurgeStatus.PAUSED:
-                self.notify(f"{message.vault}: stopped: {message.info.message}",
-                            title=f"Close-out {message.vault} stopped", severity="warning",
-                            timeout=10, markup=False)
+                self.notify(inert(f"{message.vault}: stopped: {message.info.message}"),
+                            title=inert(f"Close-out {message.vault} stopped"),
+                            severity="warning", timeout=10, markup=False)
             return
         if row is None:
             row = PurgeRow(message.purge_id, message.vault, "paused", 0, 0)
@@ -216,8 +217,9 @@ class CloseOut(Part):
                                      message="stopped here; P on the vault resumes it"))
             return
         self._show_purge(replace(row, status="paused", message=message.error))
-        self.notify(message.error, title=f"Close-out {message.vault} stopped",
-                    severity="error", timeout=12, markup=False)
+        self.notify(inert(message.error, multiline=True),
+                    title=inert(f"Close-out {message.vault} stopped"), severity="error",
+                    timeout=12, markup=False)
 
     def action(self, what: str, row: PurgeRow) -> None:
         """x on a close-out: stop it if it runs here, else cancel it for good."""
@@ -235,7 +237,7 @@ class CloseOut(Part):
         worker = self.running.get(row.id)
         if worker is not None:
             ok = await self.app.push_screen_wait(ConfirmScreen(
-                f"Stop closing out {row.vault}?",
+                f"Stop closing out {inert(row.vault)}?",
                 ["Archives already deleted stay deleted; nothing more is deleted now.",
                  "P on the vault resumes it where it stopped."],
                 confirm_label="Stop close-out"))
@@ -243,7 +245,7 @@ class CloseOut(Part):
                 worker.cancel()
             return
         ok = await self.app.push_screen_wait(ConfirmScreen(
-            f"Cancel the close-out of {row.vault} for good?",
+            f"Cancel the close-out of {inert(row.vault)} for good?",
             ["Nothing more is deleted, and the vault is not deleted; archives already "
              "deleted stay deleted.", "A new close-out (P) checks the proofs afresh."],
             confirm_label="Cancel close-out"))
