@@ -128,6 +128,8 @@ class Settings(BaseSettings):
     profile: str | None = Field(None, description="AWS profile (else the default chain)")
     region: str | None = Field(None, description="AWS region, e.g. us-east-1")
     endpoint_url: str | None = Field(None, description="Glacier endpoint URL override")
+    s3_endpoint_url: str | None = Field(
+        None, description="S3 endpoint URL override for migrations (e.g. a local S3)")
     readonly: bool = Field(False, description="Never send a mutating request")
     download_dir: Path = Field(default_factory=default_download_dir,
                                description="Where restored files go")
@@ -160,7 +162,7 @@ class Settings(BaseSettings):
     keymap: dict[str, str] = Field(default_factory=dict,
                                    description="Binding id -> keys, e.g. restore = 'ctrl+r'")
 
-    @field_validator("endpoint_url")
+    @field_validator("endpoint_url", "s3_endpoint_url")
     @classmethod
     def _remember_password(cls, value: str | None) -> str | None:
         remember_url(value)  # masked wherever a library echoes it (errors, logs)
@@ -350,7 +352,7 @@ def _describe(
 
 
 def _show_value(name: str, value: Any) -> str:
-    if name == "endpoint_url" and isinstance(value, str):
+    if name in ("endpoint_url", "s3_endpoint_url") and isinstance(value, str):
         value = mask_url(value)  # never echo a password embedded in the URL
     if isinstance(value, Enum):
         value = value.value

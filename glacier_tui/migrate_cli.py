@@ -248,7 +248,8 @@ def _environment(args: argparse.Namespace, settings: Any, stack: ExitStack) -> _
     from glacier_tui.transfers_cli import _client_options
 
     glacier = _client_options(settings)
-    s3_url = getattr(args, "s3_endpoint_url", None)
+    s3_url = getattr(args, "s3_endpoint_url", None) or getattr(settings, "s3_endpoint_url",
+                                                                 None)
     store_path = getattr(args, "db", None) or settings.resolved_store_path()
     demo = bool(getattr(args, "demo", False))
     machine = getattr(settings, "machine_region", None)

@@ -118,9 +118,9 @@ async def test_browse_inventory_restore_download(demo_emulator: Any, tmp_path: P
         await wait_for(pilot, lambda: type(app.screen).__name__ == "RestoreScreen")
         await pilot.click("#confirm")
         # A restore campaign: the engine starts the job; the poller lists it, named.
-        await wait_for(pilot, lambda: len(screen.campaign_rows) == 1)
+        await wait_for(pilot, lambda: len(screen.campaigns.board.rows) == 1)
         await wait_for(pilot, lambda: len(jobs(app).jobs) == count + 1)
-        new_id = next(j for j in jobs(app).jobs if j in screen.campaign_jobs)
+        new_id = next(j for j in jobs(app).jobs if j in screen.campaigns.board.jobs)
         assert jobs(app).names.get(new_id) == row_path
         assert not lst.marked  # marks are cleared once the restore started
 
@@ -129,7 +129,7 @@ async def test_browse_inventory_restore_download(demo_emulator: Any, tmp_path: P
         demo_emulator.advance(3600)
         await wait_for(pilot, lambda: jobs(app).jobs[new_id].succeeded, steps=300)
         expected = tmp_path / "downloads" / row_path
-        await wait_for(pilot, lambda: next(iter(screen.campaign_rows.values())).status
+        await wait_for(pilot, lambda: next(iter(screen.campaigns.board.rows.values())).status
                        == "done", steps=600)
         assert expected.stat().st_size == row_size
         # A success is shown as a success, not as a red error: the campaign's "done" toast.

@@ -24,6 +24,7 @@ from glacier_tui.ui.restore_model import ArchiveRef
 from glacier_tui.ui.screens.restore import RestoreScreen
 from glacier_tui.ui.screens.restores import RestoresScreen
 from glacier_tui.ui.widgets.archive_list import ArchiveList
+from glacier_tui.ui.widgets.close_out_row import PurgeRow
 from glacier_tui.ui.widgets.job_table import JobTable, middle_ellipsis
 from glacier_tui.ui.widgets.restores_panel import CampaignRow, RestoresPanel
 
@@ -110,7 +111,7 @@ async def confirm_restore(pilot: Any, app: GlacierApp) -> None:
 
 
 def campaigns(app: GlacierApp) -> dict[int, Any]:
-    return main_screen(app).campaign_rows
+    return main_screen(app).campaigns.board.rows
 
 
 async def test_marks_and_r_start_one_campaign_that_runs_to_verified(
@@ -219,9 +220,9 @@ async def test_pause_resume_and_cancel_from_the_restores_screen(
         await wait_for(pilot, lambda: isinstance(app.screen, RestoresScreen))
         await pilot.press("p")
         await wait_for(pilot, lambda: campaigns(app)[cid].status == "paused")
-        assert not main_screen(app).campaign_runners
+        assert not main_screen(app).campaigns.board.runners
         await pilot.press("p")  # resume: the running jobs are followed, not requested again
-        await wait_for(pilot, lambda: cid in main_screen(app).campaign_runners)
+        await wait_for(pilot, lambda: cid in main_screen(app).campaigns.board.runners)
         emulator.advance(3600)
         await wait_for(pilot, lambda: campaigns(app)[cid].status == "done", steps=600)
         assert len(ops(emulator, "InitiateJob")) == 2
@@ -238,7 +239,7 @@ async def test_pause_resume_and_cancel_from_the_restores_screen(
         await pilot.press("y")
         await wait_for(pilot, lambda: campaigns(app)[second].status == "cancelled", steps=600)
         # Its runner has stopped: nothing more is fetched, whatever the jobs do.
-        assert second not in main_screen(app).campaign_runners
+        assert second not in main_screen(app).campaigns.board.runners
         assert not (tmp_path / "downloads" / "photos/2021/c.jpg").exists()
 
 
@@ -318,9 +319,17 @@ async def test_d_on_marks_downloads_what_is_ready(
 
 # -- snapshots (fixed data, nothing live) ------------------------------------------------
 
-def _rows() -> list[CampaignRow]:
+def _rows() -> list[CampaignRow | PurgeRow]:
     gib = 1 << 30
     return [
+        PurgeRow(2, "old-backups", "awaiting-inventory", 1200, 1200, 40 * gib,
+                 next_inventory_at=START.timestamp() + 86400),
+        PurgeRow(1, "scratch", "running", 800, 310, int(2.5 * gib)),
+        CampaignRow(4, "family-photos", "migrate folders photos/2019 -> s3://archive-bucket/"
+                    "family/ (DEEP_ARCHIVE)", "Bulk", "running",
+                    {"verified": 40, "ready": 2, "requested": 58}, 100, 30 * gib, 12 * gib,
+                    eta_seconds=9000, cost_usd=1.27, kind="migrate",
+                    where="s3://archive-bucket/family/"),
         CampaignRow(3, "family-photos", "folders photos/2020", "Expedited", "running",
                     {"verified": 5, "downloading": 1, "ready": 2, "requested": 4}, 12,
                     int(3.2 * gib), int(1.1 * gib), eta_seconds=1500, cost_usd=0.1432),

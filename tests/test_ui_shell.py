@@ -266,13 +266,13 @@ async def test_q_typed_while_a_dialog_opens_does_not_quit(
         await select_folder(pilot, app)
         main = main_screen(app)
         release = threading.Event()
-        resolve = main._resolve_archives
+        resolve = main.restore.resolve_archives
 
         def slow_resolve(selection: Any) -> Any:
             release.wait(10)  # the dialog is still being prepared when q arrives
             return resolve(selection)
 
-        main._resolve_archives = slow_resolve  # type: ignore[method-assign]
+        main.restore.resolve_archives = slow_resolve  # type: ignore[method-assign]
         await pilot.press("r", "q")
         await pilot.pause()
         assert app.is_running and app.screen is main
@@ -289,7 +289,7 @@ async def test_quit_while_a_campaign_runs_asks_and_says_it_resumes(
     app = make_app(demo_emulator.url, tmp_path)
     async with app.run_test(size=(120, 34)) as pilot:
         await connected(pilot, app)
-        main_screen(app).campaign_active.add(1)
+        main_screen(app).campaigns.board.active.add(1)
         await pilot.press("q")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         text = " ".join(str(w.render()) for w in app.screen.query("Static"))
@@ -297,7 +297,7 @@ async def test_quit_while_a_campaign_runs_asks_and_says_it_resumes(
         await pilot.press("escape")
         await pilot.pause()
         assert app.is_running
-        main_screen(app).campaign_active.clear()
+        main_screen(app).campaigns.board.active.clear()
 
 
 def test_demo_keeps_downloads_and_says_where(tmp_path: Path) -> None:

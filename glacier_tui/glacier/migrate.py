@@ -14,20 +14,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
 from glacier_tui.glacier import campaign_store as db
 from glacier_tui.glacier import errors
 from glacier_tui.glacier import migrate_store as ms
+from glacier_tui.glacier.campaign_engine import CampaignRunner
 from glacier_tui.glacier.campaign_types import (
     CampaignError,
     CampaignInfo,
     CampaignItem,
+    CampaignItemCallback,
+    CampaignProgressCallback,
     CampaignSpec,
     CampaignStatus,
+    EngineOptions,
     ItemState,
     Limits,
     Selection,
@@ -37,6 +42,7 @@ from glacier_tui.glacier.campaign_types import (
 from glacier_tui.glacier.campaigns import plan_campaign
 from glacier_tui.glacier.client import GlacierClient
 from glacier_tui.glacier.migrate_manifest import write_migration_manifest
+from glacier_tui.glacier.migrate_store import describe_migration
 from glacier_tui.glacier.migrate_stream import (
     StreamTarget,
     archive_shard,
@@ -44,7 +50,7 @@ from glacier_tui.glacier.migrate_stream import (
     stream_archive,
 )
 from glacier_tui.glacier.models import Job
-from glacier_tui.glacier.s3_client import FULL_OBJECT, S3Client
+from glacier_tui.glacier.s3_client import FULL_OBJECT, S3Client, S3Options
 from glacier_tui.glacier.s3_keys import (
     DEFAULT_PART,
     MIN_PART,
@@ -64,6 +70,8 @@ __all__ = [
     "MigrationPlan",
     "MigrationSink",
     "MigrationSpec",
+    "describe_migration",
+    "migration_runner",
     "parse_s3_url",
     "parse_shard",
     "plan_migration",
@@ -335,3 +343,30 @@ class MigrationSink:
     def write_manifest(self, store: Store, campaign_id: int) -> None:
         write_migration_manifest(store, campaign_id)
 
+
+
+@asynccontextmanager
+async def migration_runner(
+    glacier: GlacierClient,
+    s3_options: S3Options,
+    store: Store,
+    campaign_id: int,
+    *,
+    options: EngineOptions,
+    on_progress: CampaignProgressCallback | None = None,
+    on_item: CampaignItemCallback | None = None,
+    part_concurrency: int = 2,
+) -> AsyncIterator[CampaignRunner]:
+    """The runner of a planned migration, found by its campaign id alone.
+
+    Its S3 sink is rebuilt from what the plan recorded in the store (bucket, prefix,
+    storage class, part sizes, shard), so a migration is resumed the same way however it
+    was started; the S3 client lives as long as the context.
+    """
+    row = await asyncio.to_thread(ms.migration, store, campaign_id)
+    if row is None:
+        raise MigrationError(f"campaign {campaign_id} is not a migration to S3")
+    async with S3Client(s3_options) as s3:
+        sink = MigrationSink(glacier, s3, store, row, part_concurrency=part_concurrency)
+        yield CampaignRunner(glacier, store, campaign_id, options=replace(options, sink=sink),
+                             on_progress=on_progress, on_item=on_item)

@@ -23,10 +23,13 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from glacier_tui.glacier import campaign_store
 from glacier_tui.glacier.store import Store
+
+if TYPE_CHECKING:
+    from glacier_tui.glacier.campaign_types import CampaignInfo
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS migrations(
@@ -168,6 +171,12 @@ def migration(store: Store, campaign: int) -> MigrationRow | None:
         f"SELECT {_MIGRATION_COLS} FROM migrations WHERE campaign=?", (campaign,)
     ).fetchone()
     return None if r is None else MigrationRow(*r)
+
+
+def describe_migration(info: CampaignInfo, row: MigrationRow) -> str:
+    """What a migration moves where, for humans (from the store's records only)."""
+    return (f"migrate {info.selection.describe()} -> s3://{row.bucket}/{row.prefix} "
+            f"({row.storage_class})")
 
 
 def migrations(store: Store) -> list[MigrationRow]:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from glacier_tui.glacier.client import GlacierClient
     from glacier_tui.glacier.store import Store
     from glacier_tui.ui.backend import BackendThread
+    from glacier_tui.ui.screens.main import MainScreen
 
 log = logging.getLogger("glacier_tui.ui")
 T = TypeVar("T")
@@ -346,13 +347,21 @@ class GlacierApp(App[None]):
         except Exception:
             return 0
 
+    def _main(self) -> MainScreen | None:
+        from glacier_tui.ui.screens.main import MainScreen
+
+        main = self.screen_stack[0] if self.screen_stack else None
+        return main if isinstance(main, MainScreen) else None
+
     def running_campaigns(self) -> int:
-        """Restore campaigns a worker of this app runs now (0 before the main screen)."""
-        try:
-            main = self.screen_stack[0]
-        except IndexError:
-            return 0
-        return len(getattr(main, "campaign_active", ()))
+        """Campaigns a worker of this app runs now (0 before the main screen)."""
+        main = self._main()
+        return len(main.campaigns.board.active) if main is not None else 0
+
+    def running_close_outs(self) -> int:
+        """Close-outs a worker of this app runs now."""
+        main = self._main()
+        return len(main.close_out.running) if main is not None else 0
 
     def dialog_opening(self) -> bool:
         """True while a key's dialog is being prepared (its worker runs, the screen is not up).
@@ -379,7 +388,8 @@ class GlacierApp(App[None]):
             log.info("quit key dropped: a dialog is opening")
             return
         transfers, campaigns = self.running_transfers(), self.running_campaigns()
-        if transfers == 0 and campaigns == 0:
+        close_outs = self.running_close_outs()
+        if transfers == 0 and campaigns == 0 and close_outs == 0:
             self.exit()
             return
         from glacier_tui.ui.screens.confirm import ConfirmScreen
@@ -396,6 +406,9 @@ class GlacierApp(App[None]):
             body.append(f"{campaigns} restore campaign(s) are running: they stop now and "
                         "resume by themselves the next time glacier-tui starts; jobs "
                         "already started in Glacier keep running.")
+        if close_outs:
+            body.append(f"{close_outs} close-out(s) are running: they stop now; P on the "
+                        "vault resumes one where it stopped.")
         self.push_screen(ConfirmScreen("Quit glacier-tui?", body, confirm_label="Quit"), done)
 
     def action_copy_id(self) -> None:

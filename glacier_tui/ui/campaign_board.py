@@ -1,9 +1,10 @@
-"""What the UI knows about restore campaigns, kept without Textual.
+"""What the UI knows about campaigns (restores and migrations), kept without Textual.
 
-:class:`CampaignBoard` owns the rows the Restores screen shows, which campaigns a worker
-of this app runs (and their runners), the jobs campaigns started (no per-job notice for
-those), the milestones already told, the item states seen, and which campaign's jobs
-the job table is filtered to. The main screen's campaigns part renders what it says.
+:class:`CampaignBoard` owns the campaign rows the Restores screen shows, which campaigns
+a worker of this app runs (and their runners), the jobs campaigns started (no per-job
+notice for those), the milestones already told, the item states seen, and which
+campaign's jobs the job table is filtered to. The main screen's campaigns part renders
+what it says.
 """
 
 from __future__ import annotations

@@ -180,12 +180,13 @@ class CampaignListed(Message):
     """Restore campaigns read from the store (``resume``: this app should run them)."""
 
     def __init__(self, infos: list[Any], resume: list[int], job_ids: frozenset[str], *,
-                 planned: bool) -> None:
+                 planned: bool, migrations: dict[int, Any] | None = None) -> None:
         super().__init__()
         self.infos = infos  # CampaignInfo
         self.resume = resume
         self.job_ids = job_ids
         self.planned = planned  # just planned here (a "started" milestone), else found
+        self.migrations = migrations or {}  # campaign id -> MigrationRow, for migrations
 
 
 class CampaignProgressed(Message):
@@ -212,6 +213,34 @@ class CampaignStopped(Message):
         self.info = info  # CampaignInfo | None
         self.error = error
         self.busy = busy  # another process runs it
+
+
+class PurgeListed(Message):
+    """Close-outs read from the store at start-up (shown, not resumed)."""
+
+    def __init__(self, infos: list[Any]) -> None:  # PurgeInfo
+        super().__init__()
+        self.infos = infos
+
+
+class PurgeProgressed(Message):
+    def __init__(self, progress: Any) -> None:  # PurgeProgress
+        super().__init__()
+        self.progress = progress
+
+
+class PurgeStopped(Message):
+    """A close-out's runner returned (``info``), failed (``error``, one safe line) or was
+    stopped here (``interrupted``: paused in the store, P on the vault resumes it)."""
+
+    def __init__(self, purge_id: int, vault: str, info: Any, error: str = "", *,
+                 interrupted: bool = False) -> None:
+        super().__init__()
+        self.purge_id = purge_id
+        self.vault = vault
+        self.info = info  # PurgeInfo | None
+        self.error = error
+        self.interrupted = interrupted
 
 
 class CampaignJobs(Message):

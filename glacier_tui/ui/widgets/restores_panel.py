@@ -1,11 +1,14 @@
-"""The Restores pane: one block per restore campaign, a progress bar, counts, bytes, ETA, cost.
+"""The Restores pane: one block per campaign (restore or migration to S3) and per vault
+close-out; a progress bar, counts, bytes, ETA, cost.
 
-Rows are plain data (:class:`CampaignRow`), built from the engine's ``CampaignInfo``
-and updated from its ``CampaignProgress`` events by the main screen's handlers.
+Rows are plain data (:class:`CampaignRow`, :class:`~.close_out_row.PurgeRow`), built
+from the service layer's infos and updated from its progress events by the main screen's
+handlers. Close-outs are listed first, then campaigns, newest first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
@@ -18,9 +21,11 @@ from textual.widgets import Label, ProgressBar, Static
 
 from glacier_tui.glacier.sanitize import inert
 from glacier_tui.ui.formatting import human_duration, human_size
+from glacier_tui.ui.widgets.close_out_row import PurgeBlock, PurgeRow
 
 if TYPE_CHECKING:
     from glacier_tui.glacier.campaigns import CampaignInfo, CampaignProgress
+    from glacier_tui.glacier.migrate_store import MigrationRow
     from glacier_tui.glacier.pricing import PriceTable
 
 # The order states are listed in, and how they look.
@@ -53,6 +58,8 @@ class CampaignRow:
     cost_usd: float = 0.0
     message: str = ""
     manifest: str = ""  # the CSV manifest's path (written when the campaign stops)
+    kind: str = "restore"  # or "migrate": from the store's records, never guessed
+    where: str = ""  # where verified copies go: a folder, or s3://bucket/prefix/
 
     @property
     def settled(self) -> bool:
@@ -63,17 +70,29 @@ class CampaignRow:
         """The manifest is written when the campaign settles or pauses."""
         return bool(self.manifest) and (self.settled or self.status == "paused")
 
+    @property
+    def name(self) -> str:
+        """How toasts and dialogs name it: "Restore #3", "Migration #4"."""
+        return f"{'Migration' if self.kind == 'migrate' else 'Restore'} #{self.id}"
+
     @classmethod
-    def from_info(cls, info: CampaignInfo, prices: PriceTable, *,
-                  egress: bool = True) -> CampaignRow:
+    def from_info(cls, info: CampaignInfo, prices: PriceTable, *, egress: bool = True,
+                  migration: MigrationRow | None = None) -> CampaignRow:
         from glacier_tui.glacier.manifest import manifest_paths
 
+        what, kind, where = info.selection.describe(), "restore", str(info.destination)
+        if migration is not None:
+            from glacier_tui.glacier.migrate_store import describe_migration
+
+            what, kind = describe_migration(info, migration), "migrate"
+            where = f"s3://{migration.bucket}/{migration.prefix}"
         return cls(
-            id=info.id, vault=info.vault, what=info.selection.describe(), tier=info.tier,
+            id=info.id, vault=info.vault, what=what, tier=info.tier,
             status=str(info.status), counts={str(k): v for k, v in info.counts.items() if v},
             total_items=info.total_items, total_bytes=info.total_bytes,
             verified_bytes=info.verified_bytes, cost_usd=info.cost_so_far(prices, egress=egress),
-            message=info.message, manifest=str(manifest_paths(info.destination, info.id)[0]))
+            message=info.message, kind=kind, where=where,
+            manifest=str(manifest_paths(info.destination, info.id)[0]))
 
     def with_progress(self, p: CampaignProgress) -> CampaignRow:
         return replace(
@@ -181,38 +200,60 @@ class RestoresPanel(VerticalScroll):
             super().__init__()
             self.campaign_id = campaign_id
 
-    def __init__(self, rows: list[CampaignRow] | None = None) -> None:
+    def __init__(self, rows: Sequence[CampaignRow | PurgeRow] | None = None) -> None:
         super().__init__(id="restores")
         self.border_title = "Restores"
         self.blocks: dict[int, CampaignBlock] = {}
-        self._initial = rows or []
+        self.purges: dict[int, PurgeBlock] = {}
+        self._initial = list(rows or [])
 
     def compose(self) -> ComposeResult:
         yield Static("No restore campaigns yet: mark archives or a folder and press r.",
                      id="restores-empty")
 
     def on_mount(self) -> None:
-        for row in sorted(self._initial, key=lambda r: r.id, reverse=True):
+        for row in sorted(self._initial, key=order):
             self.update_row(row)
 
-    def update_row(self, row: CampaignRow) -> None:
-        block = self.blocks.get(row.id)
-        if block is not None:
-            block.update_row(row)
-            return
-        block = CampaignBlock(row)
-        newer = [b for cid, b in self.blocks.items() if cid > row.id]
-        self.blocks[row.id] = block
-        if newer:
-            self.mount(block, after=min(newer, key=lambda b: b.row.id))
+    def update_row(self, row: CampaignRow | PurgeRow) -> None:
+        block: CampaignBlock | PurgeBlock | None
+        if isinstance(row, PurgeRow):
+            block = self.purges.get(row.id)
+            if block is not None:
+                block.update_row(row)
+                return
+            block = self.purges[row.id] = PurgeBlock(row)
         else:
-            self.mount(block, before=0 if len(self.children) > 1 else None)
+            block = self.blocks.get(row.id)
+            if block is not None:
+                block.update_row(row)
+                return
+            block = self.blocks[row.id] = CampaignBlock(row)
+        key = order(row)
+        later = [b for b in self._ordered() if b is not block and order(b.row) > key]
+        if later:
+            self.mount(block, before=later[0])
+        else:
+            self.mount(block)
         self.query_one("#restores-empty").display = False
+
+    def _ordered(self) -> list[CampaignBlock | PurgeBlock]:
+        return [b for b in self.children if isinstance(b, CampaignBlock | PurgeBlock)]
+
+    def current_row(self) -> CampaignRow | PurgeRow | None:
+        """The focused block's row, else the first one."""
+        focused = self.app.focused
+        if isinstance(focused, CampaignBlock | PurgeBlock):
+            return focused.row
+        blocks = self._ordered()
+        return blocks[0].row if blocks else None
 
     def current_campaign(self) -> int | None:
         focused = self.app.focused
         if isinstance(focused, CampaignBlock):
             return focused.row.id
+        if isinstance(focused, PurgeBlock):
+            return None
         return max(self.blocks) if self.blocks else None
 
     def copy_value(self) -> tuple[str, str] | None:
@@ -226,7 +267,7 @@ class RestoresPanel(VerticalScroll):
         return "campaign id", str(block.row.id)
 
     def _move(self, step: int) -> None:
-        blocks = [b for b in self.children if isinstance(b, CampaignBlock)]
+        blocks = self._ordered()
         if not blocks:
             return
         focused = self.app.focused
@@ -243,3 +284,8 @@ class RestoresPanel(VerticalScroll):
         cid = self.current_campaign()
         if cid is not None:
             self.post_message(self.ShowJobs(cid))
+
+
+def order(row: CampaignRow | PurgeRow) -> tuple[int, int]:
+    """Where a row is listed: close-outs first, then campaigns, newest first."""
+    return (0 if isinstance(row, PurgeRow) else 1, -row.id)

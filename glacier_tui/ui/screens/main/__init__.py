@@ -15,18 +15,19 @@ widgets (``vault_tree``, ``archives``, ``job_table``, ``detail_pane``, ...) and 
 - ``detail``: the detail pane and a vault's settings summary;
 - ``inventory``: requesting an inventory and importing it;
 - ``transfers``: downloads and uploads;
+- ``restore``: restoring archives (the dialog);
+- ``campaigns``: campaigns (restores, migrations): the engine's runner, the Restores
+  screen, milestones;
 - ``appliance``: names from a Synology index (``X``);
 - ``deletion``: deleting archives;
 - ``vault_admin``: creating and deleting vaults, vault settings;
+- ``close_out``: closing a vault out (delete what is proven safe elsewhere, then it);
+- ``migrate``: migrating a vault or folder to S3 (a campaign with an S3 sink);
 - ``navigation``: the filter bar, back and jump.
 
 An action is a call on the part that owns it. A message a part's workers post comes
 back to that part; a message from a widget, or one a part posts for another part,
 comes to the screen, which hands it to the owner.
-
-Transitional: restoring (``restore``), restore campaigns (``campaigns``), closing a
-vault out (``close_out``) and migrating to S3 (``migrate``) are still mixins on
-:class:`~.base.MainScreenBase`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, Tree
 
 from glacier_tui.ui.formatting import clean, clean_lines
@@ -53,17 +55,17 @@ from glacier_tui.ui.messages import (
 )
 from glacier_tui.ui.screens.main.appliance import Appliance
 from glacier_tui.ui.screens.main.browse import Browse
-from glacier_tui.ui.screens.main.campaigns import CampaignsMixin
-from glacier_tui.ui.screens.main.close_out import CloseOutMixin
+from glacier_tui.ui.screens.main.campaigns import Campaigns
+from glacier_tui.ui.screens.main.close_out import CloseOut
 from glacier_tui.ui.screens.main.connection import Connection
 from glacier_tui.ui.screens.main.deletion import Deletion
 from glacier_tui.ui.screens.main.detail import Detail
 from glacier_tui.ui.screens.main.inventory import Inventory
 from glacier_tui.ui.screens.main.jobs import Jobs
-from glacier_tui.ui.screens.main.migrate import MigrateMixin
+from glacier_tui.ui.screens.main.migrate import Migrate
 from glacier_tui.ui.screens.main.navigation import Navigation
 from glacier_tui.ui.screens.main.poller import Polling
-from glacier_tui.ui.screens.main.restore import RestoreMixin
+from glacier_tui.ui.screens.main.restore import Restore
 from glacier_tui.ui.screens.main.transfers import Transfers
 from glacier_tui.ui.screens.main.vault_admin import VaultAdmin
 from glacier_tui.ui.widgets.archive_browser import ArchiveBrowser
@@ -97,8 +99,7 @@ TALL_HEIGHT = 30
 NEEDS_CLIENT: frozenset[str] = MUTATING | {"download", "refresh", "vault_settings"}
 
 
-# transitional: the four mixins go when campaigns/restore/migrate/close_out are parts.
-class MainScreen(RestoreMixin, CampaignsMixin, CloseOutMixin, MigrateMixin):
+class MainScreen(Screen[None]):
     # The footer shows the focused pane's own keys (its bindings) and these shown ones;
     # Help and Quit are last but fit at 80 columns. Every binding has an id (keymap).
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -129,7 +130,7 @@ class MainScreen(RestoreMixin, CampaignsMixin, CloseOutMixin, MigrateMixin):
     ]
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(id="main")
         self._binding_state: tuple[bool | None, ...] = ()
         # The widgets, typed, for the parts (header: made in compose, it reads the settings).
         self.header: GlacierHeader
@@ -152,6 +153,10 @@ class MainScreen(RestoreMixin, CampaignsMixin, CloseOutMixin, MigrateMixin):
         self.deletion = Deletion()
         self.vault_admin = VaultAdmin()
         self.navigation = Navigation()
+        self.restore = Restore()
+        self.campaigns = Campaigns()
+        self.migrate = Migrate()
+        self.close_out = CloseOut()
 
     @property
     def gapp(self) -> GlacierApp:
@@ -179,7 +184,8 @@ class MainScreen(RestoreMixin, CampaignsMixin, CloseOutMixin, MigrateMixin):
         yield Footer(compact=True)
         yield from (self.connection, self.poll, self.jobs, self.browse, self.detail,
                     self.inventory, self.transfers, self.appliance, self.deletion,
-                    self.vault_admin, self.navigation)
+                    self.vault_admin, self.navigation, self.restore, self.campaigns,
+                    self.migrate, self.close_out)
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit_layout(event.size.width, event.size.height)
@@ -386,3 +392,17 @@ class MainScreen(RestoreMixin, CampaignsMixin, CloseOutMixin, MigrateMixin):
         if state != self._binding_state:
             self._binding_state = state
             self.refresh_bindings()
+
+    # -- actions of the parts: each a call on the part that owns it -------------------------
+
+    def action_restore(self) -> None:
+        self.restore.start()
+
+    def action_restores(self) -> None:
+        self.campaigns.show()
+
+    def action_migrate(self) -> None:
+        self.migrate.start()
+
+    def action_close_out(self) -> None:
+        self.close_out.start()

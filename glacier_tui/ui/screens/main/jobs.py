@@ -69,9 +69,12 @@ class Jobs(Part):
     def title(self) -> None:
         """The job table's title: how many jobs, or which campaign's jobs it shows."""
         table = self.main.job_table
-        cid = self.main.campaigns.board.jobs_of
+        board = self.main.campaigns.board
+        cid = board.jobs_of
+        row = board.rows.get(cid) if cid is not None else None
+        name = row.name.lower() if row is not None else f"restore #{cid}"
         table.border_title = f"Jobs ({len(table.jobs)})" if cid is None else \
-            f"Jobs of restore #{cid} ({table.row_count}) · Esc: all"
+            f"Jobs of {name} ({table.row_count}) · Esc: all"
 
     def _job_finished(self, job: Job) -> None:
         name = "inventory" if job.is_inventory_retrieval else \

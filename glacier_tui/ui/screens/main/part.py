@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.widget import Widget
 
 if TYPE_CHECKING:
+    from textual.message import Message
+
     from glacier_tui.ui.app import GlacierApp
     from glacier_tui.ui.screens.main import MainScreen
 
@@ -41,3 +43,11 @@ class Part(Widget):
 
         assert isinstance(self.app, GlacierApp)
         return self.app
+
+    def post_message(self, message: Message) -> bool:
+        # A message is stopped at the node that sent it, and one made in a worker started
+        # from a screen handler has the screen as sender: posted here, it would stop at the
+        # screen. Sent as the part's own, it bubbles on to the app as the screen's did.
+        if message._sender is not None and message._sender is self._parent:
+            message.set_sender(self)
+        return super().post_message(message)

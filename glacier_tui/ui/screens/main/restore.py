@@ -1,7 +1,7 @@
 """Restoring archives: the marked archives and folders, a dialog, then a restore campaign.
 
 Resolving the selection is a service operation (:mod:`glacier_tui.glacier.operations`);
-the campaign is planned and run by ``campaigns``. With an SNS topic or a job description
+the campaign is planned and run by the ``campaigns`` part. With an SNS topic or a job description
 the jobs are initiated one by one (the campaign engine writes its own descriptions).
 """
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from textual import work
 
 from glacier_tui.ui.messages import JobStarted, Notice, OperationError
-from glacier_tui.ui.screens.main.base import MainScreenBase
+from glacier_tui.ui.screens.main.part import Part
 from glacier_tui.ui.widgets.vault_tree import NodeData, vault_key
 
 if TYPE_CHECKING:
@@ -22,13 +22,17 @@ if TYPE_CHECKING:
     from glacier_tui.ui.restore_model import RestoreRequest
 
 
-class RestoreMixin(MainScreenBase):
+class Restore(Part):
     """Restore the selection: resolve folders to archives, ask, initiate the jobs."""
 
-    def action_restore(self) -> None:
-        if not self._writable("restore"):
+    def __init__(self) -> None:
+        super().__init__(id="restore-part")
+
+    def start(self) -> None:
+        """r: the restore dialog for the marks (or the folder or archive under the cursor)."""
+        if not self.main.writable("restore"):
             return
-        selection = self._selection()
+        selection = self.main.browse.selection()
         if not selection:
             self.notify("Mark archives or a folder (space) first.", severity="warning")
             return
@@ -39,7 +43,7 @@ class RestoreMixin(MainScreenBase):
         from glacier_tui.ui.restore_model import ArchiveRef
         from glacier_tui.ui.screens.restore import RestoreScreen
 
-        targets = await asyncio.to_thread(self._resolve_archives, selection)
+        targets = await asyncio.to_thread(self.resolve_archives, selection)
         if not targets:
             self.notify("Nothing to restore in the selection.", severity="warning")
             return
@@ -49,21 +53,20 @@ class RestoreMixin(MainScreenBase):
             RestoreScreen(refs, settings.prices, settings.default_tier))
         if request is None:
             return
-        self._clear_marks()
+        self.main.browse.clear_marks()
         if request.sns_topic or request.description:
             # Jobs with the user's own topic or description: started one by one, as asked
             # (a campaign's jobs carry the engine's description).
             self.run_worker(self._initiate_restores(targets, request), group="restore",
                             exit_on_error=False)
             return
-        self.run_worker(self._start_campaigns(selection, request, len(targets) == 1),
-                        group="restore", exit_on_error=False)
+        self.main.campaigns.start(selection, request, len(targets) == 1)
 
-    def _resolve_archives(self, selection: list[NodeData]) -> list[ArchiveTarget]:
+    def resolve_archives(self, selection: list[NodeData]) -> list[ArchiveTarget]:
         """Expand folders into their archives (descendants too) via the store (thread)."""
         from glacier_tui.glacier.operations import resolve_archives
 
-        keys = {name: vault_key(v) for name, v in self.vaults.items()}
+        keys = {name: vault_key(v) for name, v in self.main.connection.vaults.items()}
         return resolve_archives(self.gapp.store, selected(selection), keys)
 
     async def _initiate_restores(self, targets: list[ArchiveTarget],

@@ -1,0 +1,156 @@
+"""A close-out (purge) in the Restores pane: archives deleted of those proven, its state,
+and the deferred DeleteVault stage (waiting for an inventory, expected around a time).
+
+Rows are plain data (:class:`PurgeRow`), built from the service layer's ``PurgeInfo``
+and updated from its ``PurgeProgress`` events by the main screen's close-out part.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, ProgressBar
+
+from glacier_tui.glacier.sanitize import inert
+from glacier_tui.ui.formatting import human_size
+
+if TYPE_CHECKING:
+    from glacier_tui.glacier.purge import PurgeInfo, PurgeProgress
+
+# How each purge status reads in the pane, and how it looks.
+STATUS_TEXT: dict[str, str] = {
+    "planned": "planned", "running": "running", "paused": "stopped",
+    "awaiting-inventory": "waiting for inventory", "vault-deleted": "vault deleted",
+    "done": "done", "cancelled": "cancelled",
+}
+STATUS_STYLES: dict[str, str] = {
+    "running": "bold", "paused": "yellow", "awaiting-inventory": "bold cyan",
+    "vault-deleted": "bold green", "done": "bold green", "cancelled": "yellow",
+}
+FINISHED = frozenset({"vault-deleted", "done", "cancelled"})
+
+
+def utc_text(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+
+
+@dataclass(frozen=True)
+class PurgeRow:
+    """What the pane shows of one close-out."""
+
+    id: int
+    vault: str
+    status: str  # a PurgeStatus value
+    deletable: int  # archives proven (and old enough) to delete
+    deleted: int  # of those, no longer in the vault
+    deleted_bytes: int = 0
+    failed: int = 0
+    refused: int = 0
+    message: str = ""
+    next_inventory_at: float | None = None
+
+    @property
+    def name(self) -> str:
+        return f"Close-out {self.vault}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @classmethod
+    def from_info(cls, info: PurgeInfo) -> PurgeRow:
+        from glacier_tui.glacier.purge import ItemState
+
+        deleted_bytes = sum(info.states.get(s, (0, 0))[1]
+                            for s in (ItemState.DELETED, ItemState.GONE))
+        return cls(info.id, info.vault, str(info.status), info.deletable, info.removed,
+                   deleted_bytes, info.in_state(ItemState.FAILED),
+                   info.in_state(ItemState.REFUSED), info.message, info.next_inventory_at)
+
+    @classmethod
+    def from_progress(cls, p: PurgeProgress) -> PurgeRow:
+        return cls(p.purge_id, p.vault, "", 0, 0).with_progress(p)
+
+    def with_progress(self, p: PurgeProgress) -> PurgeRow:
+        # A progress event carries the expected inventory only when it changes: keep it.
+        expected = p.next_inventory_at if p.next_inventory_at is not None else (
+            self.next_inventory_at if str(p.status) == "awaiting-inventory" else None)
+        return replace(self, vault=p.vault or self.vault, status=str(p.status),
+                       deletable=p.deletable, deleted=p.deleted,
+                       deleted_bytes=p.deleted_bytes, failed=p.failed, refused=p.refused,
+                       message=p.message if p.message or str(p.status) != self.status
+                       else self.message, next_inventory_at=expected)
+
+
+def stage_text(row: PurgeRow) -> Text:
+    """The line under the bar: the DeleteVault stage when it waits, else the last word."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if row.status == "awaiting-inventory":
+        when = utc_text(row.next_inventory_at) if row.next_inventory_at is not None else \
+            "once Glacier has taken one"
+        text.append("DeleteVault: waiting for inventory, expected around ", style="cyan")
+        text.append(when, style="bold cyan")
+    elif row.message:
+        text.append(inert(row.message), style="dim")
+    return text
+
+
+class PurgeBlock(Vertical, can_focus=True):
+    """One close-out: title and state, bar and figures, its stage."""
+
+    DEFAULT_CSS = """
+    PurgeBlock { height: auto; padding: 0 1; margin-bottom: 1; }
+    PurgeBlock:focus { background: $boost; }
+    PurgeBlock > Horizontal { height: 1; }
+    PurgeBlock .title { width: 1fr; }
+    PurgeBlock .status { width: auto; }
+    PurgeBlock ProgressBar { width: 28; }
+    PurgeBlock ProgressBar > Bar { width: 20; }
+    PurgeBlock .stats { width: 1fr; margin-left: 1; }
+    PurgeBlock .stage { height: 1; }
+    """
+
+    def __init__(self, row: PurgeRow) -> None:
+        super().__init__(id=f"purge-{row.id}")
+        self.row = row
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Label(classes="title")
+            yield Label(classes="status")
+        with Horizontal():
+            yield ProgressBar(show_eta=False, show_percentage=True)
+            yield Label(classes="stats")
+        yield Label(classes="stage")
+
+    def on_mount(self) -> None:
+        self.update_row(self.row)
+
+    def update_row(self, row: PurgeRow) -> None:
+        self.row = row
+        if not self.query(".title"):  # not composed yet: on_mount renders the latest row
+            return
+        title = Text(no_wrap=True, overflow="ellipsis")
+        title.append("close-out ", style="bold")
+        title.append(inert(row.vault))
+        self.query_one(".title", Label).update(title)
+        self.query_one(".status", Label).update(Text(
+            f" {STATUS_TEXT.get(row.status, row.status)}",
+            style=STATUS_STYLES.get(row.status, "")))
+        self.query_one(ProgressBar).update(total=max(row.deletable, 1), progress=row.deleted)
+        parts = [f"{row.deleted:,}/{row.deletable:,} deleted", human_size(row.deleted_bytes)]
+        if row.failed:
+            parts.append(f"{row.failed:,} failed")
+        if row.refused:
+            parts.append(f"{row.refused:,} refused")
+        self.query_one(".stats", Label).update(Text("  ".join(parts), no_wrap=True,
+                                                    overflow="ellipsis"))
+        stage = stage_text(row)
+        label = self.query_one(".stage", Label)
+        label.update(stage)
+        label.display = bool(stage.plain)  # no blank line under a block with nothing to say
