@@ -150,7 +150,8 @@ class Transfers(Part):
                     client, vault, job, gapp.download_dir,
                     self.main.job_table.names.get(job.job_id))
             self.post_message(TransferUpdate(TransferRow(tid, "download", name,
-                                                           total=job.output_size)))
+                                                           total=job.output_size,
+                                                           target=str(dest))))
             result = await download_output(
                 client, vault, job, dest,
                 segment_size=settings.segment_size_mib * 1024 * 1024,
@@ -255,6 +256,8 @@ class Transfers(Part):
         settings = self.gapp.settings
         if client is None or settings.readonly:
             return
+        self.post_message(TransferUpdate(TransferRow(tid, "upload", path.name,
+                                                     total=None, target=str(path))))
         try:
             result = await transfers.upload_file(
                 client, vault, path, relative_name=name,
