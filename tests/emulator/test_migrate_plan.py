@@ -28,7 +28,7 @@ from glacier_tui.glacier.pricing import PriceTable, TierPrice
 from glacier_tui.glacier.s3_client import S3Client, S3Options
 from glacier_tui.glacier.store import Store
 from tests.conftest import EMULATOR_START
-from tests.test_migrate import BUCKET, VAULT, load_inventory, spec, upload
+from tests.emulator.test_migrate import BUCKET, VAULT, load_inventory, spec, upload
 
 MIB = 1 << 20
 GIB = 1 << 30

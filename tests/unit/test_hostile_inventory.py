@@ -33,7 +33,7 @@ from glacier_tui.glacier.store import Store, StoreMissingError
 
 ARN = "arn:aws:glacier:us-east-1:123456789012:vaults/photos"
 CSV_HEADER = b"ArchiveId,ArchiveDescription,CreationDate,Size,SHA256TreeHash\n"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
 
 

@@ -12,7 +12,7 @@ from glacier_tui.ui.restore_model import MIB, ArchiveRef
 from glacier_tui.ui.screens.confirm import ConfirmScreen
 from glacier_tui.ui.screens.restore import RestoreScreen
 
-SIZES = [(80, 24), (120, 40)]
+SIZES = [(80, 24), (100, 30), (120, 40)]
 
 
 

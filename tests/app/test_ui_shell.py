@@ -219,7 +219,7 @@ async def test_enter_on_the_tiers_confirms_the_highlighted_tier() -> None:
 
 
 async def test_vault_settings_tabs_by_brackets_and_digits() -> None:
-    from test_screens_vault_settings import FakeService
+    from tests.app.test_screens_vault_settings import FakeService
 
     class SettingsHost(Host):
         pass
@@ -242,7 +242,7 @@ async def test_vault_settings_tabs_by_brackets_and_digits() -> None:
 
 
 async def test_brackets_are_typed_in_the_policy_editor() -> None:
-    from test_screens_vault_settings import FakeService
+    from tests.app.test_screens_vault_settings import FakeService
 
     app = Host(VaultSettingsScreen(FakeService(), "photos"))  # type: ignore[arg-type]
     async with app.run_test(size=(110, 34)) as pilot:

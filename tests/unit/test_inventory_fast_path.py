@@ -16,7 +16,7 @@ import glacier_tui.glacier.inventory as inv
 from glacier_tui.glacier import inventory_pipeline as pipeline
 from glacier_tui.glacier.inventory import ImportResult, InventoryFormatError, import_inventory
 from glacier_tui.glacier.store import Store
-from tests.test_inventory import ARN, H, Unseekable, aid, archive, mt2
+from tests.unit.test_inventory import ARN, H, Unseekable, aid, archive, mt2
 
 HEAD = {"VaultARN": ARN, "InventoryDate": "2014-08-01T14:30:07Z"}
 

@@ -341,7 +341,7 @@ def _rows() -> list[CampaignRow | PurgeRow]:
     ]
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 40)])
 def test_snapshot_restores_screen(snap_compare: Any, size: tuple[int, int]) -> None:
     assert snap_compare(SnapshotHost(RestoresScreen(_rows()), "main screen"),
                         terminal_size=size)

@@ -15,7 +15,7 @@ from glacier_tui.ui.screens.confirm import ConfirmScreen
 from glacier_tui.ui.screens.restores import RestoresScreen
 from glacier_tui.ui.widgets.restores_panel import RestoresPanel
 from tests.app_harness import main_screen, make_app, wait_for
-from tests.test_purge import _open_close_out, _ops, _restored, _seed, _store
+from tests.emulator.test_purge import _open_close_out, _ops, _restored, _seed, _store
 
 
 async def _confirm_close_out(pilot: Any, app: Any, manifest: Path,

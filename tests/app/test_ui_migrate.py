@@ -8,7 +8,7 @@ from typing import Any
 
 from app_harness import main_screen, make_app, wait_for
 from screen_host import SnapshotHost
-from test_ui_campaigns import open_folder, ready, vault  # noqa: F401  (fixture)
+from tests.app.test_ui_campaigns import open_folder, ready, vault  # noqa: F401  (fixture)
 
 from glacier_tui.glacier.migrate_cost import TransferKind, summarize
 from glacier_tui.glacier.pricing import DEFAULT_PRICES

@@ -27,7 +27,7 @@ from glacier_tui.glacier.transfer_files import _FileSlice
 from glacier_tui.glacier.treehash import MIB
 from glacier_tui.glacier.upload_sources import SkippedSource, SourceChanged, iter_sources
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
 from hostile_server import HostileGlacier, hostile
 
 __all__ = ["hostile"]
@@ -592,7 +592,7 @@ async def test_tui_folder_upload_reports_skipped_entries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from app_harness import START, make_app, wait_for
-    from test_ui_actions import main, open_upload_screen, ops
+    from tests.app.test_ui_actions import main, open_upload_screen, ops
 
     from glacier_tui.emulator import EmulatorConfig, EmulatorThread
     from glacier_tui.ui.messages import Notice

@@ -27,7 +27,7 @@ from glacier_tui.ui.screens.main import MainScreen
 from glacier_tui.ui.widgets.header import GlacierHeader
 from glacier_tui.ui.widgets.vault_tree import VaultTree
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Not loaded at the first frame. (textual.widgets._tree is: textual.app imports it.)
 HEAVY = ("botocore", "aioboto3", "aiobotocore", "pydantic", "pydantic_settings",
          "glacier_tui.config", "glacier_tui.ui.screens.main", "glacier_tui.ui.widgets",
