@@ -8,7 +8,6 @@ from typing import Any
 
 from app_harness import main_screen, make_app, wait_for
 from screen_host import SnapshotHost
-from tests.app.test_ui_campaigns import open_folder, ready, vault  # noqa: F401  (fixture)
 
 from glacier_tui.glacier.migrate_cost import TransferKind, summarize
 from glacier_tui.glacier.pricing import DEFAULT_PRICES
@@ -16,6 +15,7 @@ from glacier_tui.glacier.s3_keys import DEFAULT_PART, MIN_PART
 from glacier_tui.ui.screens.migrate import MigrateScreen
 from glacier_tui.ui.screens.restores import RestoresScreen
 from glacier_tui.ui.widgets.restores_panel import RestoresPanel
+from tests.app.test_ui_campaigns import open_folder, ready, vault  # noqa: F401  (fixture)
 
 
 async def test_m_on_a_folder_migrates_it_into_the_bucket(

@@ -592,11 +592,11 @@ async def test_tui_folder_upload_reports_skipped_entries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from app_harness import START, make_app, wait_for
-    from tests.app.test_ui_actions import main, open_upload_screen, ops
 
     from glacier_tui.emulator import EmulatorConfig, EmulatorThread
     from glacier_tui.ui.messages import Notice
     from glacier_tui.ui.screens.upload import UploadScreen
+    from tests.app.test_ui_actions import main, open_upload_screen, ops
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     folder = tmp_path / "folder"

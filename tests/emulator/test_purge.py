@@ -34,8 +34,8 @@ from glacier_tui.glacier.purge import (
     write_purge_manifest,
 )
 from glacier_tui.glacier.store import Store
-from tests.emulator import test_migrate as _migration
 from tests.conftest import EMULATOR_START
+from tests.emulator import test_migrate as _migration
 
 OLD = EMULATOR_START - timedelta(days=400)  # inventory CreationDate of "old" archives
 LATER = (EMULATOR_START + timedelta(days=1)).timestamp()
@@ -536,8 +536,8 @@ def test_info_counts_survive_a_reopen(emulator: Any, tmp_path: Path) -> None:
 
 async def _open_close_out(pilot: Any, app: Any) -> Any:
     from glacier_tui.ui.screens.close_out import CloseOutScreen
-    from tests.app_harness import wait_for
     from tests.app.test_ui_actions import select_vault
+    from tests.app_harness import wait_for
 
     await wait_for(pilot, lambda: VAULT in app.screen_stack[0].connection.vaults)
     await select_vault(pilot, app, VAULT)
@@ -596,8 +596,8 @@ async def test_tui_close_out_plans_confirms_by_name_and_deletes_only_proven(
 
 async def test_tui_close_out_is_hidden_and_refused_when_readonly(
         emulator: Any, tmp_path: Path) -> None:
-    from tests.app_harness import make_app, wait_for
     from tests.app.test_ui_actions import select_vault
+    from tests.app_harness import make_app, wait_for
 
     archives = _seed(emulator, 2)
     _store(tmp_path, archives).close()
