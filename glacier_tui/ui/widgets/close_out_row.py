@@ -12,12 +12,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Label, ProgressBar
 
 from glacier_tui.glacier.sanitize import inert
 from glacier_tui.ui.formatting import human_size
+from glacier_tui.ui.widgets.progress_block import ProgressBlock
 
 if TYPE_CHECKING:
     from glacier_tui.glacier.purge import PurgeInfo, PurgeProgress
@@ -100,57 +98,32 @@ def stage_text(row: PurgeRow) -> Text:
     return text
 
 
-class PurgeBlock(Vertical, can_focus=True):
+class PurgeBlock(ProgressBlock):
     """One close-out: title and state, bar and figures, its stage."""
 
-    DEFAULT_CSS = """
-    PurgeBlock { height: auto; padding: 0 1; margin-bottom: 1; }
-    PurgeBlock:focus { background: $boost; }
-    PurgeBlock > Horizontal { height: 1; }
-    PurgeBlock .title { width: 1fr; }
-    PurgeBlock .status { width: auto; }
-    PurgeBlock ProgressBar { width: 28; }
-    PurgeBlock ProgressBar > Bar { width: 20; }
-    PurgeBlock .stats { width: 1fr; margin-left: 1; }
-    PurgeBlock .stage { height: 1; }
-    """
+    LINE_CLASS = "stage"
 
     def __init__(self, row: PurgeRow) -> None:
         super().__init__(id=f"purge-{row.id}")
         self.row = row
-
-    def compose(self) -> ComposeResult:
-        with Horizontal():
-            yield Label(classes="title")
-            yield Label(classes="status")
-        with Horizontal():
-            yield ProgressBar(show_eta=False, show_percentage=True)
-            yield Label(classes="stats")
-        yield Label(classes="stage")
 
     def on_mount(self) -> None:
         self.update_row(self.row)
 
     def update_row(self, row: PurgeRow) -> None:
         self.row = row
-        if not self.query(".title"):  # not composed yet: on_mount renders the latest row
+        if not self.composed():
             return
         title = Text(no_wrap=True, overflow="ellipsis")
         title.append("close-out ", style="bold")
         title.append(inert(row.vault))
-        self.query_one(".title", Label).update(title)
-        self.query_one(".status", Label).update(Text(
-            f" {STATUS_TEXT.get(row.status, row.status)}",
-            style=STATUS_STYLES.get(row.status, "")))
-        self.query_one(ProgressBar).update(total=max(row.deletable, 1), progress=row.deleted)
+        status = Text(f" {STATUS_TEXT.get(row.status, row.status)}",
+                      style=STATUS_STYLES.get(row.status, ""))
         parts = [f"{row.deleted:,}/{row.deletable:,} deleted", human_size(row.deleted_bytes)]
         if row.failed:
             parts.append(f"{row.failed:,} failed")
         if row.refused:
             parts.append(f"{row.refused:,} refused")
-        self.query_one(".stats", Label).update(Text("  ".join(parts), no_wrap=True,
-                                                    overflow="ellipsis"))
-        stage = stage_text(row)
-        label = self.query_one(".stage", Label)
-        label.update(stage)
-        label.display = bool(stage.plain)  # no blank line under a block with nothing to say
+        stats = Text("  ".join(parts), no_wrap=True, overflow="ellipsis")
+        self.show(title, status, row.deletable, row.deleted, stats, stage_text(row),
+                  hide_empty_line=True)

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import Label, ProgressBar, Static
+from textual.widgets import Static
 
 from glacier_tui.glacier.sanitize import inert
 from glacier_tui.ui.formatting import human_duration, human_size
 from glacier_tui.ui.widgets.close_out_row import PurgeBlock, PurgeRow
+from glacier_tui.ui.widgets.progress_block import ProgressBlock
 
 if TYPE_CHECKING:
     from glacier_tui.glacier.campaigns import CampaignInfo, CampaignProgress
@@ -129,55 +130,32 @@ def stats_text(row: CampaignRow) -> Text:
     return Text("  ".join(parts), no_wrap=True, overflow="ellipsis")
 
 
-class CampaignBlock(Vertical, can_focus=True):
+class CampaignBlock(ProgressBlock):
     """One campaign: title and status, bar and figures, counts per state."""
 
-    DEFAULT_CSS = """
-    CampaignBlock { height: auto; padding: 0 1; margin-bottom: 1; }
-    CampaignBlock:focus { background: $boost; }
-    CampaignBlock > Horizontal { height: 1; }
-    CampaignBlock .title { width: 1fr; }
-    CampaignBlock .status { width: auto; }
-    CampaignBlock ProgressBar { width: 28; }
-    CampaignBlock ProgressBar > Bar { width: 20; }
-    CampaignBlock .stats { width: 1fr; margin-left: 1; }
-    CampaignBlock .counts { height: 1; }
-    """
+    LINE_CLASS = "counts"
 
     def __init__(self, row: CampaignRow) -> None:
         super().__init__(id=f"campaign-{row.id}")
         self.row = row
-
-    def compose(self) -> ComposeResult:
-        with Horizontal():
-            yield Label(classes="title")
-            yield Label(classes="status")
-        with Horizontal():
-            yield ProgressBar(show_eta=False, show_percentage=True)
-            yield Label(classes="stats")
-        yield Label(classes="counts")
 
     def on_mount(self) -> None:
         self.update_row(self.row)
 
     def update_row(self, row: CampaignRow) -> None:
         self.row = row
-        if not self.query(".title"):  # not composed yet: on_mount renders the latest row
+        if not self.composed():
             return
         title = Text(no_wrap=True, overflow="ellipsis")
         title.append(f"#{row.id} ", style="bold")
         title.append(f"{inert(row.vault)} · {inert(row.what)} · {inert(row.tier)}")
-        self.query_one(".title", Label).update(title)
         status = Text(f" {row.status}", style=STATUS_STYLES.get(row.status, ""))
         if row.message and row.status in ("paused", "incomplete"):
             status.append(f": {inert(row.message)}", style="dim")
-        self.query_one(".status", Label).update(status)
         # Bytes when known (what takes time), else files.
         total, done = (row.total_bytes, row.verified_bytes) if row.total_bytes else \
             (row.total_items, row.counts.get("verified", 0))
-        self.query_one(ProgressBar).update(total=max(total, 1), progress=done)
-        self.query_one(".stats", Label).update(stats_text(row))
-        self.query_one(".counts", Label).update(counts_text(row))
+        self.show(title, status, total, done, stats_text(row), counts_text(row))
 
 
 class RestoresPanel(VerticalScroll):

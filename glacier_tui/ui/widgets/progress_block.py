@@ -1,0 +1,55 @@
+"""One long-running operation in the Restores pane: title and state, bar and figures, a line.
+
+Campaigns (restores, migrations) and close-outs share this block; each subclass turns its
+row into the texts and the bar's figures and hands them to :meth:`ProgressBlock.show`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, ProgressBar
+
+
+class ProgressBlock(Vertical, can_focus=True):
+    """Title and status, a bar with its figures, and one more line (``LINE_CLASS``)."""
+
+    DEFAULT_CSS = """
+    ProgressBlock { height: auto; padding: 0 1; margin-bottom: 1; }
+    ProgressBlock:focus { background: $boost; }
+    ProgressBlock > Horizontal { height: 1; }
+    ProgressBlock .title { width: 1fr; }
+    ProgressBlock .status { width: auto; }
+    ProgressBlock ProgressBar { width: 28; }
+    ProgressBlock ProgressBar > Bar { width: 20; }
+    ProgressBlock .stats { width: 1fr; margin-left: 1; }
+    ProgressBlock .line { height: 1; }
+    """
+    LINE_CLASS: ClassVar[str] = "line"
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Label(classes="title")
+            yield Label(classes="status")
+        with Horizontal():
+            yield ProgressBar(show_eta=False, show_percentage=True)
+            yield Label(classes="stats")
+        yield Label(classes=f"line {self.LINE_CLASS}")
+
+    def composed(self) -> bool:
+        """False before compose ran (on_mount then renders the latest row)."""
+        return bool(self.query(".title"))
+
+    def show(self, title: Text, status: Text, total: int, done: int, stats: Text,
+             line: Text, *, hide_empty_line: bool = False) -> None:
+        self.query_one(".title", Label).update(title)
+        self.query_one(".status", Label).update(status)
+        self.query_one(ProgressBar).update(total=max(total, 1), progress=done)
+        self.query_one(".stats", Label).update(stats)
+        label = self.query_one(".line", Label)
+        label.update(line)
+        if hide_empty_line:  # no blank line under a block with nothing to say
+            label.display = bool(line.plain)
