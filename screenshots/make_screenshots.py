@@ -71,7 +71,7 @@ async def main() -> None:
     app = GlacierApp(Settings(poll_interval=1), demo=True)
     async with app.run_test(size=SIZE) as pilot:
         main_screen = app.screen_stack[0]
-        await _wait(pilot, lambda: bool(getattr(main_screen, "vaults", None)), what="vaults")
+        await _wait(pilot, lambda: bool(main_screen.connection.vaults), what="vaults")
         tree = main_screen.query_one(VaultTree)
         table = main_screen.query_one(JobTable)
         archives = main_screen.query_one(ArchiveList)
@@ -92,7 +92,7 @@ async def main() -> None:
         await pilot.press("space", "down", "space", "down", "down", "space")
         await pilot.pause(0.5)
         shot("archive-list.svg")
-        main_screen._clear_marks()
+        main_screen.browse.clear_marks()
 
         # A finished restore job: its details.
         done = next((j for j in table.jobs.values()
@@ -127,14 +127,14 @@ async def main() -> None:
 
         # Restore it (Standard): the campaign runs; the Restores screen follows it.
         await pilot.press("enter")
-        await _wait(pilot, lambda: bool(main_screen.campaign_rows), what="campaign")
+        await _wait(pilot, lambda: bool(main_screen.campaigns.board.rows), what="campaign")
         # And a second one, Bulk (5-12 h: still waiting when the shot is taken).
         _collapse_all(tree)
         await _open_folder(pilot, tree, "media-archive", "video")
         await pilot.press("r")
         await _wait(pilot, lambda: isinstance(app.screen, RestoreScreen), what="restore dialog")
         await pilot.press("down", "enter")
-        await _wait(pilot, lambda: len(main_screen.campaign_rows) == 2, what="second campaign")
+        await _wait(pilot, lambda: len(main_screen.campaigns.board.rows) == 2, what="second campaign")
         await pilot.press("c")
         await _wait(pilot, lambda: isinstance(app.screen, RestoresScreen), what="restores")
         # Standard jobs take 3-5 service hours: 18-30 s at the demo's ×600.

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from textual import work
+
 from glacier_tui.ui.formatting import human_size, user_message
 from glacier_tui.ui.messages import VaultSettingsLoaded
 from glacier_tui.ui.screens.main.base import row_path
@@ -68,8 +70,7 @@ class Detail(Part):
         if self.gapp.client is not None and self._settings_vault != vault.name:
             self._settings_vault = vault.name
             pane.settings_loading(vault.name)
-            self.run_worker(self._load_settings(vault.name), group="settings", exclusive=True,
-                            exit_on_error=False)
+            self._load_settings(vault.name)
 
     def forget_settings(self) -> None:
         """The shown vault's settings may have changed: read them again when shown."""
@@ -88,6 +89,9 @@ class Detail(Part):
             ("Archive id", row.archive_id),
         ])
 
+    # @work defers the call, so a load cancelled before it starts leaves no coroutine
+    # un-awaited behind it.
+    @work(group="settings", exclusive=True, exit_on_error=False)
     async def _load_settings(self, vault: str) -> None:
         await asyncio.sleep(0.2)  # debounce: moving through the tree cancels earlier loads
         client = self.gapp.client
