@@ -127,7 +127,10 @@ async def test_palette_lists_every_key_with_its_key(demo_emulator: Any, tmp_path
         await connected(pilot, app)
         jobs = main_screen(app).query_one(JobTable)
         jobs.focus()
-        await wait_for(pilot, lambda: jobs.current_job() is not None)
+        # Download is offered on a finished job only: put the cursor on one.
+        await wait_for(pilot, lambda: any(j.succeeded for j in jobs.jobs.values()))
+        jobs.select_job(next(j.job_id for j in jobs.jobs.values() if j.succeeded))
+        await wait_for(pilot, lambda: (job := jobs.current_job()) is not None and job.succeeded)
         titles = {c.title for c in key_commands(main_screen(app))}
         assert {"Refresh  R", "Restores  c", "Help  ?", "Quit  q", "Upload  u"} <= titles
         # Typing "down" finds Download (the main screen's key, shown with it).
