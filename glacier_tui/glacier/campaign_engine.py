@@ -173,6 +173,9 @@ class CampaignRunner:
         # listing's start is followed again.
         self._whole_due = True
         self._adoptable: dict[str, Job] = {}  # live jobs per archive, from a whole listing
+        # Jobs whose output failed verification or expired: never adopted again, or an
+        # archive would fetch the same bad output every cycle until the job expires.
+        self._spent: set[str] = set()
         self._jobs_cap = _JOBS_CAP  # ``_jobs`` is pruned when it grows past this
         self._downloads: dict[int, asyncio.Task[None]] = {}
         self._download_done: dict[int, int] = {}
@@ -575,7 +578,7 @@ class CampaignRunner:
 
     def _usable(self, job: Job) -> bool:
         """A live archive retrieval of the range this campaign wants."""
-        if not job.is_archive_retrieval or job.failed:
+        if not job.is_archive_retrieval or job.failed or job.job_id in self._spent:
             return False
         wanted = self.info.byte_range
         if wanted is None:
@@ -612,7 +615,7 @@ class CampaignRunner:
                 mine = next((j for j in jobs.values() if j.archive_id == item.archive_id
                              and j.description == marker and not j.failed), None)
                 job = mine or by_archive.get(item.archive_id)
-                if job is not None:
+                if job is not None and job.job_id not in self._spent:
                     adopted.append((item.item_id, job.job_id, now, item.size or 0,
                                     mine is not None, item.attempts > 0))
                     self._moved(item, ItemState.REQUESTED, job_id=job.job_id)
@@ -643,8 +646,11 @@ class CampaignRunner:
         db.clear_initiating(self.store, cleared)
 
     @_scheduler_work
-    def _again(self, item: CampaignItem, reason: str) -> None:
-        """Request an archive again, unless it has used up its attempts."""
+    def _again(self, item: CampaignItem, reason: str, *, spent: bool = True) -> None:
+        """Request an archive again, unless it has used up its attempts. A ``spent``
+        job (its output expired, failed, or failed verification) is never adopted again."""
+        if spent and item.job_id:
+            self._spent.add(item.job_id)
         if item.attempts >= self.options.max_job_attempts:
             self._set(item, ItemState.FAILED, reason=f"{reason}; gave up after "
                       f"{item.attempts} job(s)", clear_job=True)
@@ -705,6 +711,8 @@ class CampaignRunner:
                 if len(chosen) >= capacity:
                     break
                 live = by_archive.get(item.archive_id)
+                if live is not None and live.job_id in self._spent:
+                    live = None
                 if live is not None:  # a live job for this archive exists: never start another
                     if live.job_id not in listed:  # older than the listing: follow it whole
                         self._whole_due = True
@@ -875,7 +883,7 @@ class CampaignRunner:
             self._whole_due = True  # awaited again, and its job may be older than the listing
             return
         except VerificationFailed as exc:
-            self._again(item, inert(exc.user_message()))
+            self._again(item, inert(exc.user_message()), spent=exc.output_at_fault)
             return
         except (UnsafeFileError, UnsafePathError) as exc:
             self._set(item, ItemState.FAILED, reason=inert(exc.user_message()))

@@ -26,7 +26,11 @@ from pathlib import Path
 from glacier_tui.glacier import errors, safe_files
 from glacier_tui.glacier.journal import DownloadJournal, atomic_write_json
 from glacier_tui.glacier.sanitize import inert
-from glacier_tui.glacier.transfer_common import TargetExists, VerificationFailed, _Mismatch
+from glacier_tui.glacier.transfer_common import (
+    CopyRefused,
+    TargetExists,
+    _Mismatch,
+)
 from glacier_tui.glacier.transfer_files import _file_tree_hash
 
 # The .part becomes the user's file: ordinary permissions (the umask applies).
@@ -126,13 +130,13 @@ def check_part_unchanged(fd: int, dfd: int, paths: DownloadPaths, total: int) ->
     ours = os.fstat(fd)
     there = _lstat_in(dfd, paths.part.name)
     if there is None or (there.st_dev, there.st_ino) != (ours.st_dev, ours.st_ino):
-        raise VerificationFailed(
+        raise CopyRefused(
             f"{paths.part} was removed or replaced by something else during the download; "
             "nothing was renamed",
             hint="Run again to download it afresh, and let no other program write there.",
         )
     if ours.st_size != total:
-        raise VerificationFailed(
+        raise CopyRefused(
             f"{paths.part} holds {ours.st_size:,} bytes, expected {total:,}; nothing was renamed",
             hint="Run again to download it afresh, and let no other program write there.",
         )

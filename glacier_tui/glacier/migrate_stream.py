@@ -43,6 +43,7 @@ from glacier_tui.glacier.s3_client import (
 )
 from glacier_tui.glacier.store import Store
 from glacier_tui.glacier.transfer_common import (
+    CopyRefused,
     VerificationFailed,
     _Mismatch,
     _retrying,
@@ -359,7 +360,7 @@ async def _multipart(ranges: _Ranges, s3: S3Client, store: Store, target: Stream
         # S3 holds parts whose whole differs from what was verified: start over.
         await s3.abort(target.bucket, target.key, upload_id)
         ms.set_upload(store, target.item, None, None)
-        raise VerificationFailed(
+        raise CopyRefused(
             f"{target.key}: S3 refused the whole-object CRC64NVME ({exc.detail}); the upload "
             "was aborted and will be sent again") from None
     ms.set_completed(store, target.item, crc64nvme=b64_crc(crc), checksum_type=FULL_OBJECT,

@@ -45,6 +45,15 @@ class TransferError(errors.LocalError):
 
 class VerificationFailed(TransferError):
     summary = "Downloaded data failed tree-hash verification."
+    # The job's output itself is wrong: fetching it again cannot help, a new job may.
+    output_at_fault = True
+
+
+class CopyRefused(VerificationFailed):
+    """Bytes that matched the job's tree hash were refused on the way to their copy (S3
+    refused a checksum, the local file was replaced): the same output may be sent again."""
+
+    output_at_fault = False
 
 
 class TargetExists(TransferError):

@@ -198,6 +198,24 @@ def test_failed_job_retried_then_failed_with_reason(world: Any, tmp_path: Path) 
     assert ops(emulator, "InitiateJob") == 2
 
 
+def test_output_failing_verification_is_never_fetched_again_from_the_same_job(
+    world: Any, tmp_path: Path
+) -> None:
+    emulator, store = world
+    emulator.set_faults("corrupt=1.0,seed=1")
+    out = tmp_path / "out"
+    info = plan_campaign(store, spec(out, Selection.folders(["docs"])))
+    final, runner = run(emulator, store, info.id, opts=options(emulator, max_job_attempts=2))
+    assert final.status == CampaignStatus.INCOMPLETE
+    item = campaign_items(store, info.id)[0]
+    assert item.state == ItemState.FAILED and item.attempts == 2
+    # One delivery per job: a later listing still shows the job, but it is not adopted.
+    assert ops(emulator, "InitiateJob") == 2
+    assert ops(emulator, "GetJobOutput") <= 2 * 6  # a delivery tries a range 6 times
+    assert runner.cycles < 20
+    assert not (out / "docs/a.txt").exists()
+
+
 def test_policy_enforced_paces_and_retries_instead_of_failing(
     world: Any, tmp_path: Path, boto3_client: Any
 ) -> None:

@@ -268,6 +268,10 @@ def test_always_corrupt_output_is_never_completed(world: Any) -> None:
             return await CampaignRunner(g, w.store, plan.info.id, options=opts).run()
 
     info = asyncio.run(main())
+    # Each job's bad output is fetched for one delivery only (its parts, each tried twice),
+    # never again from a later cycle that would adopt the same job.
+    assert ops(w, "InitiateJob") == 2
+    assert ops(w, "GetJobOutput") <= 2 * 4 * 2
     assert info.status == CampaignStatus.INCOMPLETE
     item = campaign_items(w.store, info.id)[0]
     assert item.state == ItemState.FAILED and "x-amz-sha256-tree-hash" in item.reason
