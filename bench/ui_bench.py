@@ -75,7 +75,8 @@ async def main():
         first = marks["first"]
         for _ in range(4000):
             main = app.screen_stack[0]
-            if getattr(main, "vaults", None):
+            connection = getattr(main, "connection", None)  # the boot screen has none
+            if connection is not None and connection.vaults:
                 break
             await asyncio.sleep(0.005)  # pilot.pause would do work of its own
         filled = time.perf_counter() - t0

@@ -157,11 +157,14 @@ async def main():
             seen["armed"] = True
             app.call_after_refresh(at_first_frame)
     async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        def vaults():
+            connection = getattr(app.screen_stack[0], "connection", None)
+            return sorted(connection.vaults) if connection is not None else []
         for _ in range(3000):
-            if "screen" in seen and getattr(app.screen_stack[0], "vaults", None):
+            if "screen" in seen and vaults():
                 break
             await pilot.pause(0.01)
-        seen["filled"] = type(app.screen_stack[0]).__name__
+        seen["filled"] = type(app.screen_stack[0]).__name__ if vaults() else "nothing"
         seen.pop("armed")
         print(json.dumps(seen))
 asyncio.run(main())
