@@ -69,7 +69,9 @@ class Emulator:
         app = web.Application(client_max_size=MAX_JSON_BODY)
         app.router.add_route("*", "/_emulator/{what}", self._admin)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = LenientAppRunner(app, access_log=None, handle_signals=False)
+        # A client holding a request open cannot delay a stop by aiohttp's default 60 s.
+        self._runner = LenientAppRunner(app, access_log=None, handle_signals=False,
+                                        shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.cfg.host, self.cfg.port)
         await site.start()
