@@ -211,6 +211,11 @@ class CampaignRunner:
         """Pause at the next safe point (status ``paused``); ``run`` then returns."""
         self._stop = True
 
+    @property
+    def stopping(self) -> bool:
+        """A pause was asked for and ``run`` has not returned yet."""
+        return self._stop
+
     async def run(self) -> CampaignInfo:
         """Run until every archive is settled, or the campaign is paused or cancelled.
 

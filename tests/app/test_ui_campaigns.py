@@ -219,8 +219,8 @@ async def test_pause_resume_and_cancel_from_the_restores_screen(
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, RestoresScreen))
         await pilot.press("p")
-        await wait_for(pilot, lambda: campaigns(app)[cid].status == "paused")
-        assert not main_screen(app).campaigns.board.runners
+        await wait_for(pilot, lambda: campaigns(app)[cid].status == "paused"
+                       and not main_screen(app).campaigns.board.runners)
         await pilot.press("p")  # resume: the running jobs are followed, not requested again
         await wait_for(pilot, lambda: cid in main_screen(app).campaigns.board.runners)
         emulator.advance(3600)

@@ -126,10 +126,11 @@ class Campaigns(Part):
 
     def find(self) -> None:
         """At start-up: list the campaigns (and the close-outs); resume those left running."""
-        self.run_worker(self._find(), group="campaigns-find", exclusive=True,
-                        exit_on_error=False)
+        self._find()
         self.main.close_out.find()
 
+    # @work defers the call: an app closed before it starts leaves no coroutine behind.
+    @work(group="campaigns-find", exclusive=True, exit_on_error=False)
     async def _find(self) -> None:
         """At start-up: show every campaign; resume those left running (the engine resumes).
 
@@ -364,7 +365,10 @@ class Campaigns(Part):
             return
         runner = self.board.runners.get(campaign_id)
         if what == "pause":
-            if runner is not None:
+            if runner is not None and runner.stopping:
+                self.notify(f"{row.name} is still pausing; p resumes it once paused.",
+                            timeout=4, markup=False)
+            elif runner is not None:
                 runner.request_stop()  # paused at its next safe point
                 self.notify(f"{row.name} pauses; p resumes it.", timeout=4, markup=False)
             elif campaign_id not in self.board.active and row.status in (

@@ -93,9 +93,10 @@ class CloseOut(Part):
     def find(self) -> None:
         """At start-up: list the close-outs in the store (shown, never resumed: P on the
         vault resumes one, asking for its name again)."""
-        self.run_worker(self._find(), group="close-out-find", exclusive=True,
-                        exit_on_error=False)
+        self._find()
 
+    # @work defers the call: an app closed before it starts leaves no coroutine behind.
+    @work(group="close-out-find", exclusive=True, exit_on_error=False)
     async def _find(self) -> None:
         from glacier_tui.glacier.purge import has_purges, list_purges
 
