@@ -143,8 +143,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--quiet", action="store_true", help="no progress display")
     r.add_argument("--max-jobs", type=_positive_int, default=None, metavar="N")
     r.add_argument("--budget-usd", type=_positive_float, default=None, metavar="USD")
-    r.add_argument("--part-concurrency", type=_positive_int, default=2, metavar="N",
-                   help="parts in flight per archive (memory: N x part size)")
+    r.add_argument("--part-concurrency", type=_positive_int, default=None, metavar="N",
+                   help="parts in flight per archive (memory: N x part size; default: "
+                   "as many as fit in 128 MiB, at most 12)")
     s = sub.add_parser("status", help="list migrations, or show one")
     _common(s)
     s.add_argument("id", nargs="?", type=_positive_int)

@@ -250,11 +250,23 @@ def plan_migration(store: Store, spec: MigrationSpec) -> MigrationPlan:
     return MigrationPlan(db.get(store, info.id), row, False)
 
 
+# Parts in flight per archive when not given: as many as fit in this much memory (each
+# part is held whole while its tree hash and CRC are checked), at most MAX_PARTS_IN_FLIGHT.
+PART_MEMORY_BUDGET = 128 << 20
+MAX_PARTS_IN_FLIGHT = 12
+
+
+def auto_part_concurrency(part_size: int) -> int:
+    """Parts of ``part_size`` bytes sent at once for one archive: 12 for 8 MiB parts,
+    2 for 64 MiB, 1 from 128 MiB up (memory is parts in flight x part size)."""
+    return max(1, min(MAX_PARTS_IN_FLIGHT, PART_MEMORY_BUDGET // max(part_size, 1)))
+
+
 class MigrationSink:
     """The campaign runner's sink for a migration (see :class:`campaigns.ArchiveSink`)."""
 
     def __init__(self, glacier: GlacierClient, s3: S3Client, store: Store,
-                 row: ms.MigrationRow, *, part_concurrency: int = 2,
+                 row: ms.MigrationRow, *, part_concurrency: int | None = None,
                  head_concurrency: int = 16, max_retries: int = 4,
                  retry_delay: float = 0.2) -> None:
         self.glacier = glacier
@@ -319,10 +331,12 @@ class MigrationSink:
         size = item.size if item.size is not None else (job.output_size or 0)
         tracker = _Tracker(TransferKind.DOWNLOAD, obj.key, size, on_progress,
                            str(item.item_id))
+        target = self.target(item, obj, size)
         try:
             result = await stream_archive(
                 self.glacier, self.s3, store_obj, campaign.vault, job,
-                self.target(item, obj, size), concurrency=self.part_concurrency,
+                target, concurrency=self.part_concurrency or auto_part_concurrency(
+                    target.part_size),
                 max_retries=self.max_retries, retry_delay=self.retry_delay,
                 on_bytes=tracker.add,
             )
@@ -355,7 +369,7 @@ async def migration_runner(
     options: EngineOptions,
     on_progress: CampaignProgressCallback | None = None,
     on_item: CampaignItemCallback | None = None,
-    part_concurrency: int = 2,
+    part_concurrency: int | None = None,
 ) -> AsyncIterator[CampaignRunner]:
     """The runner of a planned migration, found by its campaign id alone.
 

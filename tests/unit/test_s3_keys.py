@@ -76,3 +76,14 @@ def test_metadata_is_ascii_and_within_budget() -> None:
                             description="d" * 1024, mtime=None)
     assert k.metadata_bytes(big) <= k.METADATA_BUDGET
     assert "orig-path-b64" not in big
+
+
+def test_parts_in_flight_fit_the_memory_budget() -> None:
+    from glacier_tui.glacier.migrate import PART_MEMORY_BUDGET, auto_part_concurrency
+
+    assert auto_part_concurrency(8 * MIB) == 12  # capped
+    assert auto_part_concurrency(16 * MIB) == 8
+    assert auto_part_concurrency(64 * MIB) == 2
+    assert auto_part_concurrency(4096 * MIB) == 1  # never zero
+    for p in (8, 16, 32, 64, 128):
+        assert auto_part_concurrency(p * MIB) * p * MIB <= max(PART_MEMORY_BUDGET, p * MIB)
