@@ -123,9 +123,8 @@ async def test_p_and_x_in_the_restores_screen_pause_resume_and_cancel_a_migratio
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert str(app.screen.query_one("#title").render()) == f"Cancel migration #{cid}?"
         await pilot.press("y")
-        await wait_for(pilot, lambda: screen.campaigns.board.rows[cid].status == "cancelled",
-                       steps=600)
-        assert cid not in screen.campaigns.board.runners
+        await wait_for(pilot, lambda: board.rows[cid].status == "cancelled"
+                       and cid not in board.runners, steps=600)
         emulator.advance(3600)
         await pilot.pause(0.3)
         row = screen.campaigns.board.rows[cid]
