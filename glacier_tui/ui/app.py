@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
 from glacier_tui.ui.commands import GlacierCommands, KeyCommands
 from glacier_tui.ui.idle_gc import IdleCollector
@@ -272,16 +272,9 @@ class GlacierApp(App[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Unexpected worker errors become a message on screen, never a crash."""
-        if event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
-        log.error("worker %s failed", event.worker.name, exc_info=error)
-        from glacier_tui.glacier.errors import GlacierError
-        from glacier_tui.ui.formatting import clean
+        from glacier_tui.ui.worker_errors import report_worker_failure
 
-        text = error.user_message() if isinstance(error, GlacierError) else \
-            clean(f"{type(error).__name__}: {error}")
-        self.notify(text, title="Error", severity="error", timeout=10, markup=False)
+        report_worker_failure(self, event)
 
     def _fatal_error(self) -> None:
         """A crash: Textual's own traceback shows every frame's locals (settings, URLs).

@@ -512,3 +512,23 @@ async def test_demo_exit_says_where_the_downloads_are(demo_emulator: Any, tmp_pa
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
     assert any(str(kept) in note and "kept" in note for note in app.exit_notes)
+
+
+async def test_a_failing_worker_of_a_part_or_widget_is_said_on_screen(
+        demo_emulator: Any, tmp_path: Path) -> None:
+    """Worker.StateChanged does not bubble: each node with workers reports its own."""
+    app = make_app(demo_emulator.url, tmp_path)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await connected(pilot, app)
+        main = main_screen(app)
+
+        async def boom(where: str) -> None:
+            raise RuntimeError(f"boom in the {where}")
+
+        main.detail.run_worker(boom("detail part"), exit_on_error=False)
+        main.vault_tree.run_worker(boom("vault tree"), exit_on_error=False)
+        await wait_for(pilot, lambda: len([n for n in app._notifications
+                                           if n.title == "Error"]) == 2)
+        texts = sorted(n.message for n in app._notifications if n.title == "Error")
+        assert texts == ["RuntimeError: boom in the detail part",
+                         "RuntimeError: boom in the vault tree"]

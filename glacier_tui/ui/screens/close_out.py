@@ -22,6 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Footer, Input, Static
 
 from glacier_tui.glacier.sanitize import inert
+from glacier_tui.ui.worker_errors import ReportsWorkerErrors
 
 if TYPE_CHECKING:
     from glacier_tui.glacier.client import GlacierClient
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from glacier_tui.glacier.store import Store
 
 
-class CloseOutScreen(ModalScreen[int | None]):
+class CloseOutScreen(ReportsWorkerErrors, ModalScreen[int | None]):
     """Plan and confirm a vault's close-out; dismisses with the purge id (or None)."""
 
     DEFAULT_CSS = """

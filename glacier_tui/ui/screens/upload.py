@@ -28,6 +28,7 @@ from textual.widgets._directory_tree import DirEntry
 from textual.widgets.tree import TreeNode
 
 from glacier_tui.ui.formatting import clean, human_size
+from glacier_tui.ui.worker_errors import ReportsWorkerErrors
 
 _SHOWN_MARKED = 3
 
@@ -120,7 +121,7 @@ class MarkingTree(DirectoryTree):
             self.move_cursor(node.parent)
 
 
-class UploadScreen(ModalScreen[list[Path] | None]):
+class UploadScreen(ReportsWorkerErrors, ModalScreen[list[Path] | None]):
     """Dismisses the marked paths (files and directories), or None on cancel."""
 
     DEFAULT_CSS = """

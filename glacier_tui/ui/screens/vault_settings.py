@@ -42,6 +42,7 @@ from glacier_tui.glacier.models import (
 )
 from glacier_tui.ui.formatting import clean, user_message
 from glacier_tui.ui.screens.confirm import ConfirmScreen
+from glacier_tui.ui.worker_errors import ReportsWorkerErrors
 
 EVENTS = ("ArchiveRetrievalCompleted", "InventoryRetrievalCompleted")
 MAX_TAGS = 50
@@ -137,7 +138,7 @@ TAB_IDS = ("tab-notifications", "tab-tags", "tab-policy", "tab-lock", "tab-retri
            "tab-capacity")
 
 
-class VaultSettingsScreen(ModalScreen[None]):
+class VaultSettingsScreen(ReportsWorkerErrors, ModalScreen[None]):
     """All per-vault (and the account-wide retrieval) settings, one tab each."""
 
     DEFAULT_CSS = """

@@ -25,6 +25,7 @@ from textual.strip import Strip
 from glacier_tui.glacier.descriptions import safe_text
 from glacier_tui.ui.display_names import row_label
 from glacier_tui.ui.formatting import human_size
+from glacier_tui.ui.worker_errors import ReportsWorkerErrors
 
 __all__ = ["ArchiveList", "ArchiveSource", "Row", "StoreArchiveSource", "StoreSearchSource"]
 
@@ -95,7 +96,7 @@ class StoreSearchSource:
         return rows
 
 
-class ArchiveList(ScrollView, can_focus=True):
+class ArchiveList(ReportsWorkerErrors, ScrollView, can_focus=True):
     """Virtual list of archives: name, size, created; cursor, marks (by archive id)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

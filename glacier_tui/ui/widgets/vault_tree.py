@@ -24,6 +24,7 @@ from textual.widgets.tree import TreeNode
 from glacier_tui.ui.display_names import archive_label, folder_label
 from glacier_tui.ui.formatting import age, age_text_lasts, clean, human_size, parse_iso
 from glacier_tui.ui.messages import OperationError
+from glacier_tui.ui.worker_errors import ReportsWorkerErrors
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -71,7 +72,7 @@ class ArchiveEntry:
     size: int | None
 
 
-class VaultTree(Tree[NodeData]):
+class VaultTree(ReportsWorkerErrors, Tree[NodeData]):
     DEFAULT_CSS = """
     VaultTree { border: round $primary 40%; overflow-x: hidden; }
     VaultTree:focus { border: round $primary; }

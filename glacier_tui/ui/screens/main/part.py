@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.widget import Widget
 
+from glacier_tui.ui.worker_errors import ReportsWorkerErrors
+
 if TYPE_CHECKING:
     from textual.message import Message
 
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     from glacier_tui.ui.screens.main import MainScreen
 
 
-class Part(Widget):
+class Part(ReportsWorkerErrors, Widget):
     """An area of the main screen: state and workers, nothing drawn."""
 
     DEFAULT_CSS: ClassVar[str] = "Part { display: none; }"
