@@ -1,10 +1,12 @@
 """Kill -9 a migration at random points; it must always resume to all-verified.
 
-``python bench/migrate_kill.py [--kills 6] [--seed 1]``. Loopback only.
+``python bench/migrate_kill.py [--kills 20] [--small 34] [--big 16] [--bandwidth 1MiB]
+[--seed 1]``. Loopback only.
 
-``glacier-tui migrate run`` (20 small archives and 8 of three 8 MiB parts; Glacier output
-at 4 MiB/s per stream) runs as a subprocess and is SIGKILLed at seeded random moments
-(every other one while parts are moving), then run again, until a run ends on its own.
+``glacier-tui migrate run`` (34 small archives and 16 of three 8 MiB parts; Glacier output
+at 1 MiB/s per stream, so a 20-kill run is not over before its last kill) runs as a
+subprocess and is SIGKILLed at seeded random moments (every other one while parts are
+moving), then run again, until a run ends on its own.
 Checks: the last run exits 0; ``migrate verify`` (HEAD only) passes; every object's
 CRC64NVME equals the CRC64NVME of its source bytes; and no part is sent again once the
 store recorded it as accepted (the UploadPart requests are read from a logging proxy in
@@ -84,7 +86,10 @@ def _crc_b64(data: bytes) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--kills", type=int, default=6)
+    p.add_argument("--kills", type=int, default=20)
+    p.add_argument("--small", type=int, default=34, help="archives of about 1 KB")
+    p.add_argument("--big", type=int, default=16, help="archives of three 8 MiB parts")
+    p.add_argument("--bandwidth", default="1MiB", help="Glacier output per stream")
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
     rng = random.Random(args.seed)
@@ -96,10 +101,11 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="glacier-migrate-kill-") as tmp_name:
         tmp = Path(tmp_name)
-        sources: dict[str, bytes] = {f"small/{i}.txt": os.urandom(1000 + i) for i in range(20)}
-        sources.update({f"big/{i}.bin": os.urandom(17 * MIB + i) for i in range(8)})
+        sources: dict[str, bytes] = {f"small/{i}.txt": os.urandom(1000 + i)
+                                     for i in range(args.small)}
+        sources.update({f"big/{i}.bin": os.urandom(17 * MIB + i) for i in range(args.big)})
         with emulator_process(tmp / "emu", "--time-scale", "2000",
-                              "--faults", "bandwidth=4MiB") as url, \
+                              "--faults", f"bandwidth={args.bandwidth}") as url, \
                 start_local_s3() as s3:
             g = boto3.client("glacier", endpoint_url=url, region_name="us-east-1")
             g.create_vault(vaultName=VAULT)
