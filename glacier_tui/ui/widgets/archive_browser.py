@@ -98,6 +98,8 @@ class ArchiveBrowser(ArchiveList):
         self.post_message(self._Totals(vault, path, totals))
 
     def on_archive_browser__totals(self, message: _Totals) -> None:
+        if not self.is_attached:  # read in a thread while the app was closing
+            return
         if (message.vault, message.path) != (self.vault, self.folder) or self.search_text:
             return
         self.totals = message.totals

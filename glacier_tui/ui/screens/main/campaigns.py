@@ -333,6 +333,8 @@ class Campaigns(Part):
         """For the archive list's page loader (a thread): archive id -> campaign state."""
         from glacier_tui.glacier.campaign_view import archive_states
 
+        if not self.is_attached:  # the screen is being torn down
+            return None
         vault = self.main.connection.vaults.get(vault_name)
         if vault is None:
             return None
