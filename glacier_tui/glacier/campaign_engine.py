@@ -590,6 +590,12 @@ class CampaignRunner:
             return job.is_full_archive
         return job.byte_range == wanted
 
+    def _live(self, by_archive: dict[str, Job], archive_id: str) -> Job | None:
+        """The archive's live job, unless it was spent since ``by_archive`` was built
+        (``_adoptable`` is kept from the last whole listing)."""
+        job = by_archive.get(archive_id)
+        return None if job is None or job.job_id in self._spent else job
+
     def _live_by_archive(self, jobs: Iterable[Job]) -> dict[str, Job]:
         out: dict[str, Job] = {}
         for job in jobs:
@@ -619,8 +625,8 @@ class CampaignRunner:
                 marker = job_marker(cid, item.item_id)
                 mine = next((j for j in jobs.values() if j.archive_id == item.archive_id
                              and j.description == marker and not j.failed), None)
-                job = mine or by_archive.get(item.archive_id)
-                if job is not None and job.job_id not in self._spent:
+                job = mine or self._live(by_archive, item.archive_id)
+                if job is not None:
                     adopted.append((item.item_id, job.job_id, now, item.size or 0,
                                     mine is not None, item.attempts > 0))
                     self._moved(item, ItemState.REQUESTED, job_id=job.job_id)
@@ -715,9 +721,7 @@ class CampaignRunner:
             for item in page:
                 if len(chosen) >= capacity:
                     break
-                live = by_archive.get(item.archive_id)
-                if live is not None and live.job_id in self._spent:
-                    live = None
+                live = self._live(by_archive, item.archive_id)
                 if live is not None:  # a live job for this archive exists: never start another
                     if live.job_id not in listed:  # older than the listing: follow it whole
                         self._whole_due = True

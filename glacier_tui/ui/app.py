@@ -27,6 +27,7 @@ from textual.worker import Worker
 
 from glacier_tui.ui.commands import GlacierCommands, KeyCommands
 from glacier_tui.ui.idle_gc import IdleCollector
+from glacier_tui.ui.worker_errors import ReportsWorkerErrors
 
 if TYPE_CHECKING:
     from glacier_tui.config import AppPaths, Settings
@@ -44,7 +45,7 @@ HINT_KEY = "ui:first-run-hint"
 DIALOG_GROUP_SUFFIX = "dialog"
 
 
-class GlacierApp(App[None]):
+class GlacierApp(ReportsWorkerErrors, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "glacier-tui"
     COMMANDS = App.COMMANDS | {KeyCommands, GlacierCommands}
@@ -269,12 +270,6 @@ class GlacierApp(App[None]):
 
                     self.exit_notes.append(f"the demo's downloads are kept in {shown(kept)}"
                                            " (delete the folder when done)")
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """Unexpected worker errors become a message on screen, never a crash."""
-        from glacier_tui.ui.worker_errors import report_worker_failure
-
-        report_worker_failure(self, event)
 
     def _fatal_error(self) -> None:
         """A crash: Textual's own traceback shows every frame's locals (settings, URLs).

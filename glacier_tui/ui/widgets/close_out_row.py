@@ -98,22 +98,15 @@ def stage_text(row: PurgeRow) -> Text:
     return text
 
 
-class PurgeBlock(ProgressBlock):
+class PurgeBlock(ProgressBlock[PurgeRow]):
     """One close-out: title and state, bar and figures, its stage."""
 
     LINE_CLASS = "stage"
 
     def __init__(self, row: PurgeRow) -> None:
-        super().__init__(id=f"purge-{row.id}")
-        self.row = row
+        super().__init__(row, id=f"purge-{row.id}")
 
-    def on_mount(self) -> None:
-        self.update_row(self.row)
-
-    def update_row(self, row: PurgeRow) -> None:
-        self.row = row
-        if not self.composed():
-            return
+    def draw(self, row: PurgeRow) -> None:
         title = Text(no_wrap=True, overflow="ellipsis")
         title.append("close-out ", style="bold")
         title.append(inert(row.vault))

@@ -1,20 +1,23 @@
 """One long-running operation in the Restores pane: title and state, bar and figures, a line.
 
-Campaigns (restores, migrations) and close-outs share this block; each subclass turns its
-row into the texts and the bar's figures and hands them to :meth:`ProgressBlock.show`.
+Campaigns (restores, migrations) and close-outs share this block: it keeps the latest row
+and draws it once composed; each subclass's ``draw`` turns a row into the texts and the
+bar's figures and hands them to :meth:`ProgressBlock.show`.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar
 
+RowT = TypeVar("RowT")
 
-class ProgressBlock(Vertical, can_focus=True):
+
+class ProgressBlock(Vertical, Generic[RowT], can_focus=True):
     """Title and status, a bar with its figures, and one more line (``LINE_CLASS``)."""
 
     DEFAULT_CSS = """
@@ -30,6 +33,21 @@ class ProgressBlock(Vertical, can_focus=True):
     """
     LINE_CLASS: ClassVar[str] = "line"
 
+    def __init__(self, row: RowT, *, id: str) -> None:
+        super().__init__(id=id)
+        self.row = row
+
+    def on_mount(self) -> None:
+        self.draw(self.row)
+
+    def update_row(self, row: RowT) -> None:
+        self.row = row
+        if self.query(".title"):  # else not composed yet: on_mount draws the latest row
+            self.draw(row)
+
+    def draw(self, row: RowT) -> None:
+        raise NotImplementedError
+
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Label(classes="title")
@@ -38,10 +56,6 @@ class ProgressBlock(Vertical, can_focus=True):
             yield ProgressBar(show_eta=False, show_percentage=True)
             yield Label(classes="stats")
         yield Label(classes=f"line {self.LINE_CLASS}")
-
-    def composed(self) -> bool:
-        """False before compose ran (on_mount then renders the latest row)."""
-        return bool(self.query(".title"))
 
     def show(self, title: Text, status: Text, total: int, done: int, stats: Text,
              line: Text, *, hide_empty_line: bool = False) -> None:

@@ -130,22 +130,15 @@ def stats_text(row: CampaignRow) -> Text:
     return Text("  ".join(parts), no_wrap=True, overflow="ellipsis")
 
 
-class CampaignBlock(ProgressBlock):
+class CampaignBlock(ProgressBlock[CampaignRow]):
     """One campaign: title and status, bar and figures, counts per state."""
 
     LINE_CLASS = "counts"
 
     def __init__(self, row: CampaignRow) -> None:
-        super().__init__(id=f"campaign-{row.id}")
-        self.row = row
+        super().__init__(row, id=f"campaign-{row.id}")
 
-    def on_mount(self) -> None:
-        self.update_row(self.row)
-
-    def update_row(self, row: CampaignRow) -> None:
-        self.row = row
-        if not self.composed():
-            return
+    def draw(self, row: CampaignRow) -> None:
         title = Text(no_wrap=True, overflow="ellipsis")
         title.append(f"#{row.id} ", style="bold")
         title.append(f"{inert(row.vault)} · {inert(row.what)} · {inert(row.tier)}")
